@@ -1,0 +1,47 @@
+import { z } from "zod";
+import { parseEnv, sharedEnv } from "@settle/core";
+
+const ApiEnv = z
+  .object({
+    ...sharedEnv,
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    ADMIN_USER: z.string().min(1).optional(),
+    ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+    LOG_PRETTY: z.enum(["true", "false"]).default("false"),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.ADMIN_USER === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
+      ctx.addIssue({ code: "custom", path: [env.ADMIN_USER ? "ADMIN_PASSWORD" : "ADMIN_USER"], message: "ADMIN_USER and ADMIN_PASSWORD go together" });
+    }
+  });
+
+export interface ApiConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  host: string;
+  partitions: number;
+  queuePrefix: string;
+  logLevel: string;
+  logPretty: boolean;
+  dbPoolSize: number;
+  admin: { user: string; password: string } | undefined;
+}
+
+/** Parses the API's environment once; a malformed variable throws an error naming it. */
+export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
+  const e = parseEnv(ApiEnv, env);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: e.HOST,
+    partitions: e.PARTITIONS,
+    queuePrefix: e.QUEUE_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY === "true",
+    dbPoolSize: e.DB_POOL_SIZE,
+    admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
+  };
+}

@@ -1,0 +1,12 @@
+import type { Redis } from "ioredis";
+import type { Logger, PartitionQueues, Pool } from "@settle/core";
+import type { ApiConfig } from "./config";
+
+/** What the HTTP layer works with; created once per process (or per test). */
+export interface ApiDeps {
+  config: ApiConfig;
+  pool: Pool;
+  redis: Redis;
+  queues: PartitionQueues;
+  logger: Logger;
+}

@@ -1,0 +1,116 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "@settle/core";
+
+// Renews a lease only while this worker still holds it (a lease lost to expiry stays lost).
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+// Releases a lease only while this worker still holds it.
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export interface PartitionLeasesOptions {
+  prefix: string;
+  partitions: number;
+  workerId: string;
+  /** A lease not renewed for this long expires and another worker may take the partition. */
+  ttlMs: number;
+  /** Starts consuming a partition just leased. */
+  onAcquire: (partition: number) => Promise<void>;
+  /** Stops consuming a partition (finishing the job in hand) before its lease is given up. */
+  onRelease: (partition: number) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * Spreads partitions over the live worker processes: each holds leases in Redis on at most its
+ * fair share, ceil(partitions / live workers), so adding a process adds throughput.
+ */
+export class PartitionLeases {
+  private readonly owned = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: PartitionLeasesOptions,
+  ) {}
+
+  get ownedPartitions(): number[] {
+    return [...this.owned].sort((a, b) => a - b);
+  }
+
+  private leaseKey(partition: number): string {
+    return `${this.options.prefix}:lease:${partition}`;
+  }
+
+  private get membersKey(): string {
+    return `${this.options.prefix}:workers`;
+  }
+
+  start(): void {
+    const every = Math.max(200, Math.floor(this.options.ttlMs / 4));
+    const run = () => {
+      this.ticking = this.ticking.then(() => this.tick()).catch((err) => this.options.logger.warn({ err }, "partition lease round failed"));
+    };
+    run();
+    this.timer = setInterval(run, every);
+  }
+
+  /** One round: heartbeat, renew, shed extras, acquire up to the fair share. */
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    const { ttlMs, partitions, workerId } = this.options;
+    const now = Date.now();
+    const [, , live] = (await this.redis
+      .multi()
+      .zadd(this.membersKey, now + ttlMs, workerId)
+      .zremrangebyscore(this.membersKey, "-inf", now)
+      .zcard(this.membersKey)
+      .exec()) ?? [[null], [null], [null, 1]];
+    const liveWorkers = Math.max(1, Number(live?.[1] ?? 1));
+    const fairShare = Math.ceil(partitions / liveWorkers);
+
+    for (const partition of [...this.owned]) {
+      const renewed = await this.redis.eval(RENEW, 1, this.leaseKey(partition), workerId, ttlMs);
+      if (renewed !== 1) {
+        this.options.logger.warn({ partition }, "partition lease lost; stopping its consumer");
+        this.owned.delete(partition);
+        await this.options.onRelease(partition);
+      }
+    }
+    while (this.owned.size > fairShare && !this.stopped) {
+      const partition = Math.max(...this.owned);
+      await this.release(partition);
+    }
+    if (this.owned.size >= fairShare) return;
+    // Start at a random offset so that workers starting together do not all contend for partition 0.
+    const offset = Math.floor(Math.random() * partitions);
+    for (let i = 0; i < partitions && this.owned.size < fairShare && !this.stopped; i++) {
+      const partition = (offset + i) % partitions;
+      if (this.owned.has(partition)) continue;
+      const ok = await this.redis.set(this.leaseKey(partition), workerId, "PX", ttlMs, "NX");
+      if (ok !== "OK") continue;
+      this.owned.add(partition);
+      try {
+        await this.options.onAcquire(partition);
+      } catch (err) {
+        this.options.logger.error({ err, partition }, "could not start a partition consumer");
+        await this.release(partition);
+      }
+    }
+  }
+
+  private async release(partition: number): Promise<void> {
+    this.owned.delete(partition);
+    await this.options.onRelease(partition);
+    await this.redis.eval(RELEASE, 1, this.leaseKey(partition), this.options.workerId).catch(() => undefined);
+  }
+
+  /** Stops every consumer (each finishes its job in hand) and gives the partitions up at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking.catch(() => undefined);
+    await Promise.all([...this.owned].map((p) => this.release(p)));
+    await this.redis.zrem(this.membersKey, this.options.workerId).catch(() => undefined);
+  }
+}

@@ -1,0 +1,57 @@
+import type { Redis } from "ioredis";
+import { enqueueSettle, findStalePartitions, type Logger, type PartitionQueues, type Pool } from "@settle/core";
+
+export interface SweeperOptions {
+  prefix: string;
+  afterSeconds: number;
+  intervalMs: number;
+  logger: Logger;
+  onReenqueue?: (partition: number, count: number) => void;
+}
+
+/**
+ * Re-enqueues partitions whose payments stay pending past `afterSeconds`: the enqueue after the
+ * accept may have failed, or Redis may have lost the job. PostgreSQL is the source of truth, so a
+ * spare kick is harmless (the settle transaction skips what is no longer pending).
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly redis: Redis,
+    private readonly queues: PartitionQueues,
+    private readonly options: SweeperOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running = this.running.then(async () => void (await this.sweep())).catch((err) => this.options.logger.warn({ err }, "sweep failed"));
+    }, this.options.intervalMs);
+  }
+
+  /** One sweep; only one worker of the deployment sweeps per interval. Returns partitions kicked. */
+  async sweep(): Promise<number> {
+    const turn = await this.redis.set(`${this.options.prefix}:sweeper`, "1", "PX", Math.max(100, this.options.intervalMs - 50), "NX");
+    if (turn !== "OK") return 0;
+    const stale = await findStalePartitions(this.pool, this.options.afterSeconds);
+    for (const { partition, throughOrderSeq, count } of stale) {
+      const queued = await enqueueSettle(
+        { queues: this.queues, logger: this.options.logger },
+        { partition, through_order_seq: throughOrderSeq.toString() },
+        `sweep-${partition}-${throughOrderSeq}-${Date.now()}`,
+      );
+      if (queued) {
+        this.options.onReenqueue?.(partition, count);
+        this.options.logger.info({ partition, pending: count }, "sweeper re-enqueued a partition with stale pending payments");
+      }
+    }
+    return stale.length;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running.catch(() => undefined);
+  }
+}

@@ -1,0 +1,29 @@
+export { MoneyDecimal, type Money, parseAmount, moneyFromDb, formatMoney, ZERO, AMOUNT_RULE } from "./money";
+export { isUuid, uuidv7 } from "./ids";
+export { partitionFor } from "./partition";
+export { ERROR_STATUS, type ErrorCode, type ErrorDetail, DomainError, UnavailableError } from "./errors";
+export { createLogger, REDACTED_PATHS, type Logger } from "./logger";
+export { sharedEnv, parseEnv, ConfigError } from "./config";
+export * as schemas from "./schemas";
+export { issuesToDetails } from "./schemas";
+export { createPool, ensureDatabase, withTransaction, isTransientDbError, asUnavailable, type Pool, type PoolClient, type DatabaseOptions } from "./db/pool";
+export { migrate, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migrate";
+export { ensurePartitionCount } from "./db/settings";
+export { SettleJob, JOB_CATALOG, type JobName } from "./queue/jobs";
+export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
+export { applyPayment, appendEntry, type AccountState, type AccountStatus, type EntryType, type FailureReason, type JournalEntry, type PaymentToSettle, type PaymentType, type SettleOutcome } from "./ledger/apply";
+export { GENESIS_HASH, canonicalEntry, entryHash, type HashedEntryFields } from "./ledger/journal-hash";
+export {
+  createAccount,
+  findAccount,
+  findPayment,
+  listEntries,
+  insertPayment,
+  type AccountView,
+  type PaymentView,
+  type EntryView,
+  type NewPayment,
+} from "./ledger/ledger-repository";
+export { acceptPayment, enqueueSettle, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
+export { settleBatch, settlePartition, hasPendingPayments, findStalePartitions, type SettledPayment } from "./ledger/settle";
+export { verifyLedger, type VerificationReport } from "./ledger/verify";

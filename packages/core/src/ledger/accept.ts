@@ -1,0 +1,65 @@
+import type { Pool } from "pg";
+import type { Logger } from "pino";
+import { uuidv7 } from "../ids";
+import { partitionFor } from "../partition";
+import type { PartitionQueues } from "../queue/partition-queues";
+import type { PaymentType } from "./apply";
+import { insertPayment, type PaymentView } from "./ledger-repository";
+
+export interface AcceptDeps {
+  pool: Pool;
+  queues: PartitionQueues;
+  partitions: number;
+  logger: Logger;
+  /** How long the 202 may wait on Redis before leaving the payment to the sweeper. @defaultValue 1000 */
+  enqueueTimeoutMs?: number;
+}
+
+export interface PaymentRequest {
+  type: PaymentType;
+  fromAccount: string | null;
+  toAccount: string | null;
+  amount: string;
+  description: string | null;
+}
+
+/** The account whose available funds a payment can decrease: its partition serialises it. */
+export function debitAccountOf(p: { type: PaymentType; fromAccount: string | null; toAccount: string | null }): string {
+  const account = p.type === "deposit" ? p.toAccount : p.fromAccount;
+  if (!account) throw new Error(`${p.type} without its account`);
+  return account;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Accepts a payment: commits it as `pending` in PostgreSQL, then enqueues it. Once this returns,
+ * the payment is durable and will be settled; a failed enqueue is left to the sweeper.
+ */
+export async function acceptPayment(deps: AcceptDeps, request: PaymentRequest, context: { requestId?: string } = {}): Promise<PaymentView> {
+  const partition = partitionFor(debitAccountOf(request), deps.partitions);
+  const { order_seq, ...payment } = await insertPayment(deps.pool, { id: uuidv7(), partition, ...request });
+  await enqueueSettle(deps, { partition, through_order_seq: order_seq, payment_id: payment.id, request_id: context.requestId }, payment.id);
+  return payment;
+}
+
+/** Enqueues a settle job, bounded in time; failure is logged, never thrown (PostgreSQL already has the work). */
+export async function enqueueSettle(
+  deps: Pick<AcceptDeps, "queues" | "logger" | "enqueueTimeoutMs">,
+  job: Parameters<PartitionQueues["enqueueSettle"]>[0],
+  jobId: string,
+): Promise<boolean> {
+  try {
+    await withTimeout(deps.queues.enqueueSettle(job, jobId), deps.enqueueTimeoutMs ?? 1000);
+    return true;
+  } catch (error) {
+    deps.logger.warn({ err: error, jobId, partition: job.partition }, "enqueue failed; the sweeper will enqueue it");
+    return false;
+  }
+}

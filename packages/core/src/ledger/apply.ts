@@ -1,0 +1,98 @@
+import { formatMoney, type Money } from "../money";
+import { entryHash, type HashedEntryFields } from "./journal-hash";
+
+export type AccountStatus = "active" | "frozen";
+export type EntryType = "credit" | "debit" | "hold" | "release" | "chargeback";
+export type PaymentType = "transfer" | "deposit" | "withdrawal";
+export type FailureReason = "insufficient_funds" | "account_frozen";
+
+/** An account as the settle transaction holds it under its row lock. */
+export interface AccountState {
+  id: string;
+  status: AccountStatus;
+  available: Money;
+  held: Money;
+  entryCount: number;
+  lastHash: string;
+}
+
+export interface JournalEntry extends HashedEntryFields {
+  prevHash: string;
+  hash: string;
+}
+
+export interface PaymentToSettle {
+  id: string;
+  type: PaymentType;
+  fromAccount: string | null;
+  toAccount: string | null;
+  amount: Money;
+}
+
+export type SettleOutcome = { status: "completed"; failureReason: null } | { status: "failed"; failureReason: FailureReason };
+
+/** Appends one entry to an account's chain, moving its balances as the entry type says. */
+export function appendEntry(account: AccountState, paymentId: string, type: EntryType, amount: Money, createdAt: Date): JournalEntry {
+  switch (type) {
+    case "credit":
+      account.available = account.available.plus(amount);
+      break;
+    case "debit":
+      account.available = account.available.minus(amount);
+      break;
+    case "hold":
+      account.available = account.available.minus(amount);
+      account.held = account.held.plus(amount);
+      break;
+    case "release":
+      account.held = account.held.minus(amount);
+      account.available = account.available.plus(amount);
+      break;
+    case "chargeback":
+      account.held = account.held.minus(amount);
+      break;
+  }
+  const fields: HashedEntryFields = {
+    accountId: account.id,
+    seq: account.entryCount + 1,
+    paymentId,
+    type,
+    amount: formatMoney(amount),
+    balanceAfter: formatMoney(account.available.plus(account.held)),
+    availableAfter: formatMoney(account.available),
+    heldAfter: formatMoney(account.held),
+    createdAt: createdAt.toISOString(),
+  };
+  const prevHash = account.lastHash;
+  const hash = entryHash(prevHash, fields);
+  account.entryCount = fields.seq;
+  account.lastHash = hash;
+  return { ...fields, prevHash, hash };
+}
+
+function requireAccount(accounts: Map<string, AccountState>, id: string | null): AccountState {
+  const account = id === null ? undefined : accounts.get(id);
+  if (!account) throw new Error(`account ${id} is not locked by this transaction`);
+  return account;
+}
+
+/**
+ * Settles one payment against locked account states: checks status and funds, moves money and
+ * returns the journal entries. A refusal (insufficient funds, frozen account) is an outcome.
+ */
+export function applyPayment(
+  accounts: Map<string, AccountState>,
+  payment: PaymentToSettle,
+  now: Date,
+): { outcome: SettleOutcome; entries: JournalEntry[] } {
+  const source = payment.type === "deposit" ? null : requireAccount(accounts, payment.fromAccount);
+  const target = payment.type === "withdrawal" ? null : requireAccount(accounts, payment.toAccount);
+  if (source) {
+    if (source.status === "frozen") return { outcome: { status: "failed", failureReason: "account_frozen" }, entries: [] };
+    if (source.available.lessThan(payment.amount)) return { outcome: { status: "failed", failureReason: "insufficient_funds" }, entries: [] };
+  }
+  const entries: JournalEntry[] = [];
+  if (source) entries.push(appendEntry(source, payment.id, "debit", payment.amount, now));
+  if (target) entries.push(appendEntry(target, payment.id, "credit", payment.amount, now));
+  return { outcome: { status: "completed", failureReason: null }, entries };
+}

@@ -1,0 +1,178 @@
+import type { Pool, PoolClient } from "pg";
+import { DomainError } from "../errors";
+import { asUnavailable } from "../db/pool";
+import { formatMoney, moneyFromDb } from "../money";
+import type { AccountStatus, EntryType, FailureReason, PaymentType } from "./apply";
+
+// Every SQL statement of the HTTP side of the ledger. None of them locks an account row for
+// longer than one statement: the API never changes a balance.
+
+export interface AccountView {
+  id: string;
+  currency: string;
+  status: AccountStatus;
+  balance: string;
+  available: string;
+  held: string;
+  entry_count: number;
+  created_at: string;
+}
+
+export interface PaymentView {
+  id: string;
+  type: PaymentType;
+  status: "pending" | "completed" | "failed";
+  from_account: string | null;
+  to_account: string | null;
+  amount: string;
+  currency: string;
+  payment_description: string | null;
+  failure_reason: FailureReason | null;
+  dispute_status: "none" | "open" | "resolved" | "charged_back";
+  created_at: string;
+  processed_at: string | null;
+}
+
+export interface EntryView {
+  seq: number;
+  payment_id: string;
+  type: EntryType;
+  amount: string;
+  balance_after: string;
+  available_after: string;
+  held_after: string;
+  prev_hash: string;
+  hash: string;
+  created_at: string;
+}
+
+type Queryable = Pool | PoolClient;
+type Row = Record<string, unknown>;
+
+const money = (value: unknown): string => formatMoney(moneyFromDb(String(value)));
+const iso = (value: unknown): string => (value as Date).toISOString();
+
+export const ACCOUNT_COLUMNS = "id, currency, status, available, held, entry_count, created_at";
+
+export function toAccountView(row: Row): AccountView {
+  const available = moneyFromDb(String(row.available));
+  const held = moneyFromDb(String(row.held));
+  return {
+    id: String(row.id),
+    currency: String(row.currency),
+    status: row.status as AccountStatus,
+    balance: formatMoney(available.plus(held)),
+    available: formatMoney(available),
+    held: formatMoney(held),
+    entry_count: Number(row.entry_count),
+    created_at: iso(row.created_at),
+  };
+}
+
+export const PAYMENT_COLUMNS =
+  "id, type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at";
+
+export function toPaymentView(row: Row): PaymentView {
+  return {
+    id: String(row.id),
+    type: row.type as PaymentType,
+    status: row.status as PaymentView["status"],
+    from_account: (row.from_account as string | null) ?? null,
+    to_account: (row.to_account as string | null) ?? null,
+    amount: money(row.amount),
+    currency: String(row.currency),
+    payment_description: (row.description as string | null) ?? null,
+    failure_reason: (row.failure_reason as FailureReason | null) ?? null,
+    dispute_status: row.dispute_status as PaymentView["dispute_status"],
+    created_at: iso(row.created_at),
+    processed_at: row.processed_at ? iso(row.processed_at) : null,
+  };
+}
+
+export function toEntryView(row: Row): EntryView {
+  return {
+    seq: Number(row.seq),
+    payment_id: String(row.payment_id),
+    type: row.type as EntryType,
+    amount: money(row.amount),
+    balance_after: money(row.balance_after),
+    available_after: money(row.available_after),
+    held_after: money(row.held_after),
+    prev_hash: String(row.prev_hash),
+    hash: String(row.hash),
+    created_at: iso(row.created_at),
+  };
+}
+
+/** Creates an account; an id that exists already is a 409. */
+export async function createAccount(db: Queryable, input: { id: string; currency: string }): Promise<AccountView> {
+  try {
+    const { rows } = await db.query(`INSERT INTO accounts (id, currency) VALUES ($1, $2) RETURNING ${ACCOUNT_COLUMNS}`, [input.id, input.currency]);
+    return toAccountView(rows[0]!);
+  } catch (error) {
+    if ((error as { code?: string }).code === "23505") throw new DomainError("conflict", `account ${input.id} already exists`);
+    return asUnavailable(error);
+  }
+}
+
+export async function findAccount(db: Queryable, id: string): Promise<AccountView | null> {
+  const { rows } = await db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]).catch(asUnavailable);
+  return rows[0] ? toAccountView(rows[0]) : null;
+}
+
+/** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
+export async function listEntries(db: Queryable, accountId: string, after: number, limit: number): Promise<EntryView[]> {
+  const { rows } = await db
+    .query(
+      `SELECT seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
+         FROM journal_entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [accountId, after, limit],
+    )
+    .catch(asUnavailable);
+  return rows.map(toEntryView);
+}
+
+export async function findPayment(db: Queryable, id: string): Promise<PaymentView | null> {
+  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
+  return rows[0] ? toPaymentView(rows[0]) : null;
+}
+
+export interface NewPayment {
+  id: string;
+  partition: number;
+  type: PaymentType;
+  fromAccount: string | null;
+  toAccount: string | null;
+  amount: string;
+  description: string | null;
+}
+
+/**
+ * Inserts a pending payment in one statement, only when every named account exists and all share
+ * one currency (the payment takes it). Otherwise it writes nothing and says why.
+ */
+export async function insertPayment(db: Queryable, p: NewPayment): Promise<PaymentView & { order_seq: string }> {
+  const accountIds = [p.fromAccount, p.toAccount].filter((id): id is string => id !== null);
+  const { rows } = await db
+    .query(
+      `WITH named AS (SELECT currency FROM accounts WHERE id = ANY($8::uuid[]))
+       INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, currency)
+       SELECT $1, $2, $3, $4, $5, $6, $7, min(currency) FROM named
+       HAVING count(*) = cardinality($8::uuid[]) AND count(DISTINCT currency) = 1
+       RETURNING ${PAYMENT_COLUMNS}, order_seq`,
+      [p.id, p.partition, p.type, p.fromAccount, p.toAccount, p.amount, p.description, accountIds],
+    )
+    .catch(asUnavailable);
+  if (rows[0]) return { ...toPaymentView(rows[0]), order_seq: String(rows[0].order_seq) };
+  const { rows: found } = await db.query("SELECT id FROM accounts WHERE id = ANY($1::uuid[])", [accountIds]).catch(asUnavailable);
+  const known = new Set(found.map((r) => String(r.id)));
+  const missing = accountIds.filter((id) => !known.has(id));
+  if (missing.length) {
+    throw new DomainError(
+      "account_not_found",
+      `account ${missing.join(", ")} does not exist`,
+      missing.map((id) => ({ path: id === p.fromAccount ? "from_account" : p.type === "transfer" ? "to_account" : "account_id", message: "no such account" })),
+    );
+  }
+  throw new DomainError("currency_mismatch", "from_account and to_account hold different currencies");
+}

@@ -1,0 +1,74 @@
+import { Queue } from "bullmq";
+import IORedis, { type Redis } from "ioredis";
+import { JOB_CATALOG, type SettleJob } from "./jobs";
+
+const pad = (partition: number): string => String(partition).padStart(3, "0");
+
+/** The BullMQ queue name of a partition, as Bull Board shows it. */
+export function partitionQueueName(partition: number): string {
+  return `partition-${pad(partition)}`;
+}
+
+/**
+ * The key prefix of a partition's queue. The `{…}` hash tag keeps each queue's keys in one Redis
+ * Cluster slot while different partitions spread over shards.
+ */
+export function partitionQueuePrefix(basePrefix: string, partition: number): string {
+  return `${basePrefix}:{${pad(partition)}}`;
+}
+
+export type RedisRole = "producer" | "worker";
+
+/**
+ * An ioredis connection for BullMQ. A producer fails fast while Redis is down (the payment is
+ * already durable in PostgreSQL; the sweeper enqueues it later); a worker waits and reconnects.
+ */
+export function createRedis(url: string, role: RedisRole): Redis {
+  const redis = new IORedis(url, {
+    maxRetriesPerRequest: role === "worker" ? null : 1,
+    enableOfflineQueue: role === "worker",
+    connectTimeout: 3000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  });
+  // Connection errors are reported by the readiness checks; unhandled they would kill the process.
+  redis.on("error", () => undefined);
+  return redis;
+}
+
+/** The partition queues of one deployment, for producers (API, sweeper) and the dashboard. */
+export class PartitionQueues {
+  readonly queues: Queue[];
+
+  constructor(
+    readonly connection: Redis,
+    readonly options: { prefix: string; partitions: number },
+  ) {
+    this.queues = Array.from(
+      { length: options.partitions },
+      (_, p) => new Queue(partitionQueueName(p), { connection, prefix: partitionQueuePrefix(options.prefix, p) }),
+    );
+    for (const queue of this.queues) queue.on("error", () => undefined);
+  }
+
+  queue(partition: number): Queue {
+    const queue = this.queues[partition];
+    if (!queue) throw new Error(`no partition ${partition} (PARTITIONS=${this.options.partitions})`);
+    return queue;
+  }
+
+  /** Adds a settle job; `jobId` deduplicates repeated adds of the same job. */
+  async enqueueSettle(data: SettleJob, jobId: string): Promise<void> {
+    await this.queue(data.partition).add("settle", data, { ...JOB_CATALOG.settle.options, jobId });
+  }
+
+  /** One job at a time per partition across the whole cluster, enforced atomically by BullMQ in Redis. */
+  async enforceGlobalConcurrency(partition?: number): Promise<void> {
+    const targets = partition === undefined ? this.queues : [this.queue(partition)];
+    await Promise.all(targets.map((q) => q.setGlobalConcurrency(1)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.close()));
+  }
+}

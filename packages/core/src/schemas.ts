@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { isUuid } from "./ids";
+import { AMOUNT_RULE, parseAmount } from "./money";
+
+const KNOWN_CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
+
+/** A UUID in canonical form, normalised to lower case (PostgreSQL's form). */
+export const Uuid = z
+  .string({ error: "must be a UUID string" })
+  .refine(isUuid, "must be a UUID in canonical form")
+  .transform((s) => s.toLowerCase());
+
+/** Money in a request: a decimal string, never a JSON number (API.md "Conventions"). */
+export const Amount = z.string({ error: "must be a decimal string, not a number" }).refine((s) => parseAmount(s) !== null, AMOUNT_RULE);
+
+export const Currency = z
+  .string({ error: "must be a string" })
+  .refine((s) => /^[A-Z]{3}$/.test(s) && KNOWN_CURRENCIES.has(s), "must be an ISO 4217 currency code such as USD");
+
+const Description = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").nullish();
+
+export const CreateAccountRequest = z.strictObject({
+  currency: Currency.default("USD"),
+  id: Uuid.optional(),
+});
+export type CreateAccountRequest = z.infer<typeof CreateAccountRequest>;
+
+export const TransferRequest = z
+  .strictObject({
+    from_account: Uuid,
+    to_account: Uuid,
+    amount: Amount,
+    payment_description: Description,
+  })
+  .refine((body) => body.from_account !== body.to_account, { path: ["to_account"], message: "must differ from from_account" });
+export type TransferRequest = z.infer<typeof TransferRequest>;
+
+/** The body of a deposit or a withdrawal: one account and the outside world. */
+export const ExternalMoveRequest = z.strictObject({
+  account_id: Uuid,
+  amount: Amount,
+  description: Description,
+});
+export type ExternalMoveRequest = z.infer<typeof ExternalMoveRequest>;
+
+export const EntriesQuery = z.object({
+  after: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(1).max(500).default(100),
+});
+export type EntriesQuery = z.infer<typeof EntriesQuery>;
+
+export const PaymentQuery = z.object({
+  wait: z.coerce.number({ error: "must be a number of seconds" }).int("must be a whole number of seconds").min(0).max(30).default(0),
+});
+export type PaymentQuery = z.infer<typeof PaymentQuery>;
+
+/** Turns a zod failure into the contract's `details` list. */
+export function issuesToDetails(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join(".") : "(body)",
+    message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
+  }));
+}
