@@ -3,7 +3,7 @@ const moduleNameMapper = {
   "^@settle/core$": "<rootDir>/packages/core/src/index.ts",
   "^@settle/core/testing$": "<rootDir>/packages/core/src/testing/index.ts",
 };
-const transform = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+const transform = { "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.base.json", diagnostics: false }] };
 const base = { rootDir: __dirname, testEnvironment: "node", moduleNameMapper, transform, moduleFileExtensions: ["ts", "js", "json"] };
 
 /** @type {import('jest').Config} */
