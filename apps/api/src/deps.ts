@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger, PartitionQueues, Pool } from "@settle/core";
 import type { ApiConfig } from "./config";
+import type { PaymentEvents } from "./payment-events";
 
 /** What the HTTP layer works with; created once per process (or per test). */
 export interface ApiDeps {
@@ -9,4 +10,6 @@ export interface ApiDeps {
   redis: Redis;
   queues: PartitionQueues;
   logger: Logger;
+  /** Settlement notifications for long polls. */
+  events?: PaymentEvents;
 }

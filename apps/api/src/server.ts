@@ -4,6 +4,7 @@ import { createLogger, createPool, createRedis, ensurePartitionCount, PartitionQ
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import type { ApiDeps } from "./deps";
+import { PaymentEvents } from "./payment-events";
 
 export interface RunningApi {
   deps: ApiDeps;
@@ -20,7 +21,9 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   const redis = createRedis(config.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix: config.queuePrefix, partitions: config.partitions });
   await queues.enforceGlobalConcurrency().catch((err) => log.warn({ err }, "could not set partition concurrency in Redis yet; workers set it too"));
-  const deps: ApiDeps = { config, pool, redis, queues, logger: log };
+  const events = new PaymentEvents(config.databaseUrl, log);
+  await events.start();
+  const deps: ApiDeps = { config, pool, redis, queues, logger: log, events };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -39,6 +42,8 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
+          // Long polls end now (answering with the current state) rather than holding the stop up.
+          void events.close();
         });
         await queues.close().catch(() => undefined);
         await redis.quit().catch(() => undefined);

@@ -13,7 +13,7 @@ import {
   uuidv7,
   type Logger,
   type Pool,
-  type SettledPayment,
+  type SettleResult,
 } from "@settle/core";
 import type { WorkerConfig } from "./config";
 import { PartitionLeases } from "./partition-leases";
@@ -21,7 +21,7 @@ import { retryTransient } from "./retry-transient";
 import { Sweeper } from "./sweeper";
 
 export interface SettleWorkerHooks {
-  onSettled?: (payments: SettledPayment[], partition: number) => void;
+  onSettled?: (result: SettleResult, partition: number) => void;
 }
 
 /** One worker process: consumes its fair share of partitions, settles payments, sweeps. */
@@ -108,9 +108,10 @@ export class SettleWorker {
       () => settlePartition(this.pool, partition, { batchSize: this.config.batchSize, throughOrderSeq: BigInt(data.through_order_seq) }),
       { logger: log, giveUpAfterMs: 60_000, isStopping: () => this.stopping, what: "settle" },
     );
-    for (const p of settled) log.info({ paymentId: p.id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+    for (const p of settled.payments) log.info({ paymentId: p.id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+    for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
     this.hooks.onSettled?.(settled, partition);
-    return { settled: settled.length };
+    return { settled: settled.payments.length + settled.disputes.length };
   }
 
   /** Stops taking jobs, finishes the ones in hand, gives partitions up at once, closes pools. */

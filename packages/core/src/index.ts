@@ -11,12 +11,13 @@ export { migrate, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migr
 export { ensurePartitionCount } from "./db/settings";
 export { SettleJob, JOB_CATALOG, type JobName } from "./queue/jobs";
 export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
-export { applyPayment, appendEntry, type AccountState, type AccountStatus, type EntryType, type FailureReason, type JournalEntry, type PaymentToSettle, type PaymentType, type SettleOutcome } from "./ledger/apply";
+export { applyPayment, applyDispute, disputeAllowed, disputeStatusAfter, type DisputeKind, type DisputeStatus, type DisputeToApply, appendEntry, type AccountState, type AccountStatus, type EntryType, type FailureReason, type JournalEntry, type PaymentToSettle, type PaymentType, type SettleOutcome } from "./ledger/apply";
 export { GENESIS_HASH, canonicalEntry, entryHash, type HashedEntryFields } from "./ledger/journal-hash";
 export {
   createAccount,
   findAccount,
   findPayment,
+  hasPendingDisputeOperation,
   listEntries,
   insertPayment,
   type AccountView,
@@ -25,5 +26,7 @@ export {
   type NewPayment,
 } from "./ledger/ledger-repository";
 export { acceptPayment, enqueueSettle, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
-export { settleBatch, settlePartition, hasPendingPayments, findStalePartitions, type SettledPayment } from "./ledger/settle";
+export { settleBatch, settlePartition, hasPendingWork, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
+export { requestDisputeOperation } from "./ledger/disputes";
+export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";

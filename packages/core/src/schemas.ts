@@ -43,6 +43,9 @@ export const ExternalMoveRequest = z.strictObject({
 });
 export type ExternalMoveRequest = z.infer<typeof ExternalMoveRequest>;
 
+/** The body of a dispute, resolve or chargeback: nothing (an empty object, or no body at all). */
+export const EmptyRequest = z.strictObject({});
+
 export const EntriesQuery = z.object({
   after: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(1).max(500).default(100),

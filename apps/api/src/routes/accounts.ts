@@ -1,22 +1,21 @@
 import { Router } from "express";
-import { createAccount, DomainError, findAccount, isUuid, listEntries, schemas, uuidv7 } from "@settle/core";
+import { createAccount, DomainError, findAccount, listEntries, runIdempotent, schemas, uuidv7 } from "@settle/core";
 import type { ApiDeps } from "../deps";
 import { parseOr400 } from "../http/errors";
 import { jsonBody } from "../http/json-body";
-
-/** Path ids that are not UUIDs name nothing: 404, never a database error. */
-export function uuidParam(value: unknown, what: string): string {
-  if (!isUuid(value)) throw new DomainError("not_found", `${what} not found`);
-  return value.toLowerCase();
-}
+import { idempotencyOf, uuidParam } from "../http/request";
 
 export function accountsRouter(deps: ApiDeps): Router {
   const router = Router();
 
   router.post("/accounts", jsonBody, async (req, res) => {
     const body = parseOr400(schemas.CreateAccountRequest, req.body);
-    const account = await createAccount(deps.pool, { id: body.id ?? uuidv7(), currency: body.currency });
-    res.status(201).location(`/api/v1/accounts/${account.id}`).json(account);
+    const response = await runIdempotent(deps.pool, idempotencyOf(req, "account"), async (db) => ({
+      status: 201,
+      body: await createAccount(db, { id: body.id ?? uuidv7(), currency: body.currency }),
+    }));
+    if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
+    res.status(response.status).location(`/api/v1/accounts/${response.body.id}`).json(response.body);
   });
 
   router.get("/accounts/:id", async (req, res) => {

@@ -5,6 +5,7 @@ import { partitionFor } from "../partition";
 import type { PartitionQueues } from "../queue/partition-queues";
 import type { PaymentType } from "./apply";
 import { insertPayment, type PaymentView } from "./ledger-repository";
+import { runIdempotent, type IdempotencyKey, type StoredResponse } from "../idempotency";
 
 export interface AcceptDeps {
   pool: Pool;
@@ -39,14 +40,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Accepts a payment: commits it as `pending` in PostgreSQL, then enqueues it. Once this returns,
- * the payment is durable and will be settled; a failed enqueue is left to the sweeper.
+ * Accepts a payment: commits it as `pending` in PostgreSQL (with its idempotency key, if any),
+ * then enqueues it. Once this returns, the payment is durable and will be settled; a failed
+ * enqueue is left to the sweeper. A replayed key returns the original response and enqueues nothing.
  */
-export async function acceptPayment(deps: AcceptDeps, request: PaymentRequest, context: { requestId?: string } = {}): Promise<PaymentView> {
+export async function acceptPayment(
+  deps: AcceptDeps,
+  request: PaymentRequest,
+  context: { requestId?: string; idempotency?: IdempotencyKey } = {},
+): Promise<StoredResponse<PaymentView> & { replayed: boolean }> {
   const partition = partitionFor(debitAccountOf(request), deps.partitions);
-  const { order_seq, ...payment } = await insertPayment(deps.pool, { id: uuidv7(), partition, ...request });
-  await enqueueSettle(deps, { partition, through_order_seq: order_seq, payment_id: payment.id, request_id: context.requestId }, payment.id);
-  return payment;
+  let orderSeq = "";
+  const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, async (db) => {
+    const { order_seq, ...payment } = await insertPayment(db, { id: uuidv7(), partition, ...request });
+    orderSeq = order_seq;
+    return { status: 202, body: payment };
+  });
+  if (!response.replayed) {
+    const job = { partition, through_order_seq: orderSeq, payment_id: response.body.id, request_id: context.requestId };
+    await enqueueSettle(deps, job, response.body.id);
+  }
+  return response;
 }
 
 /** Enqueues a settle job, bounded in time; failure is logged, never thrown (PostgreSQL already has the work). */

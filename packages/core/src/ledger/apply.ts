@@ -96,3 +96,67 @@ export function applyPayment(
   if (target) entries.push(appendEntry(target, payment.id, "credit", payment.amount, now));
   return { outcome: { status: "completed", failureReason: null }, entries };
 }
+
+export type DisputeKind = "dispute" | "resolve" | "chargeback";
+export type DisputeStatus = "none" | "open" | "resolved" | "charged_back";
+
+/** A dispute operation with the payment it targets, as the settle transaction holds them locked. */
+export interface DisputeToApply {
+  id: string;
+  kind: DisputeKind;
+  payment: {
+    id: string;
+    type: PaymentType;
+    status: "pending" | "completed" | "failed";
+    fromAccount: string | null;
+    toAccount: string | null;
+    amount: Money;
+    disputeStatus: DisputeStatus;
+  };
+}
+
+const DISPUTE_RESULT: Record<DisputeKind, DisputeStatus> = { dispute: "open", resolve: "resolved", chargeback: "charged_back" };
+
+/**
+ * Whether `kind` may follow `status` (API.md "Disputes"): a dispute opens on a completed transfer
+ * or deposit not disputed before; resolve and chargeback close an open dispute.
+ */
+export function disputeAllowed(kind: DisputeKind, payment: Pick<DisputeToApply["payment"], "type" | "status">, status: DisputeStatus): boolean {
+  if (kind === "dispute") return payment.status === "completed" && payment.type !== "withdrawal" && status === "none";
+  return status === "open";
+}
+
+/** The dispute status a payment reaches after `kind` is applied. */
+export function disputeStatusAfter(kind: DisputeKind): DisputeStatus {
+  return DISPUTE_RESULT[kind];
+}
+
+/**
+ * Applies a dispute operation to locked account states: hold, release, or chargeback (which
+ * returns a transfer's money to the payer and freezes the receiving account). An operation that
+ * no longer fits the payment's dispute status is rejected, not applied.
+ */
+export function applyDispute(
+  accounts: Map<string, AccountState>,
+  op: DisputeToApply,
+  now: Date,
+): { outcome: "applied" | "rejected"; disputeStatus: DisputeStatus; entries: JournalEntry[] } {
+  const { payment } = op;
+  if (!disputeAllowed(op.kind, payment, payment.disputeStatus)) return { outcome: "rejected", disputeStatus: payment.disputeStatus, entries: [] };
+  const receiver = requireAccount(accounts, payment.toAccount);
+  const entries: JournalEntry[] = [];
+  switch (op.kind) {
+    case "dispute":
+      entries.push(appendEntry(receiver, payment.id, "hold", payment.amount, now));
+      break;
+    case "resolve":
+      entries.push(appendEntry(receiver, payment.id, "release", payment.amount, now));
+      break;
+    case "chargeback":
+      entries.push(appendEntry(receiver, payment.id, "chargeback", payment.amount, now));
+      if (payment.type === "transfer") entries.push(appendEntry(requireAccount(accounts, payment.fromAccount), payment.id, "credit", payment.amount, now));
+      receiver.status = "frozen";
+      break;
+  }
+  return { outcome: "applied", disputeStatus: DISPUTE_RESULT[op.kind], entries };
+}

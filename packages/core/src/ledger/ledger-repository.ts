@@ -176,3 +176,11 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<Payme
   }
   throw new DomainError("currency_mismatch", "from_account and to_account hold different currencies");
 }
+
+/** True while a dispute, resolve or chargeback of this payment is queued and not yet applied. */
+export async function hasPendingDisputeOperation(db: Queryable, paymentId: string): Promise<boolean> {
+  const { rows } = await db
+    .query("SELECT EXISTS (SELECT 1 FROM dispute_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
+    .catch(asUnavailable);
+  return rows[0]?.pending === true;
+}

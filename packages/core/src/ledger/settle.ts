@@ -1,7 +1,19 @@
 import type { Pool } from "pg";
 import { withTransaction } from "../db/pool";
 import { moneyFromDb } from "../money";
-import { applyPayment, type AccountState, type FailureReason, type JournalEntry, type PaymentToSettle, type PaymentType } from "./apply";
+import {
+  applyDispute,
+  applyPayment,
+  type AccountState,
+  type DisputeKind,
+  type DisputeStatus,
+  type FailureReason,
+  type JournalEntry,
+  type PaymentType,
+} from "./apply";
+
+/** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
+export const SETTLE_EVENTS_CHANNEL = "settle_events";
 
 export interface SettledPayment {
   id: string;
@@ -11,6 +23,20 @@ export interface SettledPayment {
   failureReason: FailureReason | null;
   createdAt: Date;
   processedAt: Date;
+}
+
+export interface SettledDispute {
+  id: string;
+  paymentId: string;
+  kind: DisputeKind;
+  orderSeq: bigint;
+  status: "applied" | "rejected";
+  disputeStatus: DisputeStatus;
+}
+
+export interface SettleResult {
+  payments: SettledPayment[];
+  disputes: SettledDispute[];
 }
 
 // Locks the oldest pending payments of one partition, in acceptance order. The row lock and the
@@ -24,6 +50,24 @@ const LOCK_PENDING_PAYMENTS = `
    LIMIT $2
      FOR NO KEY UPDATE`;
 
+// The same for dispute operations, which share the acceptance-order sequence with payments.
+const LOCK_PENDING_DISPUTES = `
+  SELECT id, kind, payment_id, order_seq
+    FROM dispute_operations
+   WHERE partition = $1 AND status = 'pending'
+   ORDER BY order_seq
+   LIMIT $2
+     FOR NO KEY UPDATE`;
+
+// Locks the payments those operations target (completed ones, disjoint from the pending ones
+// above), in id order, so concurrent dispute requests on the same payment queue behind us.
+const LOCK_DISPUTED_PAYMENTS = `
+  SELECT id, type, status, from_account, to_account, amount, dispute_status
+    FROM payments
+   WHERE id = ANY($1::uuid[])
+   ORDER BY id
+     FOR NO KEY UPDATE`;
+
 // Locks every account the batch touches in ascending id order, so two settle transactions can
 // never wait on each other in a cycle (no deadlocks). NO KEY UPDATE leaves the FOR KEY SHARE
 // lock of a concurrent payment insert (its foreign key check) unblocked.
@@ -34,7 +78,8 @@ const LOCK_ACCOUNTS = `
    ORDER BY id
      FOR NO KEY UPDATE`;
 
-// Writes the whole batch in one round trip: journal entries, new account heads, payment results.
+// Writes the whole batch in one round trip: journal entries, new account heads, payment results,
+// dispute results; then announces the touched payments (delivered at COMMIT) for long polls.
 const WRITE_BATCH = `
   WITH entries AS (
     INSERT INTO journal_entries
@@ -43,72 +88,137 @@ const WRITE_BATCH = `
                          $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::timestamptz[])
   ), heads AS (
     UPDATE accounts a
-       SET available = v.available, held = v.held, entry_count = v.entry_count, last_hash = v.last_hash
-      FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[])
-           AS v(id, available, held, entry_count, last_hash)
+       SET available = v.available, held = v.held, entry_count = v.entry_count, last_hash = v.last_hash, status = v.status
+      FROM unnest($12::uuid[], $13::numeric[], $14::numeric[], $15::bigint[], $16::text[], $17::text[])
+           AS v(id, available, held, entry_count, last_hash, status)
      WHERE a.id = v.id
+  ), settled AS (
+    UPDATE payments p
+       SET status = v.status, failure_reason = v.failure_reason, processed_at = $18
+      FROM unnest($19::uuid[], $20::text[], $21::text[]) AS v(id, status, failure_reason)
+     WHERE p.id = v.id
+    RETURNING p.id
+  ), disputed AS (
+    UPDATE payments p
+       SET dispute_status = v.dispute_status
+      FROM unnest($22::uuid[], $23::text[]) AS v(id, dispute_status)
+     WHERE p.id = v.id
+  ), operations AS (
+    UPDATE dispute_operations d
+       SET status = v.status, rejection_reason = v.rejection_reason, processed_at = $18
+      FROM unnest($24::uuid[], $25::text[], $26::text[]) AS v(id, status, rejection_reason)
+     WHERE d.id = v.id
+    RETURNING d.payment_id AS id
   )
-  UPDATE payments p
-     SET status = v.status, failure_reason = v.failure_reason, processed_at = $20
-    FROM unnest($17::uuid[], $18::text[], $19::text[]) AS v(id, status, failure_reason)
-   WHERE p.id = v.id`;
+  SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', string_agg(DISTINCT id::text, ','))
+    FROM (SELECT id FROM settled UNION ALL SELECT id FROM operations) touched
+  HAVING count(*) > 0`;
 
-const HAS_PENDING = "SELECT EXISTS (SELECT 1 FROM payments WHERE partition = $1 AND status = 'pending') AS pending";
+const HAS_PENDING = `
+  SELECT EXISTS (SELECT 1 FROM payments WHERE partition = $1 AND status = 'pending')
+      OR EXISTS (SELECT 1 FROM dispute_operations WHERE partition = $1 AND status = 'pending') AS pending`;
 
-/** True when the partition has a payment still pending (a cheap check before a transaction). */
-export async function hasPendingPayments(pool: Pool, partition: number): Promise<boolean> {
+/** True when the partition has a payment or dispute operation still pending (checked before a transaction). */
+export async function hasPendingWork(pool: Pool, partition: number): Promise<boolean> {
   const { rows } = await pool.query(HAS_PENDING, [partition]);
   return rows[0]?.pending === true;
 }
 
+type Row = Record<string, any>;
+
+function toAccountState(r: Row): AccountState {
+  return {
+    id: String(r.id),
+    status: r.status,
+    available: moneyFromDb(r.available),
+    held: moneyFromDb(r.held),
+    entryCount: Number(r.entry_count),
+    lastHash: String(r.last_hash),
+  };
+}
+
 /**
- * Settles up to `limit` of the oldest pending payments of one partition, in acceptance order,
- * in one PostgreSQL transaction: balances, journal entries and statuses commit together.
+ * Settles up to `limit` of the oldest pending operations (payments and dispute operations) of one
+ * partition, in acceptance order, in one PostgreSQL transaction: balances, journal entries and
+ * statuses commit together or not at all.
  */
-export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettledPayment[]> {
+export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows: pending } = await client.query(LOCK_PENDING_PAYMENTS, [partition, limit]);
-    if (pending.length === 0) return [];
-    const accountIds = [...new Set(pending.flatMap((p) => [p.from_account, p.to_account]).filter((id): id is string => id !== null))].sort();
-    const { rows: accountRows } = await client.query(LOCK_ACCOUNTS, [accountIds]);
-    const accounts = new Map<string, AccountState>(
-      accountRows.map((r) => [
-        String(r.id),
-        {
-          id: String(r.id),
-          status: r.status,
-          available: moneyFromDb(r.available),
-          held: moneyFromDb(r.held),
-          entryCount: Number(r.entry_count),
-          lastHash: String(r.last_hash),
-        },
-      ]),
-    );
-    const startCounts = new Map([...accounts].map(([id, a]) => [id, a.entryCount]));
+    const { rows: pendingPayments } = await client.query(LOCK_PENDING_PAYMENTS, [partition, limit]);
+    const { rows: pendingDisputes } = await client.query(LOCK_PENDING_DISPUTES, [partition, limit]);
+    const work = [
+      ...pendingPayments.map((row) => ({ kind: "payment" as const, row, orderSeq: BigInt(row.order_seq) })),
+      ...pendingDisputes.map((row) => ({ kind: "dispute" as const, row, orderSeq: BigInt(row.order_seq) })),
+    ]
+      .sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1))
+      .slice(0, limit);
+    if (work.length === 0) return { payments: [], disputes: [] };
+
+    const disputedIds = [...new Set(work.filter((w) => w.kind === "dispute").map((w) => String(w.row.payment_id)))].sort();
+    const disputed = new Map<string, Row>();
+    if (disputedIds.length) {
+      const { rows } = await client.query(LOCK_DISPUTED_PAYMENTS, [disputedIds]);
+      for (const r of rows) disputed.set(String(r.id), r);
+    }
+    const accountIds = new Set<string>();
+    for (const w of work) {
+      const p = w.kind === "payment" ? w.row : disputed.get(String(w.row.payment_id))!;
+      if (p.from_account) accountIds.add(String(p.from_account));
+      if (p.to_account) accountIds.add(String(p.to_account));
+    }
+    const { rows: accountRows } = await client.query(LOCK_ACCOUNTS, [[...accountIds].sort()]);
+    const accounts = new Map(accountRows.map((r) => [String(r.id), toAccountState(r)]));
+    const before = new Map([...accounts].map(([id, a]) => [id, { entryCount: a.entryCount, status: a.status }]));
+
     const now = new Date();
     const entries: JournalEntry[] = [];
-    const settled: SettledPayment[] = [];
-    for (const row of pending) {
-      const payment: PaymentToSettle = {
-        id: String(row.id),
-        type: row.type,
-        fromAccount: row.from_account,
-        toAccount: row.to_account,
-        amount: moneyFromDb(row.amount),
-      };
-      const result = applyPayment(accounts, payment, now);
-      entries.push(...result.entries);
-      settled.push({
-        id: payment.id,
-        type: payment.type,
-        orderSeq: BigInt(row.order_seq),
-        status: result.outcome.status,
-        failureReason: result.outcome.failureReason,
-        createdAt: row.created_at,
-        processedAt: now,
-      });
+    const payments: SettledPayment[] = [];
+    const disputes: SettledDispute[] = [];
+    for (const w of work) {
+      if (w.kind === "payment") {
+        const row = w.row;
+        const result = applyPayment(
+          accounts,
+          { id: String(row.id), type: row.type, fromAccount: row.from_account, toAccount: row.to_account, amount: moneyFromDb(row.amount) },
+          now,
+        );
+        entries.push(...result.entries);
+        payments.push({
+          id: String(row.id),
+          type: row.type,
+          orderSeq: w.orderSeq,
+          status: result.outcome.status,
+          failureReason: result.outcome.failureReason,
+          createdAt: row.created_at,
+          processedAt: now,
+        });
+      } else {
+        const target = disputed.get(String(w.row.payment_id))!;
+        const result = applyDispute(
+          accounts,
+          {
+            id: String(w.row.id),
+            kind: w.row.kind,
+            payment: {
+              id: String(target.id),
+              type: target.type,
+              status: target.status,
+              fromAccount: target.from_account,
+              toAccount: target.to_account,
+              amount: moneyFromDb(target.amount),
+              disputeStatus: target.dispute_status,
+            },
+          },
+          now,
+        );
+        // Later operations on the same payment in this batch see the new status.
+        target.dispute_status = result.disputeStatus;
+        entries.push(...result.entries);
+        disputes.push({ id: String(w.row.id), paymentId: String(target.id), kind: w.row.kind, orderSeq: w.orderSeq, status: result.outcome, disputeStatus: result.disputeStatus });
+      }
     }
-    const changed = [...accounts.values()].filter((a) => a.entryCount !== startCounts.get(a.id));
+    const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
+    const disputedChanged = disputedIds.map((id) => disputed.get(id)!);
     await client.query(WRITE_BATCH, [
       entries.map((e) => e.accountId),
       entries.map((e) => e.seq),
@@ -126,42 +236,50 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
       changed.map((a) => a.held.toString()),
       changed.map((a) => a.entryCount),
       changed.map((a) => a.lastHash),
-      settled.map((s) => s.id),
-      settled.map((s) => s.status),
-      settled.map((s) => s.failureReason),
+      changed.map((a) => a.status),
       now.toISOString(),
+      payments.map((s) => s.id),
+      payments.map((s) => s.status),
+      payments.map((s) => s.failureReason),
+      disputedChanged.map((p) => String(p.id)),
+      disputedChanged.map((p) => String(p.dispute_status)),
+      disputes.map((d) => d.id),
+      disputes.map((d) => d.status),
+      disputes.map((d) => (d.status === "rejected" ? "invalid_state" : null)),
     ]);
-    return settled;
+    return { payments, disputes };
   });
 }
 
 /**
- * Settles a partition's pending payments batch by batch until the one with `throughOrderSeq`
+ * Settles a partition's pending operations batch by batch until the one with `throughOrderSeq`
  * (and so every earlier one) is settled, or nothing is pending.
  */
-export async function settlePartition(
-  pool: Pool,
-  partition: number,
-  options: { batchSize: number; throughOrderSeq?: bigint },
-): Promise<SettledPayment[]> {
-  const all: SettledPayment[] = [];
-  if (!(await hasPendingPayments(pool, partition))) return all;
+export async function settlePartition(pool: Pool, partition: number, options: { batchSize: number; throughOrderSeq?: bigint }): Promise<SettleResult> {
+  const all: SettleResult = { payments: [], disputes: [] };
+  if (!(await hasPendingWork(pool, partition))) return all;
   for (;;) {
     const batch = await settleBatch(pool, partition, options.batchSize);
-    all.push(...batch);
-    const last = batch[batch.length - 1];
-    if (batch.length < options.batchSize || !last) return all;
-    if (options.throughOrderSeq !== undefined && last.orderSeq >= options.throughOrderSeq) return all;
+    all.payments.push(...batch.payments);
+    all.disputes.push(...batch.disputes);
+    const size = batch.payments.length + batch.disputes.length;
+    const lastSeq = [...batch.payments, ...batch.disputes].reduce((max, x) => (x.orderSeq > max ? x.orderSeq : max), 0n);
+    if (size < options.batchSize) return all;
+    if (options.throughOrderSeq !== undefined && lastSeq >= options.throughOrderSeq) return all;
   }
 }
 
-/** Partitions holding payments pending for longer than `olderThanSeconds`, with the newest such seq. */
+/** Partitions holding work pending for longer than `olderThanSeconds`, with the newest such seq. */
 export async function findStalePartitions(pool: Pool, olderThanSeconds: number): Promise<{ partition: number; throughOrderSeq: bigint; count: number }[]> {
   const { rows } = await pool.query(
-    `SELECT partition, max(order_seq) AS through, count(*) AS n
-       FROM payments
-      WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
-      GROUP BY partition`,
+    `SELECT partition, max(order_seq) AS through, count(*) AS n FROM (
+       SELECT partition, order_seq FROM payments
+        WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
+       UNION ALL
+       SELECT partition, order_seq FROM dispute_operations
+        WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
+     ) stale
+     GROUP BY partition`,
     [olderThanSeconds],
   );
   return rows.map((r) => ({ partition: Number(r.partition), throughOrderSeq: BigInt(r.through), count: Number(r.n) }));

@@ -87,7 +87,7 @@ export async function verifyLedger(pool: Pool, options: { maxProblems?: number }
 
   const counts = { completed: 0, failed: 0, pending: 0 };
   let externalNet: Money = ZERO;
-  const { rows: payments } = await pool.query("SELECT id, type, status, from_account, to_account, amount FROM payments");
+  const { rows: payments } = await pool.query("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
   for (const p of payments) {
     counts[p.status as keyof typeof counts]++;
     const amount = formatMoney(moneyFromDb(p.amount));
@@ -99,10 +99,19 @@ export async function verifyLedger(pool: Pool, options: { maxProblems?: number }
       if (p.type === "deposit") externalNet = externalNet.plus(p.amount);
       if (p.type === "withdrawal") externalNet = externalNet.minus(p.amount);
     }
+    // A dispute's steps are entries of the disputed payment: hold, then release or chargeback.
+    if (p.dispute_status !== "none") want.push(`hold:${p.to_account}:${amount}`);
+    if (p.dispute_status === "resolved") want.push(`release:${p.to_account}:${amount}`);
+    if (p.dispute_status === "charged_back") {
+      want.push(`chargeback:${p.to_account}:${amount}`);
+      if (p.type === "transfer") want.push(`credit:${p.from_account}:${amount}`);
+      // A charged-back deposit's money goes back to the outside world.
+      else externalNet = externalNet.minus(p.amount);
+    }
     want = want.sort();
     if (got.join() !== want.join()) report(`payment ${p.id} (${p.type}, ${p.status}): entries [${got.join(", ")}] but expected [${want.join(", ")}]`);
   }
-  if (!total.equals(externalNet)) report(`conservation: accounts hold ${formatMoney(total)} but completed deposits − withdrawals = ${formatMoney(externalNet)}`);
+  if (!total.equals(externalNet)) report(`conservation: accounts hold ${formatMoney(total)} but completed deposits − withdrawals − charged-back deposits = ${formatMoney(externalNet)}`);
 
   return { accounts: rowsById.size, entries: entryCount, payments: counts, totalBalance: formatMoney(total), externalNet: formatMoney(externalNet), problems };
 }
