@@ -6,7 +6,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   idempotency_conflict: 409,
   invalid_state: 409,
-  conflict: 409,
+  account_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   account_not_found: 422,

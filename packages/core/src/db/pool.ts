@@ -46,11 +46,12 @@ const TRANSIENT_SQLSTATES = new Set([
 
 /** True for a failure that a retry may cure: lost connection, deadlock, server restarting. */
 export function isTransientDbError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
+  // Duck-typed, not instanceof: errors from node's net layer may come from another realm (jest, vm).
+  if (typeof error !== "object" || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === "string" && TRANSIENT_SQLSTATES.has(code)) return true;
   if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(error.message);
+  return typeof message === "string" && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(message);
 }
 
 /** Maps a connection-level failure to 503 `unavailable`; anything else is rethrown unchanged. */

@@ -110,7 +110,7 @@ export async function createAccount(db: Queryable, input: { id: string; currency
     const { rows } = await db.query(`INSERT INTO accounts (id, currency) VALUES ($1, $2) RETURNING ${ACCOUNT_COLUMNS}`, [input.id, input.currency]);
     return toAccountView(rows[0]!);
   } catch (error) {
-    if ((error as { code?: string }).code === "23505") throw new DomainError("conflict", `account ${input.id} already exists`);
+    if ((error as { code?: string }).code === "23505") throw new DomainError("account_exists", `account ${input.id} already exists`);
     return asUnavailable(error);
   }
 }
