@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   invalid_state: 409,
   account_exists: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   account_not_found: 422,
   currency_mismatch: 422,

@@ -1,7 +1,9 @@
 import express, { type RequestHandler } from "express";
 import { DomainError } from "@settle/core";
+import { assertJsonDepth } from "./json-depth";
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
+const MAX_JSON_DEPTH = 8;
 
 const parseJson = express.json({ limit: BODY_LIMIT_BYTES, strict: true, type: () => true });
 
@@ -21,5 +23,14 @@ export const jsonBody: RequestHandler = (req, res, next) => {
   if (!req.is(["application/json", "application/*+json"])) {
     throw new DomainError("unsupported_media_type", "send the body as Content-Type: application/json");
   }
-  return parseJson(req, res, next);
+  return parseJson(req, res, (err?: unknown) => {
+    if (err) return next(err);
+    // A throw inside this callback would escape Express: hand the error over instead.
+    try {
+      assertJsonDepth(req.body, MAX_JSON_DEPTH);
+    } catch (depthError) {
+      return next(depthError);
+    }
+    next();
+  });
 };
