@@ -1,3 +1,4 @@
+import { purgeIdempotencyKeys } from "@settle/core";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, newAccount, settled, type ApiClient } from "./support/http";
 
@@ -82,4 +83,15 @@ it("rejects a malformed key with 400", async () => {
     const res = await api.post("/api/v1/deposits", { account_id: holder, amount: "1.00" }, { "Idempotency-Key": key });
     expect([res.status, res.body.error.code]).toEqual([400, "invalid_request"]);
   }
+});
+
+it("keeps keys for 24 hours and purges older ones", async () => {
+  const holder = await newAccount(api);
+  await api.post("/api/v1/deposits", { account_id: holder, amount: "1.00" }, { "Idempotency-Key": "fresh" });
+  await system.db.pool.query(
+    "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response, created_at) VALUES ('-:deposit', 'old', repeat('0', 64), 202, '{}', now() - interval '25 hours')",
+  );
+  expect(await purgeIdempotencyKeys(system.db.pool, 24)).toBe(1);
+  const { rows } = await system.db.pool.query("SELECT key FROM idempotency_keys WHERE key IN ('old', 'fresh')");
+  expect(rows.map((r) => r.key)).toEqual(["fresh"]);
 });

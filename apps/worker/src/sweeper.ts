@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { enqueueSettle, findStalePartitions, type Logger, type PartitionQueues, type Pool } from "@settle/core";
+import { enqueueSettle, findStalePartitions, purgeIdempotencyKeys, type Logger, type PartitionQueues, type Pool } from "@settle/core";
 
 export interface SweeperOptions {
   prefix: string;
@@ -7,7 +7,11 @@ export interface SweeperOptions {
   intervalMs: number;
   logger: Logger;
   onReenqueue?: (partition: number, count: number) => void;
+  /** Idempotency keys older than this are deleted, at most once a minute. */
+  idempotencyTtlHours?: number;
 }
+
+const PURGE_EVERY_MS = 60_000;
 
 /**
  * Re-enqueues partitions whose payments stay pending past `afterSeconds`: the enqueue after the
@@ -17,6 +21,7 @@ export interface SweeperOptions {
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  private lastPurge = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -46,6 +51,11 @@ export class Sweeper {
         this.options.onReenqueue?.(partition, count);
         this.options.logger.info({ partition, pending: count }, "sweeper re-enqueued a partition with stale pending payments");
       }
+    }
+    if (this.options.idempotencyTtlHours && Date.now() - this.lastPurge > PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      const purged = await purgeIdempotencyKeys(this.pool, this.options.idempotencyTtlHours);
+      if (purged) this.options.logger.info({ purged }, "purged expired idempotency keys");
     }
     return stale.length;
   }
