@@ -58,3 +58,14 @@ export async function migrate(databaseUrl: string, migrationsDir: string = DEFAU
   }
   return result;
 }
+
+/** Refuses to run against a database that lacks a migration this code needs ("run pnpm migrate"). */
+export async function assertMigrated(pool: { query: Client["query"] }, migrationsDir: string = DEFAULT_MIGRATIONS_DIR): Promise<void> {
+  const files = (await readdir(migrationsDir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f));
+  const applied = await pool
+    .query<{ name: string }>("SELECT name FROM schema_migrations")
+    .then((r) => new Set(r.rows.map((row) => row.name)))
+    .catch(() => new Set<string>());
+  const missing = files.filter((f) => !applied.has(f)).sort();
+  if (missing.length) throw new Error(`the database lacks migrations ${missing.join(", ")}; run \`pnpm migrate\` first`);
+}

@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { formatMoney, moneyFromDb, ZERO, type Money } from "../money";
 import { appendEntry, type AccountState, type EntryType } from "./apply";
 import { GENESIS_HASH } from "./journal-hash";
@@ -20,7 +20,18 @@ const ENTRIES_PAGE = 5000;
  * that money is conserved. Reads only; a problem is reported, never repaired.
  */
 export async function verifyLedger(pool: Pool, options: { maxProblems?: number } = {}): Promise<VerificationReport> {
-  const maxProblems = options.maxProblems ?? 100;
+  // One snapshot for every read: settlement may go on meanwhile without skewing the comparison.
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return await verifySnapshot(client, options.maxProblems ?? 100);
+  } finally {
+    await client.query("ROLLBACK").catch(() => undefined);
+    client.release();
+  }
+}
+
+async function verifySnapshot(pool: PoolClient, maxProblems: number): Promise<VerificationReport> {
   const problems: string[] = [];
   const report = (message: string) => {
     if (problems.length < maxProblems) problems.push(message);
