@@ -7,7 +7,7 @@ export { sharedEnv, parseEnv, ConfigError } from "./config";
 export * as schemas from "./schemas";
 export { issuesToDetails } from "./schemas";
 export { createPool, ensureDatabase, withTransaction, isTransientDbError, asUnavailable, type Pool, type PoolClient, type DatabaseOptions } from "./db/pool";
-export { migrate, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migrate";
+export { migrate, assertMigrated, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migrate";
 export { ensurePartitionCount } from "./db/settings";
 export { SettleJob, JOB_CATALOG, type JobName } from "./queue/jobs";
 export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
