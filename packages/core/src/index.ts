@@ -1,5 +1,6 @@
 export { MoneyDecimal, type Money, parseAmount, moneyFromDb, formatMoney, ZERO, AMOUNT_RULE } from "./money";
 export { isUuid, uuidv7 } from "./ids";
+export { withTimeout } from "./timeout";
 export { partitionFor } from "./partition";
 export { ERROR_STATUS, type ErrorCode, type ErrorDetail, DomainError, UnavailableError } from "./errors";
 export { createLogger, REDACTED_PATHS, type Logger } from "./logger";

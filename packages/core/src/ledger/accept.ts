@@ -1,6 +1,7 @@
 import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { uuidv7 } from "../ids";
+import { withTimeout } from "../timeout";
 import { partitionFor } from "../partition";
 import type { PartitionQueues } from "../queue/partition-queues";
 import type { PaymentType } from "./apply";
@@ -29,14 +30,6 @@ export function debitAccountOf(p: { type: PaymentType; fromAccount: string | nul
   const account = p.type === "deposit" ? p.toAccount : p.fromAccount;
   if (!account) throw new Error(`${p.type} without its account`);
   return account;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -70,7 +63,7 @@ export async function enqueueSettle(
   jobId: string,
 ): Promise<boolean> {
   try {
-    await withTimeout(deps.queues.enqueueSettle(job, jobId), deps.enqueueTimeoutMs ?? 1000);
+    await withTimeout(deps.queues.enqueueSettle(job, jobId), deps.enqueueTimeoutMs ?? 1000, "enqueue");
     return true;
   } catch (error) {
     deps.logger.warn({ err: error, jobId, partition: job.partition }, "enqueue failed; the sweeper will enqueue it");
