@@ -48,8 +48,14 @@ export class PartitionLeases {
 
   start(): void {
     const every = Math.max(200, Math.floor(this.options.ttlMs / 4));
+    let busy = false;
     const run = () => {
-      this.ticking = this.ticking.then(() => this.tick()).catch((err) => this.options.logger.warn({ err }, "partition lease round failed"));
+      // One round at a time: while Redis is unreachable a round waits, and rounds must not pile up.
+      if (busy) return;
+      busy = true;
+      this.ticking = this.tick()
+        .catch((err) => this.options.logger.warn({ err }, "partition lease round failed"))
+        .finally(() => (busy = false));
     };
     run();
     this.timer = setInterval(run, every);

@@ -31,8 +31,14 @@ export class Sweeper {
   ) {}
 
   start(): void {
+    let busy = false;
     this.timer = setInterval(() => {
-      this.running = this.running.then(async () => void (await this.sweep())).catch((err) => this.options.logger.warn({ err }, "sweep failed"));
+      if (busy) return;
+      busy = true;
+      this.running = this.sweep()
+        .then(() => undefined)
+        .catch((err) => this.options.logger.warn({ err }, "sweep failed"))
+        .finally(() => (busy = false));
     }, this.options.intervalMs);
   }
 
