@@ -14,7 +14,7 @@ describe("API keys", () => {
   afterAll(() => system.stop());
 
   it("answers 401 unauthorized without a valid bearer key, on every /api/v1 route", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong-key-0123456789" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-key-0123456789" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
       const res = await api.post("/api/v1/accounts", {}, headers);
       expect([res.status, res.body.error.code]).toEqual([401, "unauthorized"]);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);

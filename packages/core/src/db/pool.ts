@@ -37,6 +37,7 @@ const TRANSIENT_SQLSTATES = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
   "55P03", // lock_not_available
+  "57014", // query_canceled: statement_timeout, typically waiting on a lock
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
@@ -64,17 +65,22 @@ export function asUnavailable(error: unknown): never {
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // pg-pool drops its 'error' listener while a client is checked out: a server going away between
+  // two statements would otherwise be an unhandled 'error' event that kills the process.
+  const onError = () => (broken = true);
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    broken = isTransientDbError(error);
+    broken ||= isTransientDbError(error);
     if (!broken) await client.query("ROLLBACK").catch(() => (broken = true));
     throw error;
   } finally {
     // A client whose connection failed must not go back to the pool.
+    client.off("error", onError);
     client.release(broken);
   }
 }

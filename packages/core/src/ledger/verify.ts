@@ -22,11 +22,15 @@ const ENTRIES_PAGE = 5000;
 export async function verifyLedger(pool: Pool, options: { maxProblems?: number } = {}): Promise<VerificationReport> {
   // One snapshot for every read: settlement may go on meanwhile without skewing the comparison.
   const client = await pool.connect();
+  // A server going away mid-read must reject the query, not crash the process (see withTransaction).
+  const ignore = () => undefined;
+  client.on("error", ignore);
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     return await verifySnapshot(client, options.maxProblems ?? 100);
   } finally {
     await client.query("ROLLBACK").catch(() => undefined);
+    client.off("error", ignore);
     client.release();
   }
 }

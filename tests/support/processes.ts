@@ -1,0 +1,567 @@
+// Real API and worker processes for the multi-process and fault tests: spawn, wait until ready,
+// kill -9 / SIGTERM / restart one at a time, a steady load through HTTP, and the ledger invariants.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { createRedis, formatMoney, moneyFromDb, verifyLedger, type Pool } from "@settle/core";
+import { clearRedisPrefix, createTestDatabase, TEST_REDIS_URL, TEST_SERVER_URL, uniquePrefix, waitFor, type TestDatabase } from "@settle/core/testing";
+import { client, type ApiClient } from "./http";
+
+const ROOT = path.resolve(__dirname, "../..");
+// Loading tsx with --import keeps one OS process per app: the tsx CLI would fork a child, and a
+// kill -9 of the CLI would leave the real worker running.
+const TSX_LOADER = pathToFileURL(path.join(path.dirname(require.resolve("tsx/package.json", { paths: [ROOT] })), "dist/loader.mjs")).href;
+
+export type ProcessKind = "api" | "worker";
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+// Every child this jest worker started: killed on exit even if a test forgot or crashed.
+const liveChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveChildren) child.kill("SIGKILL");
+});
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; we release it for the child to bind). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One spawned API or worker process, its output captured in `logFile`. */
+export class SettleProcess {
+  readonly exited: Promise<ExitStatus>;
+  private exitStatus: ExitStatus | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly kind: ProcessKind,
+    readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    liveChildren.add(child);
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        liveChildren.delete(child);
+        this.exitStatus = { code, signal };
+        resolve(this.exitStatus);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  get exitedWith(): ExitStatus | undefined {
+    return this.exitStatus;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  /** The last lines of its output, for failure messages. */
+  tail(lines = 20): string {
+    return this.log().trimEnd().split("\n").slice(-lines).join("\n");
+  }
+
+  /** A worker's id, as it logged it at start (the value of its partition leases in Redis). */
+  workerId(): string {
+    const match = /"worker":"([0-9a-f-]{36})"/.exec(this.log());
+    if (!match) throw new Error(`${this.name} has not logged its worker id`);
+    return match[1]!;
+  }
+
+  /** kill -9: no handler runs, nothing is released, as in a crash. */
+  async kill9(): Promise<ExitStatus> {
+    if (this.running) this.child.kill("SIGKILL");
+    return this.exited;
+  }
+
+  /** SIGTERM and wait for the exit; SIGKILL after `timeoutMs` (the exit status then shows it). */
+  async terminate(timeoutMs = 20_000): Promise<ExitStatus> {
+    if (!this.running) return this.exited;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export interface ClusterOptions {
+  /** Names the database, the queue prefix and the log directory. */
+  label: string;
+  /** PostgreSQL server (no database) the test database is created on. @defaultValue TEST_SERVER_URL */
+  postgresServerUrl?: string;
+  /** @defaultValue TEST_REDIS_URL */
+  redisUrl?: string;
+  /** @defaultValue 8 */
+  partitions?: number;
+  /** Extra environment for every process (after the defaults below). */
+  env?: Record<string, string>;
+}
+
+/**
+ * A deployment of real processes against a database and a queue prefix of their own. Recovery
+ * settings are short so that a dead worker's partitions and lost jobs come back within seconds.
+ */
+export class ProcessCluster {
+  readonly processes: SettleProcess[] = [];
+  readonly api: ApiClient;
+  private counter = 0;
+
+  private constructor(
+    readonly db: TestDatabase,
+    readonly prefix: string,
+    readonly apiPort: number,
+    readonly logDir: string,
+    readonly env: Record<string, string>,
+  ) {
+    this.api = client(this.apiUrl);
+  }
+
+  static async create(options: ClusterOptions): Promise<ProcessCluster> {
+    const db = await createTestDatabase(options.label, options.postgresServerUrl ?? TEST_SERVER_URL);
+    const prefix = uniquePrefix(options.label);
+    const logDir = path.join(os.tmpdir(), "settle-test-logs", prefix);
+    mkdirSync(logDir, { recursive: true });
+    const env: Record<string, string> = {
+      DATABASE_URL: db.url,
+      REDIS_URL: options.redisUrl ?? TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PARTITIONS: String(options.partitions ?? 8),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      DB_POOL_SIZE: "5",
+      LEASE_TTL_MS: "2000",
+      JOB_LOCK_MS: "2000",
+      SWEEP_AFTER_SECONDS: "3",
+      SWEEP_INTERVAL_MS: "500",
+      // Load tests must not be throttled by the abuse limits of the API.
+      RATE_LIMIT_PER_SECOND: "0",
+      ...options.env,
+    };
+    return new ProcessCluster(db, prefix, await freePort(), logDir, env);
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  get workers(): SettleProcess[] {
+    return this.processes.filter((p) => p.kind === "worker" && p.running);
+  }
+
+  get apis(): SettleProcess[] {
+    return this.processes.filter((p) => p.kind === "api" && p.running);
+  }
+
+  private spawn(kind: ProcessKind, extraEnv: Record<string, string>): SettleProcess {
+    const name = `${kind}-${++this.counter}`;
+    const logFile = path.join(this.logDir, `${name}.log`);
+    // The child writes straight to the file: no pipe for this process to drain, nothing lost at a kill.
+    const fd = openSync(logFile, "a");
+    try {
+      const child = spawn(process.execPath, ["--import", TSX_LOADER, "--conditions=source", "src/main.ts"], {
+        cwd: path.join(ROOT, "apps", kind),
+        env: { PATH: process.env.PATH ?? "", ...this.env, ...extraEnv },
+        stdio: ["ignore", fd, fd],
+      });
+      const proc = new SettleProcess(name, kind, child, logFile);
+      this.processes.push(proc);
+      return proc;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async ready(proc: SettleProcess, check: () => Promise<boolean>, timeoutMs: number): Promise<SettleProcess> {
+    await waitFor(
+      async () => {
+        if (!proc.running) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exitedWith)}):\n${proc.tail()}`);
+        return check();
+      },
+      { timeoutMs, intervalMs: 100, what: `${proc.name} to be ready (log ${proc.logFile})` },
+    ).catch((error) => {
+      throw new Error(`${(error as Error).message}\n${proc.tail()}`);
+    });
+    return proc;
+  }
+
+  /** Starts an API process on the cluster's port and waits until `GET /readyz` answers 200. */
+  async startApi(timeoutMs = 20_000): Promise<SettleProcess> {
+    const proc = this.spawn("api", { PORT: String(this.apiPort) });
+    return this.ready(
+      proc,
+      async () => {
+        const res = await fetch(`${this.apiUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
+        return res.status === 200;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Starts a worker process and waits until it has logged that it started. */
+  async startWorker(timeoutMs = 20_000): Promise<SettleProcess> {
+    const proc = this.spawn("worker", {});
+    return this.ready(proc, async () => /"msg":"worker started"/.test(proc.log()), timeoutMs);
+  }
+
+  /** Starts `n` workers at once. */
+  async startWorkers(n: number): Promise<SettleProcess[]> {
+    return Promise.all(Array.from({ length: n }, () => this.startWorker()));
+  }
+
+  /** Stops one process (SIGTERM, or SIGKILL as in a crash) and starts a new one of its kind. */
+  async restart(proc: SettleProcess, how: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<{ exit: ExitStatus; started: SettleProcess }> {
+    const exit = how === "SIGKILL" ? await proc.kill9() : await proc.terminate();
+    const started = proc.kind === "api" ? await this.startApi() : await this.startWorker();
+    return { exit, started };
+  }
+
+  /** The Redis key of a partition's lease (its value is the owning worker's id). */
+  leaseKey(partition: number): string {
+    return `${this.prefix}:lease:${partition}`;
+  }
+
+  /** SIGTERMs every running process and waits; returns each one's exit status. */
+  async terminateAll(timeoutMs = 20_000): Promise<{ name: string; status: ExitStatus }[]> {
+    const running = this.processes.filter((p) => p.running);
+    return Promise.all(running.map(async (p) => ({ name: p.name, status: await p.terminate(timeoutMs) })));
+  }
+
+  /** Kills whatever still runs, drops the database and the queue keys; safe to call after any failure. */
+  async destroy(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.kill9()));
+    await this.db.drop().catch(() => undefined);
+    await clearPrefix(this.env.REDIS_URL!, this.prefix);
+  }
+}
+
+/** Deletes a test's queue keys from a shared Redis; a Redis already gone is nothing to clean. */
+export async function clearPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl, "producer");
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // A producer connection refuses commands until it is ready.
+    await new Promise((resolve, reject) => {
+      redis.once("ready", resolve);
+      timer = setTimeout(() => reject(new Error("redis not ready")), 3000);
+    });
+    await clearRedisPrefix(redis, prefix);
+  } catch {
+    // unreachable (a private server already stopped): nothing left to delete
+  } finally {
+    clearTimeout(timer);
+    redis.disconnect();
+  }
+}
+
+/** `GET /readyz` of the cluster's API: its status and which backing service it found down. */
+export async function readiness(cluster: ProcessCluster): Promise<{ status: number | string; body?: { postgres?: string; redis?: string } }> {
+  try {
+    const res = await fetch(`${cluster.apiUrl}/readyz`, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: (await res.json()) as { postgres?: string; redis?: string } };
+  } catch (error) {
+    return { status: failureReason(error) };
+  }
+}
+
+/** Prints a fault scenario's figures for the closing note: load, what was broken, invariant results. */
+export function logScenario(name: string, load: LoadResult, broken: string, report: InvariantReport): void {
+  const failures = Object.entries(countReasons(load.failed))
+    .map(([reason, n]) => `${n}× ${reason}`)
+    .join(", ");
+  console.log(
+    `${name}: load ${load.sent} transfer requests in ${load.seconds.toFixed(1)} s, ${load.accepted.length} accepted (202)` +
+      `${failures ? `, refused/failed: ${failures}` : ""}; broken: ${broken}; ` +
+      `invariants OK: ${report.payments} payments settled (${report.completed} completed, ${report.failed} failed), ` +
+      `0 pending, ${report.entries} journal entries verified, total ${report.totalBalance} conserved; ` +
+      `last payment settled ${report.settleSeconds.toFixed(1)} s after the load ended`,
+  );
+}
+
+/** Creates `count` accounts through the API, deposits `amount` in each and waits until all are funded. */
+export async function fundAccounts(api: ApiClient, count: number, amount: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await api.post("/api/v1/accounts", { currency: "USD" });
+    if (res.status !== 201) throw new Error(`create account: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(res.body.id);
+  }
+  const deposits: string[] = [];
+  for (const id of ids) {
+    const res = await api.post("/api/v1/deposits", { account_id: id, amount });
+    if (res.status !== 202) throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
+    deposits.push(res.body.id);
+  }
+  for (const id of deposits) {
+    await waitFor(async () => (await api.get(`/api/v1/payments/${id}`)).body?.status === "completed", { timeoutMs: 30_000, what: `deposit ${id}` });
+  }
+  return ids;
+}
+
+const randomInt = (below: number) => Math.floor(Math.random() * below);
+
+/** A random amount string between 0.01 and 19.99, built from digits (money is never a number). */
+export function randomAmount(): string {
+  for (;;) {
+    const amount = `${randomInt(20)}.${String(randomInt(100)).padStart(2, "0")}`;
+    if (amount !== "0.00") return amount;
+  }
+}
+
+export interface LoadOptions {
+  /** The API to target (read at every request, so a restarted API on another port is followed). */
+  baseUrl: string | (() => string);
+  accounts: string[];
+  /** The load stops after this long, or after `maxPayments` requests, whichever comes first. */
+  durationMs: number;
+  maxPayments: number;
+  ratePerSecond: number;
+  /** Requests in flight at most. @defaultValue 16 */
+  concurrency?: number;
+  /** A request not answered by then counts as failed. @defaultValue 5000 */
+  requestTimeoutMs?: number;
+}
+
+/** One 202'd transfer: when its request left and when its 202 came back (monotonic ms). */
+export interface Acceptance {
+  id: string;
+  from: string;
+  sentAt: number;
+  acceptedAt: number;
+}
+
+export interface LoadResult {
+  /** Ids of the payments answered 202, in the order of the answers. */
+  accepted: string[];
+  acceptances: Acceptance[];
+  /** Requests that got no 202: the HTTP status, or the error (timeout, connection refused…). */
+  failed: { at: number; reason: string }[];
+  sent: number;
+  seconds: number;
+}
+
+export interface Load {
+  readonly accepted: string[];
+  readonly acceptances: Acceptance[];
+  readonly failed: LoadResult["failed"];
+  /** Ends the load early; `done` resolves once the requests in flight are answered. */
+  stop(): void;
+  readonly done: Promise<LoadResult>;
+}
+
+/** Groups failures by reason ("503 unavailable" → 12) for logs and assertions. */
+export function countReasons(failed: LoadResult["failed"]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const f of failed) counts[f.reason] = (counts[f.reason] ?? 0) + 1;
+  return counts;
+}
+
+function failureReason(error: unknown): string {
+  const e = error as { name?: string; cause?: { code?: string }; code?: string };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "timeout";
+  return e?.cause?.code ?? e?.code ?? e?.name ?? "error";
+}
+
+/**
+ * A steady load of random transfers among `accounts` through the HTTP API, bounded in rate, count
+ * and time. Every 202's payment id is recorded; every other answer or error too, with its reason.
+ */
+export function startLoad(options: LoadOptions): Load {
+  const accepted: string[] = [];
+  const acceptances: Acceptance[] = [];
+  const failed: LoadResult["failed"] = [];
+  const concurrency = options.concurrency ?? 16;
+  const timeoutMs = options.requestTimeoutMs ?? 5000;
+  const baseUrl = typeof options.baseUrl === "string" ? () => options.baseUrl as string : options.baseUrl;
+  const started = Date.now();
+  let stopped = false;
+  let sent = 0;
+  const inFlight = new Set<Promise<void>>();
+
+  const sendOne = async (): Promise<void> => {
+    const from = randomInt(options.accounts.length);
+    const to = (from + 1 + randomInt(options.accounts.length - 1)) % options.accounts.length;
+    const sentAt = performance.now();
+    try {
+      const res = await fetch(`${baseUrl()}/api/v1/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ from_account: options.accounts[from], to_account: options.accounts[to], amount: randomAmount() }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = (await res.json().catch(() => undefined)) as { id?: string; error?: { code?: string } } | undefined;
+      if (res.status === 202 && body?.id) {
+        accepted.push(body.id);
+        acceptances.push({ id: body.id, from: options.accounts[from]!, sentAt, acceptedAt: performance.now() });
+      } else failed.push({ at: Date.now() - started, reason: `${res.status} ${body?.error?.code ?? ""}`.trim() });
+    } catch (error) {
+      failed.push({ at: Date.now() - started, reason: failureReason(error) });
+    }
+  };
+
+  const run = async (): Promise<LoadResult> => {
+    const interval = 1000 / options.ratePerSecond;
+    while (!stopped && sent < options.maxPayments && Date.now() - started < options.durationMs) {
+      const due = started + sent * interval;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // Bounded in flight: a slow or dead API slows the load down instead of piling requests up.
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (stopped) break;
+      const request = sendOne().finally(() => inFlight.delete(request));
+      inFlight.add(request);
+      sent++;
+    }
+    await Promise.all(inFlight);
+    return { accepted, acceptances, failed, sent, seconds: (Date.now() - started) / 1000 };
+  };
+
+  const done = run();
+  return {
+    accepted,
+    acceptances,
+    failed,
+    stop: () => {
+      stopped = true;
+    },
+    done,
+  };
+}
+
+/**
+ * Per account, payments are applied in acceptance order: a transfer sent after another one's 202
+ * arrived must be debited after it. (Two requests in flight together have no order to keep: the
+ * one that commits first may settle first whatever its sequence number.)
+ */
+export async function assertAcceptanceOrder(pool: Pool, acceptances: Acceptance[]): Promise<void> {
+  const { rows } = await pool.query(
+    "SELECT payment_id, account_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])",
+    [acceptances.map((a) => a.id)],
+  );
+  const debit = new Map(rows.map((r) => [String(r.payment_id), { account: String(r.account_id), seq: BigInt(r.seq) }]));
+  const byAccount = new Map<string, (Acceptance & { seq: bigint })[]>();
+  for (const a of acceptances) {
+    const d = debit.get(a.id);
+    if (!d) continue; // failed: nothing applied
+    const list = byAccount.get(d.account) ?? [];
+    list.push({ ...a, seq: d.seq });
+    byAccount.set(d.account, list);
+  }
+  const violations: string[] = [];
+  for (const [account, list] of byAccount) {
+    list.sort((x, y) => (x.seq < y.seq ? 1 : -1)); // latest applied first
+    let laterApplied: (Acceptance & { seq: bigint }) | undefined; // accepted earliest among those applied after the current one
+    for (const current of list) {
+      if (laterApplied && laterApplied.acceptedAt < current.sentAt) {
+        violations.push(`account ${account}: ${laterApplied.id} (202 before ${current.id} was sent) debited at seq ${laterApplied.seq}, after seq ${current.seq}`);
+      }
+      if (!laterApplied || current.acceptedAt < laterApplied.acceptedAt) laterApplied = current;
+    }
+  }
+  expect(violations.slice(0, 10)).toEqual([]);
+}
+
+export interface InvariantReport {
+  payments: number;
+  completed: number;
+  failed: number;
+  accounts: number;
+  entries: number;
+  totalBalance: string;
+  /** Seconds spent waiting for the last pending payment to settle. */
+  settleSeconds: number;
+}
+
+/**
+ * Waits until nothing is pending, then checks the ledger's invariants (ARCHITECTURE.md): money
+ * conserved, no negative available, every accepted payment completed or failed and applied exactly
+ * once, every journal gap-free and chained; with `acceptances`, each account's debits in acceptance order.
+ */
+export async function assertInvariants(
+  pool: Pool,
+  acceptedIds: string[],
+  options: { timeoutMs?: number; acceptances?: Acceptance[] } = {},
+): Promise<InvariantReport> {
+  const waitStarted = Date.now();
+  await waitFor(
+    async () => {
+      const { rows } = await pool.query(`SELECT
+          (SELECT count(*) FROM payments WHERE status = 'pending')
+        + (SELECT count(*) FROM dispute_operations WHERE status = 'pending') AS pending`);
+      return rows[0].pending === "0";
+    },
+    { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 250, what: "every payment to leave pending" },
+  );
+  const settleSeconds = (Date.now() - waitStarted) / 1000;
+
+  // Each 202 is for a distinct payment that exists and ended completed or failed.
+  expect(new Set(acceptedIds).size).toBe(acceptedIds.length);
+  const { rows: statuses } = await pool.query("SELECT status, count(*) AS n FROM payments WHERE id = ANY($1::uuid[]) GROUP BY status", [acceptedIds]);
+  const byStatus = Object.fromEntries(statuses.map((r) => [r.status, Number(r.n)]));
+  expect((byStatus.completed ?? 0) + (byStatus.failed ?? 0)).toBe(acceptedIds.length);
+
+  // Conservation, in exact decimals: the accounts hold what came in minus what went out.
+  const { rows: sums } = await pool.query(`SELECT
+      (SELECT coalesce(sum(available + held), 0) FROM accounts)::text AS held_by_accounts,
+      (SELECT coalesce(sum(CASE type WHEN 'deposit' THEN amount ELSE -amount END), 0)
+         FROM payments WHERE status = 'completed' AND type IN ('deposit', 'withdrawal'))::text AS external_net,
+      (SELECT count(*) FROM accounts WHERE available < 0) AS negative`);
+  expect(formatMoney(moneyFromDb(sums[0].held_by_accounts))).toBe(formatMoney(moneyFromDb(sums[0].external_net)));
+  expect(sums[0].negative).toBe("0");
+
+  // Applied exactly once: a completed payment has exactly its debit and its credit, a failed one none.
+  const { rows: misapplied } = await pool.query(`
+    SELECT p.id, p.type, p.status,
+           count(*) FILTER (WHERE e.type = 'debit') AS debits,
+           count(*) FILTER (WHERE e.type = 'credit') AS credits
+      FROM payments p LEFT JOIN journal_entries e ON e.payment_id = p.id
+     WHERE p.dispute_status = 'none'
+     GROUP BY p.id
+    HAVING count(*) FILTER (WHERE e.type = 'debit') <> (CASE WHEN p.status = 'completed' AND p.type <> 'deposit' THEN 1 ELSE 0 END)
+        OR count(*) FILTER (WHERE e.type = 'credit') <> (CASE WHEN p.status = 'completed' AND p.type <> 'withdrawal' THEN 1 ELSE 0 END)
+     LIMIT 10`);
+  expect(misapplied).toEqual([]);
+
+  if (options.acceptances) await assertAcceptanceOrder(pool, options.acceptances);
+
+  // Hash chains, seq gaps, *_after columns, account heads, per-payment entries, conservation.
+  const report = await verifyLedger(pool);
+  expect(report.problems).toEqual([]);
+  expect(report.payments.pending).toBe(0);
+
+  return {
+    payments: report.payments.completed + report.payments.failed,
+    completed: report.payments.completed,
+    failed: report.payments.failed,
+    accounts: report.accounts,
+    entries: report.entries,
+    totalBalance: report.totalBalance,
+    settleSeconds,
+  };
+}
