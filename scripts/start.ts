@@ -3,7 +3,16 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 
 const root = path.resolve(__dirname, "..");
-const env = { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? "true" };
+// Local development credentials, so the dashboard works out of the box; printed below. Real
+// deployments set their own (or none: then there is no dashboard).
+const DEV_ADMIN = { user: "admin", password: "settle-dev-only" };
+const env = {
+  ...process.env,
+  LOG_PRETTY: process.env.LOG_PRETTY ?? "true",
+  ADMIN_USER: process.env.ADMIN_USER ?? DEV_ADMIN.user,
+  ADMIN_PASSWORD: process.env.ADMIN_PASSWORD ?? DEV_ADMIN.password,
+  WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? "9464",
+};
 const children: ChildProcess[] = [];
 let stopping = false;
 
@@ -31,6 +40,14 @@ process.on("SIGTERM", () => stop(0));
 const migrate = spawn(process.execPath, [require.resolve("tsx/cli"), "--conditions=source", "scripts/migrate.ts"], { cwd: root, env, stdio: "inherit" });
 migrate.on("exit", (code) => {
   if (code !== 0) process.exit(code ?? 1);
+  const api = `http://127.0.0.1:${env.PORT ?? "3000"}`;
+  // Only the development password is ever printed; one from the environment stays a secret.
+  const password = process.env.ADMIN_PASSWORD === undefined ? DEV_ADMIN.password : "(from ADMIN_PASSWORD)";
+  process.stdout.write(
+    `\nstart: API ${api}   docs ${api}/docs   metrics ${api}/metrics\n` +
+      `start: Bull Board ${api}/admin/queues   user ${env.ADMIN_USER}   password ${password}\n` +
+      `start: worker health and metrics http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics\n\n`,
+  );
   run("api", path.join(root, "apps/api"), ["src/main.ts"]);
   run("worker", path.join(root, "apps/worker"), ["src/main.ts"]);
 });

@@ -8,7 +8,16 @@ const ApiEnv = z
     HOST: z.string().min(1).default("0.0.0.0"),
     ADMIN_USER: z.string().min(1).optional(),
     ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+    // Bull Board may retry, remove or clean jobs only when this is "false".
+    ADMIN_READ_ONLY: z.enum(["true", "false"]).default("true"),
     LOG_PRETTY: z.enum(["true", "false"]).default("false"),
+    API_KEYS: z
+      .string()
+      .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[\x21-\x7e]{16,512}$/, "each key must be 16-512 printable characters without spaces")).min(1))
+      .optional(),
+    RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
+    RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
   })
   .superRefine((env, ctx) => {
     if ((env.ADMIN_USER === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
@@ -26,7 +35,11 @@ export interface ApiConfig {
   logLevel: string;
   logPretty: boolean;
   dbPoolSize: number;
-  admin: { user: string; password: string } | undefined;
+  admin: { user: string; password: string; readOnly: boolean } | undefined;
+  /** Bearer keys that may call /api/v1; undefined leaves the API open. */
+  apiKeys: string[] | undefined;
+  /** Per-client token bucket; perSecond 0 turns it off. */
+  rateLimit: { perSecond: number; burst: number };
 }
 
 /** Parses the API's environment once; a malformed variable throws an error naming it. */
@@ -42,6 +55,8 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === "true",
     dbPoolSize: e.DB_POOL_SIZE,
-    admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD } : undefined,
+    apiKeys: e.API_KEYS,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY === "true" } : undefined,
   };
 }

@@ -1,9 +1,10 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, type Logger } from "@settle/core";
+import { assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, type Logger } from "@settle/core";
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import type { ApiDeps } from "./deps";
+import { describeDashboard } from "./ops/ops-router";
 import { PaymentEvents } from "./payment-events";
 
 export interface RunningApi {
@@ -17,21 +18,31 @@ export interface RunningApi {
 export async function startApi(config: ApiConfig, logger?: Logger): Promise<RunningApi> {
   const log = logger ?? createLogger({ level: config.logLevel, name: "settle-api", pretty: config.logPretty });
   const pool = createPool({ url: config.databaseUrl, max: config.dbPoolSize, applicationName: "settle-api" });
+  await assertMigrated(pool);
   await ensurePartitionCount(pool, config.partitions);
   const redis = createRedis(config.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix: config.queuePrefix, partitions: config.partitions });
-  await queues.enforceGlobalConcurrency().catch((err) => log.warn({ err }, "could not set partition concurrency in Redis yet; workers set it too"));
+  // BullMQ waits for Redis to be ready; the API must start (and accept into PostgreSQL) without it.
+  void withTimeout(queues.enforceGlobalConcurrency(), 5000, "setting partition concurrency").catch((err) =>
+    log.warn({ err }, "could not set partition concurrency in Redis yet; workers set it too"),
+  );
   const events = new PaymentEvents(config.databaseUrl, log);
   await events.start();
   const deps: ApiDeps = { config, pool, redis, queues, logger: log, events };
   const app = createApp(deps);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
+  const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
   });
   server.keepAliveTimeout = 65_000;
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   log.info({ url }, "api listening");
+  if (!config.apiKeys) log.warn("API_KEYS is not set: /api/v1 is open to anyone who can reach this port");
+  const dashboard = describeDashboard(config, url);
+  log.info(dashboard.fields, dashboard.msg);
   let closing: Promise<void> | undefined;
   return {
     deps,
@@ -40,13 +51,15 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
+          // A busy keep-alive connection is never idle: without this, server.close() waits for the client to hang up.
+          server.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));
           server.close(() => resolve());
           server.closeIdleConnections();
           // Long polls end now (answering with the current state) rather than holding the stop up.
           void events.close();
         });
-        await queues.close().catch(() => undefined);
-        await redis.quit().catch(() => undefined);
+        await withTimeout(queues.close(), 2000, "closing queues").catch(() => undefined);
+        await withTimeout(redis.quit(), 1000, "closing redis").catch(() => redis.disconnect());
         await pool.end();
       })();
       return closing;

@@ -10,6 +10,7 @@ const WorkerEnv = z.object({
   JOB_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   LOG_PRETTY: z.enum(["true", "false"]).default("false"),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours (API.md)").max(24 * 365).default(24),
 });
 
 export interface WorkerConfig {
@@ -30,6 +31,8 @@ export interface WorkerConfig {
   /** A dead worker's in-hand job is released to another worker after about this long. */
   jobLockMs: number;
   metricsPort: number | undefined;
+  /** Idempotency keys older than this are purged by the sweeper. */
+  idempotencyTtlHours: number;
 }
 
 /** Parses the worker's environment once; a malformed variable throws an error naming it. */
@@ -49,5 +52,6 @@ export function loadConfig(env: Record<string, string | undefined>): WorkerConfi
     leaseTtlMs: e.LEASE_TTL_MS,
     jobLockMs: e.JOB_LOCK_MS,
     metricsPort: e.WORKER_METRICS_PORT,
+    idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
   };
 }

@@ -6,7 +6,7 @@ import { isTransientDbError, type Logger } from "@settle/core";
  */
 export async function retryTransient<T>(
   work: () => Promise<T>,
-  options: { logger: Logger; giveUpAfterMs: number; isStopping?: () => boolean; what: string },
+  options: { logger: Logger; giveUpAfterMs: number; isStopping?: () => boolean; what: string; onRetry?: (error: unknown, attempt: number) => void },
 ): Promise<T> {
   const deadline = Date.now() + options.giveUpAfterMs;
   for (let attempt = 1; ; attempt++) {
@@ -15,6 +15,7 @@ export async function retryTransient<T>(
     } catch (error) {
       if (!isTransientDbError(error) || Date.now() > deadline || options.isStopping?.()) throw error;
       const delay = Math.min(2000, 50 * 2 ** attempt);
+      options.onRetry?.(error, attempt);
       options.logger.warn({ err: error, attempt, delayMs: delay }, `${options.what}: transient database error, retrying`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

@@ -4,6 +4,7 @@ import {
   createLogger,
   createPool,
   createRedis,
+  assertMigrated,
   ensurePartitionCount,
   PartitionQueues,
   partitionQueueName,
@@ -16,6 +17,9 @@ import {
   type SettleResult,
 } from "@settle/core";
 import type { WorkerConfig } from "./config";
+import { startOpsServer, type RunningOpsServer } from "./ops/ops-server";
+import { checkEvictionPolicy } from "./ops/redis-policy";
+import { WorkerMetrics } from "./ops/worker-metrics";
 import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
 import { Sweeper } from "./sweeper";
@@ -35,6 +39,8 @@ export class SettleWorker {
   private readonly consumers = new Map<number, Worker>();
   private readonly leases: PartitionLeases;
   private readonly sweeper: Sweeper;
+  readonly metrics: WorkerMetrics;
+  private opsServer: RunningOpsServer | undefined;
   private stopping = false;
 
   constructor(
@@ -56,11 +62,14 @@ export class SettleWorker {
       onRelease: (p) => this.stopConsumer(p),
       logger: this.logger,
     });
+    this.metrics = new WorkerMetrics({ pool: this.pool, ownedPartitions: () => this.leases.ownedPartitions.length });
     this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, {
       prefix: config.queuePrefix,
       afterSeconds: config.sweepAfterSeconds,
       intervalMs: config.sweepIntervalMs,
+      idempotencyTtlHours: config.idempotencyTtlHours,
       logger: this.logger,
+      onReenqueue: (_partition, count) => this.metrics.sweeperReenqueued(count),
     });
   }
 
@@ -68,8 +77,19 @@ export class SettleWorker {
     return this.leases.ownedPartitions;
   }
 
+  /** The health/metrics server's URL when WORKER_METRICS_PORT is set. */
+  get opsUrl(): string | undefined {
+    return this.opsServer?.url;
+  }
+
   async start(): Promise<void> {
+    await assertMigrated(this.pool);
     await ensurePartitionCount(this.pool, this.config.partitions);
+    // Not awaited: a Redis that is down at start must not hold the worker (the check runs when it answers).
+    void checkEvictionPolicy(this.consumerConnection, this.logger).then((policy) => this.metrics.redisEvictionPolicy(policy));
+    if (this.config.metricsPort !== undefined) {
+      this.opsServer = await startOpsServer({ port: this.config.metricsPort, pool: this.pool, redis: this.producer, metrics: this.metrics, logger: this.logger });
+    }
     this.leases.start();
     this.sweeper.start();
     this.logger.info({ partitions: this.config.partitions, batchSize: this.config.batchSize }, "worker started");
@@ -104,10 +124,12 @@ export class SettleWorker {
   private async process(partition: number, job: Job): Promise<{ settled: number }> {
     const data = SettleJob.parse(job.data);
     const log = this.logger.child({ partition, jobId: job.id, requestId: data.request_id });
+    const started = process.hrtime.bigint();
     const settled = await retryTransient(
       () => settlePartition(this.pool, partition, { batchSize: this.config.batchSize, throughOrderSeq: BigInt(data.through_order_seq) }),
-      { logger: log, giveUpAfterMs: 60_000, isStopping: () => this.stopping, what: "settle" },
+      { logger: log, giveUpAfterMs: 60_000, isStopping: () => this.stopping, what: "settle", onRetry: (err) => this.metrics.transientRetry(err) },
     );
+    this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
     for (const p of settled.payments) log.info({ paymentId: p.id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
     for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
     this.hooks.onSettled?.(settled, partition);
@@ -122,6 +144,7 @@ export class SettleWorker {
     await this.leases.stop();
     await Promise.all([...this.consumers.keys()].map((p) => this.stopConsumer(p)));
     await this.queues.close();
+    await this.opsServer?.close();
     await Promise.all([this.producer.quit().catch(() => undefined), this.consumerConnection.quit().catch(() => undefined)]);
     await this.pool.end();
     this.logger.info("worker stopped");

@@ -24,7 +24,7 @@ export const JOB_CATALOG = {
       attempts: 1,
       // Bounded Redis memory: finished jobs are only kept for the dashboard, briefly.
       removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     } satisfies JobsOptions,
   },
 } as const;

@@ -1,0 +1,33 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import { Router } from "express";
+import type { PartitionQueues } from "@settle/core";
+import { basicAuth } from "./basic-auth";
+
+/** Where the dashboard lives on the API. */
+export const BULL_BOARD_PATH = "/admin/queues";
+
+export interface BullBoardOptions {
+  queues: PartitionQueues["queues"];
+  admin: { user: string; password: string; readOnly: boolean };
+}
+
+/**
+ * Bull Board over every partition queue, behind basic auth. Read-only unless asked otherwise:
+ * retrying or removing a settle job by hand can reorder a partition, and PostgreSQL, not the
+ * queue, is where a payment's state is changed.
+ */
+export function bullBoardRouter(options: BullBoardOptions): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  const readOnlyMode = options.admin.readOnly;
+  createBullBoard({
+    queues: options.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode, allowRetries: !readOnlyMode })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: readOnlyMode ? "Settle (read-only)" : "Settle", hideDocsLink: true } },
+  });
+  const router = Router();
+  router.use(basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin" }), serverAdapter.getRouter());
+  return router;
+}

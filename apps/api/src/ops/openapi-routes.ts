@@ -1,0 +1,323 @@
+import { z } from "zod";
+import { ERROR_STATUS, schemas, type ErrorCode } from "@settle/core";
+import { AccountResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, ReadyResponse } from "./openapi-schemas";
+
+// The route table of the API: every route the app serves, with the zod schema that validates its
+// request and the shape of each answer. The OpenAPI document is generated from it, the metrics
+// label requests by it, and a test fails when the app serves a route that is not listed here.
+
+/** What a 202 accepted: the payment's type, or the dispute operation asked for. */
+export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback";
+
+export interface ResponseSpec {
+  description: string;
+  /** A zod schema of the JSON body; absent for a body that is not JSON. */
+  schema?: z.ZodType;
+  /** For a body that is not JSON. */
+  contentType?: string;
+  example?: unknown;
+  headers?: Record<string, { description: string }>;
+}
+
+export interface RouteSpec {
+  method: "get" | "post";
+  /** Express form: `/api/v1/accounts/:id`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: "accounts" | "payments" | "operations";
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  headers?: { name: string; description: string; schema: z.ZodType }[];
+  body?: z.ZodType;
+  /** A body that may be left out (read as `{}`). */
+  bodyOptional?: boolean;
+  bodyExample?: unknown;
+  /** Behind the API key (when API_KEYS is set) and the rate limit: everything under /api/v1 but this document. */
+  guarded?: boolean;
+  /** Set on routes that create a payment or a dispute operation (counted as accepted on 202). */
+  accepts?: AcceptedOperation;
+  responses: Record<number, ResponseSpec>;
+}
+
+/** Paths the app serves that are not part of the JSON API, and why they are left out. */
+export const UNDOCUMENTED_PREFIXES: { prefix: string; why: string }[] = [
+  { prefix: "/admin/queues", why: "Bull Board's own UI and its internal API, behind basic auth" },
+  { prefix: "/docs", why: "the interactive documentation (Swagger UI static files)" },
+];
+
+const IdParam = z.object({ id: z.guid().meta({ description: "A UUID; anything else is a 404" }) });
+
+const IDEMPOTENCY_KEY = {
+  name: "Idempotency-Key",
+  description: "Optional. The same key with the same body returns the original response and creates nothing; with another body, 409 `idempotency_conflict`. Kept 24 hours at least.",
+  schema: z.string().regex(/^[\x20-\x7e]{1,255}$/).meta({ example: "order-1234-attempt" }),
+};
+const REPLAYED = { description: "`true` when the answer is the replay of an earlier request with the same Idempotency-Key" };
+
+const ids = {
+  account: "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+  other: "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b11",
+  payment: "0193a0f3-0000-7abc-8def-0123456789ab",
+};
+const at = "2026-11-21T10:00:00.000Z";
+
+const accountExample = {
+  id: ids.account,
+  currency: "USD",
+  status: "active",
+  balance: "150.00",
+  available: "100.00",
+  held: "50.00",
+  entry_count: 7,
+  created_at: at,
+};
+const paymentExample = {
+  id: ids.payment,
+  type: "transfer",
+  status: "pending",
+  from_account: ids.account,
+  to_account: ids.other,
+  amount: "99.01",
+  currency: "USD",
+  payment_description: "this is a payment desc.",
+  failure_reason: null,
+  dispute_status: "none",
+  created_at: at,
+  processed_at: null,
+};
+const depositExample = { ...paymentExample, type: "deposit", from_account: null, to_account: ids.account, amount: "100.00", payment_description: null };
+const withdrawalExample = { ...paymentExample, type: "withdrawal", to_account: null, amount: "20.00", payment_description: null };
+const entriesExample = {
+  entries: [
+    {
+      seq: 1,
+      payment_id: ids.payment,
+      type: "credit",
+      amount: "100.00",
+      balance_after: "100.00",
+      available_after: "100.00",
+      held_after: "0.00",
+      prev_hash: "0".repeat(64),
+      hash: "9f".repeat(32),
+      created_at: at,
+    },
+  ],
+  next_after: null,
+};
+
+const ERROR_EXAMPLES: Partial<Record<ErrorCode, { message: string; details?: { path: string; message: string }[] }>> = {
+  invalid_request: { message: "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits", details: [{ path: "amount", message: "must be a decimal string" }] },
+  invalid_json: { message: "request body is not valid JSON" },
+  unauthorized: { message: "send a valid API key as Authorization: Bearer <key>" },
+  rate_limited: { message: "too many requests; retry later" },
+  not_found: { message: "payment not found" },
+  account_exists: { message: `account ${ids.account} already exists` },
+  payload_too_large: { message: "request body is larger than 16 KiB" },
+  unsupported_media_type: { message: "send the body as Content-Type: application/json" },
+  account_not_found: { message: `account ${ids.other} does not exist`, details: [{ path: "to_account", message: "no such account" }] },
+  currency_mismatch: { message: "from_account and to_account hold different currencies" },
+  idempotency_conflict: { message: "Idempotency-Key was used with a different body" },
+  invalid_state: { message: "payment is not a completed transfer or deposit without a dispute" },
+  unavailable: { message: "PostgreSQL is unavailable; retry later" },
+};
+
+/** The error answers of a route: one entry per status, each listing the codes it can carry. */
+function errors(...codes: ErrorCode[]): Record<number, ResponseSpec> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  return Object.fromEntries(
+    [...byStatus].map(([status, group]) => {
+      const first = group[0]!;
+      const example = ERROR_EXAMPLES[first] ?? { message: first };
+      return [
+        status,
+        {
+          description: `Error: ${group.map((c) => `\`${c}\``).join(", ")}`,
+          schema: ErrorResponse,
+          example: { error: { code: first, ...example } },
+          ...(status === 503 || status === 429 ? { headers: { "Retry-After": { description: "Seconds to wait before retrying" } } } : {}),
+        },
+      ];
+    }),
+  );
+}
+
+const BODY_ERRORS: ErrorCode[] = ["invalid_request", "invalid_json", "payload_too_large", "unsupported_media_type", "unavailable"];
+const IDEMPOTENT_ERRORS: ErrorCode[] = [...BODY_ERRORS, "idempotency_conflict"];
+const accepted = (example: unknown): ResponseSpec => ({
+  description: "Accepted: the payment is durably recorded and will be processed; poll its Location",
+  schema: PaymentResponse,
+  example,
+  headers: { Location: { description: "`/api/v1/payments/{id}`" }, "Idempotent-Replayed": REPLAYED },
+});
+
+const transfer = (path: string, operationId: string, summary: string): RouteSpec => ({
+  method: "post",
+  path,
+  operationId,
+  summary,
+  tag: "payments",
+  headers: [IDEMPOTENCY_KEY],
+  body: schemas.TransferRequest,
+  bodyExample: { from_account: ids.account, to_account: ids.other, amount: "99.01", payment_description: "this is a payment desc." },
+  accepts: "transfer",
+  responses: { 202: accepted(paymentExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found", "currency_mismatch") },
+});
+
+const getPayment = (path: string, operationId: string, summary: string): RouteSpec => ({
+  method: "get",
+  path,
+  operationId,
+  summary,
+  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending`, or when the wait ends.",
+  tag: "payments",
+  params: IdParam,
+  query: schemas.PaymentQuery,
+  responses: { 200: { description: "The payment", schema: PaymentResponse, example: { ...paymentExample, status: "completed", processed_at: at } }, ...errors("invalid_request", "not_found", "unavailable") },
+});
+
+function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: string): RouteSpec {
+  return {
+    method: "post",
+    path: `/api/v1/payments/:id/${kind}`,
+    operationId: `${kind}Payment`,
+    summary,
+    description: "Queued like a payment and applied in the receiving account's order; poll the payment for `dispute_status`.",
+    tag: "payments",
+    params: IdParam,
+    body: schemas.EmptyRequest,
+    bodyOptional: true,
+    bodyExample: {},
+    accepts: kind,
+    responses: {
+      202: accepted({ ...paymentExample, status: "completed", processed_at: at, dispute_status: kind === "dispute" ? "none" : "open" }),
+      ...errors("not_found", "invalid_state", ...BODY_ERRORS),
+    },
+  };
+}
+
+const OPENAPI_ROUTE = "/api/v1/openapi.json";
+
+// Everything under /api/v1 but the document itself sits behind the API key and the rate limit.
+const guard = (route: RouteSpec): RouteSpec =>
+  route.path.startsWith("/api/v1/") && route.path !== OPENAPI_ROUTE ? { ...route, guarded: true, responses: { ...route.responses, ...errors("unauthorized", "rate_limited") } } : route;
+
+export const ROUTES: RouteSpec[] = ([
+  {
+    method: "get",
+    path: "/healthz",
+    operationId: "healthz",
+    summary: "Liveness: 200 while the process runs",
+    tag: "operations",
+    responses: { 200: { description: "Alive", schema: HealthResponse, example: { status: "ok" } } },
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    operationId: "readyz",
+    summary: "Readiness: 200 when PostgreSQL and Redis answer",
+    tag: "operations",
+    responses: {
+      200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up" } },
+      503: { description: "A backing service does not answer", schema: ReadyResponse, example: { status: "unavailable", postgres: "up", redis: "down" } },
+    },
+  },
+  {
+    method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics of this API process",
+    tag: "operations",
+    responses: { 200: { description: "Metrics", contentType: "text/plain; version=0.0.4", schema: MetricsText, example: "settle_payments_accepted_total{type=\"transfer\"} 42\n" } },
+  },
+  {
+    method: "get",
+    path: OPENAPI_ROUTE,
+    operationId: "openapi",
+    summary: "This document (OpenAPI 3.1)",
+    tag: "operations",
+    responses: { 200: { description: "The OpenAPI document", schema: z.record(z.string(), z.unknown()), example: { openapi: "3.1.0" } } },
+  },
+  {
+    method: "post",
+    path: "/api/v1/accounts",
+    operationId: "createAccount",
+    summary: "Create an account",
+    tag: "accounts",
+    headers: [IDEMPOTENCY_KEY],
+    body: schemas.CreateAccountRequest,
+    bodyExample: { currency: "USD" },
+    responses: {
+      201: { description: "Created", schema: AccountResponse, example: { ...accountExample, balance: "0.00", available: "0.00", held: "0.00", entry_count: 0 }, headers: { Location: { description: "`/api/v1/accounts/{id}`" }, "Idempotent-Replayed": REPLAYED } },
+      ...errors(...IDEMPOTENT_ERRORS, "account_exists"),
+    },
+  },
+  {
+    method: "get",
+    path: "/api/v1/accounts/:id",
+    operationId: "getAccount",
+    summary: "An account with its balance, available and held funds",
+    tag: "accounts",
+    params: IdParam,
+    responses: { 200: { description: "The account", schema: AccountResponse, example: accountExample }, ...errors("not_found", "unavailable") },
+  },
+  {
+    method: "get",
+    path: "/api/v1/accounts/:id/entries",
+    operationId: "listEntries",
+    summary: "An account's journal, oldest first, with cursor paging",
+    tag: "accounts",
+    params: IdParam,
+    query: schemas.EntriesQuery,
+    responses: { 200: { description: "One page of the journal", schema: EntriesResponse, example: entriesExample }, ...errors("invalid_request", "not_found", "unavailable") },
+  },
+  transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
+  transfer("/api/v1/payment", "createPaymentSeedRoute", "The seed's route: the same endpoint as POST /api/v1/payments"),
+  {
+    method: "post",
+    path: "/api/v1/deposits",
+    operationId: "createDeposit",
+    summary: "Money from the outside world into an account",
+    tag: "payments",
+    headers: [IDEMPOTENCY_KEY],
+    body: schemas.ExternalMoveRequest,
+    bodyExample: { account_id: ids.account, amount: "100.00" },
+    accepts: "deposit",
+    responses: { 202: accepted(depositExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
+  },
+  {
+    method: "post",
+    path: "/api/v1/withdrawals",
+    operationId: "createWithdrawal",
+    summary: "Money from an account to the outside world",
+    tag: "payments",
+    headers: [IDEMPOTENCY_KEY],
+    body: schemas.ExternalMoveRequest,
+    bodyExample: { account_id: ids.account, amount: "20.00", description: "ATM" },
+    accepts: "withdrawal",
+    responses: { 202: accepted(withdrawalExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
+  },
+  getPayment("/api/v1/payments/:id", "getPayment", "A payment, for polling its status"),
+  getPayment("/api/v1/payment/:id", "getPaymentSeedRoute", "The seed's route: the same endpoint as GET /api/v1/payments/{id}"),
+  disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
+  disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
+  disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
+] satisfies RouteSpec[]).map(guard);
+
+/** `/api/v1/accounts/:id` → `/api/v1/accounts/{id}` */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+const matchers = ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z0-9_]+/g, "[^/]+")}/?$`),
+}));
+
+/** The documented route a request is for, or undefined (a 404, or an undocumented prefix). */
+export function findRoute(method: string, path: string): RouteSpec | undefined {
+  const m = method.toLowerCase();
+  return matchers.find((x) => x.route.method === m && x.pattern.test(path))?.route;
+}

@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { ERROR_STATUS, type AccountView, type EntryView, type ErrorCode, type PaymentView } from "@settle/core";
+
+// Response shapes of the API as zod schemas, for the OpenAPI document only: requests are
+// validated by the schemas of @settle/core, responses are built by its repository. The checks
+// at the end of this file fail to compile if a schema drifts from the type the API sends.
+
+const Id = z.guid().meta({ description: "A UUID in canonical form", example: "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10" });
+const MoneyOut = z
+  .string()
+  .regex(/^-?\d+\.\d{2}$/)
+  .meta({ description: "A decimal string with exactly 2 fraction digits; never a JSON number", example: "100.00" });
+const Timestamp = z.iso.datetime().meta({ description: "RFC 3339 UTC timestamp", example: "2026-11-21T10:00:00.000Z" });
+
+export const AccountResponse = z
+  .object({
+    id: Id,
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    status: z.enum(["active", "frozen"]),
+    balance: MoneyOut.meta({ description: "available + held" }),
+    available: MoneyOut,
+    held: MoneyOut,
+    entry_count: z.number().int().min(0),
+    created_at: Timestamp,
+  })
+  .meta({ id: "Account" });
+
+export const PaymentResponse = z
+  .object({
+    id: Id,
+    type: z.enum(["transfer", "deposit", "withdrawal"]),
+    status: z.enum(["pending", "completed", "failed"]),
+    from_account: Id.nullable(),
+    to_account: Id.nullable(),
+    amount: MoneyOut,
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    payment_description: z.string().nullable(),
+    failure_reason: z.enum(["insufficient_funds", "account_frozen"]).nullable(),
+    dispute_status: z.enum(["none", "open", "resolved", "charged_back"]),
+    created_at: Timestamp,
+    processed_at: Timestamp.nullable(),
+  })
+  .meta({ id: "Payment" });
+
+export const EntryResponse = z
+  .object({
+    seq: z.number().int().min(1),
+    payment_id: Id,
+    type: z.enum(["credit", "debit", "hold", "release", "chargeback"]),
+    amount: MoneyOut,
+    balance_after: MoneyOut,
+    available_after: MoneyOut,
+    held_after: MoneyOut,
+    prev_hash: z.string().regex(/^[0-9a-f]{64}$/),
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    created_at: Timestamp,
+  })
+  .meta({ id: "JournalEntry" });
+
+export const EntriesResponse = z
+  .object({
+    entries: z.array(EntryResponse),
+    next_after: z.number().int().min(1).nullable().meta({ description: "The `after` cursor of the next page, null on the last page" }),
+  })
+  .meta({ id: "JournalPage" });
+
+const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: "Error" });
+
+export const HealthResponse = z.object({ status: z.literal("ok") }).meta({ id: "Health" });
+
+export const ReadyResponse = z
+  .object({
+    status: z.enum(["ready", "unavailable"]),
+    postgres: z.enum(["up", "down"]),
+    redis: z.enum(["up", "down"]),
+  })
+  .meta({ id: "Readiness" });
+
+/** Prometheus text exposition format: documented as a string. */
+export const MetricsText = z.string().meta({ description: "Prometheus text exposition format 0.0.4" });
+
+// Compile-time drift checks: each schema's type must equal the type the API sends.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const drift: {
+  account: Same<z.infer<typeof AccountResponse>, AccountView>;
+  payment: Same<z.infer<typeof PaymentResponse>, PaymentView>;
+  entry: Same<z.infer<typeof EntryResponse>, EntryView>;
+} = { account: true, payment: true, entry: true };
+void drift;

@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1
+# settle-api: build from the repository root,
+#   docker build -f infra/docker/api.Dockerfile -t settle-api .
+# Stages: build (all dependencies, tsc) → prod-deps (production dependencies only) → runtime
+# (compiled JavaScript and production node_modules, non-root, no package manager, no sources).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS base
+# The package manager of package.json's packageManager, pinned; the runtime stage does without it.
+RUN npm install --global --no-fund --no-audit pnpm@10.34.9 && pnpm config set store-dir /pnpm/store
+WORKDIR /app
+# The manifests alone first, so a change to the sources does not invalidate the install layers.
+COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/core/package.json packages/core/
+COPY apps/api/package.json apps/api/
+COPY apps/worker/package.json apps/worker/
+
+FROM base AS build
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile
+COPY tsconfig.base.json turbo.json ./
+COPY packages/core packages/core
+COPY apps/api apps/api
+RUN pnpm --filter @settle/core --filter @settle/api run build
+
+FROM base AS prod-deps
+# Only @settle/api and what it depends on (@settle/core), without devDependencies.
+RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile --prod --filter "@settle/api..."
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# pnpm's node_modules are symlinks into /app/node_modules/.pnpm; each copy keeps them relative.
+COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=prod-deps /app/packages/core/node_modules packages/core/node_modules
+COPY --from=prod-deps /app/apps/api/node_modules apps/api/node_modules
+COPY --from=build /app/packages/core/package.json packages/core/
+COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/apps/api/package.json apps/api/
+COPY --from=build /app/apps/api/dist apps/api/dist
+# At start the process refuses a database that lacks one of these (assertMigrated); the migrate
+# service of docker-compose.yml applies them with apps/api/dist/ops/migrate-cli.js from this image.
+COPY infra/migrations infra/migrations
+# Files stay root-owned (read-only to the process); it runs as the image's unprivileged user.
+USER node
+ENV PORT=3000 HOST=0.0.0.0
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node itself is PID 1's child under compose's init: true; SIGTERM drains in-flight work.
+CMD ["node", "apps/api/dist/main.js"]
