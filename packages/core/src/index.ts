@@ -31,3 +31,4 @@ export { settleBatch, settlePartition, hasPendingWork, findStalePartitions, SETT
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
+export { checkReadiness, type Readiness } from "./readiness";

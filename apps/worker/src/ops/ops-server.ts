@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Redis } from "ioredis";
-import type { Logger, Pool } from "@settle/core";
+import { checkReadiness, type Logger, type Pool } from "@settle/core";
 import type { WorkerMetrics } from "./worker-metrics";
 
 export interface OpsServerOptions {
@@ -18,18 +18,6 @@ export interface RunningOpsServer {
   close(): Promise<void>;
 }
 
-async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<"up" | "down"> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), timeoutMs)))]);
-    return "up";
-  } catch {
-    return "down";
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The worker's only HTTP: `/healthz` (the process runs), `/readyz` (PostgreSQL and Redis answer)
  * and `/metrics`, on WORKER_METRICS_PORT. The bodies match the API's health routes.
@@ -43,8 +31,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<Running
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "application/json", JSON.stringify({ error: { code: "not_found", message: "GET only" } }));
     if (path === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
     if (path === "/readyz") {
-      void Promise.all([probe(() => options.pool.query("SELECT 1"), 2000), probe(() => options.redis.ping(), 2000)]).then(([postgres, redis]) => {
-        const ready = postgres === "up" && redis === "up";
+      void checkReadiness(options).then(({ ready, postgres, redis }) => {
         send(res, ready ? 200 : 503, "application/json", JSON.stringify({ status: ready ? "ready" : "unavailable", postgres, redis }));
       });
       return;
