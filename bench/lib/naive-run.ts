@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { createPool } from "@settle/core";
+import { freePort, ROOT, startChild, stopChild, waitForHttp } from "./children";
+import { recreateDatabase, type InvariantResult } from "./database";
+import { HttpClient } from "./http-client";
+import { runLoad, type Operation } from "./load";
+import type { BenchOptions, RunSpec } from "./options";
+import { progressLine } from "./progress";
+import { scenarioCatalog, type Intent } from "./scenarios";
+import { round, type Percentiles } from "./stats";
+
+export interface NaiveRunResult {
+  system: "naive";
+  spec: RunSpec;
+  broken: boolean;
+  /** Requests answered (completed, or refused for insufficient funds) per second. */
+  processedPerS: number;
+  completedPerS: number;
+  latency: Percentiles;
+  failures: Record<string, number>;
+  invariants: InvariantResult[];
+  brokenCount: number;
+}
+
+/** The naive synchronous server under the same scenario, seeded stream and client settings. */
+export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number, logs: string): Promise<NaiveRunResult> {
+  const scenario = scenarioCatalog[spec.scenario];
+  const dbUrl = await recreateDatabase(opts.databaseUrl, "settle_bench_naive", { migrate: false });
+  const pool = createPool({ url: dbUrl, max: 2, applicationName: "naive-bench" });
+  const port = await freePort();
+  const server = startChild("naive", {
+    cwd: ROOT,
+    script: "bench/naive/server.ts",
+    env: { DATABASE_URL: dbUrl, PORT: String(port), DB_POOL_SIZE: String(Math.max(opts.concurrency, 10)) },
+    logFile: path.join(logs, `${index}-${spec.scenario}-naive.log`),
+  });
+  const client = new HttpClient(`http://127.0.0.1:${port}`, Math.max(opts.concurrency, opts.maxInFlight));
+  try {
+    await pool.query(fs.readFileSync(path.join(ROOT, "bench/naive/schema.sql"), "utf8"));
+    const ids = Array.from({ length: scenario.accounts }, () => randomUUID());
+    await pool.query("INSERT INTO naive_accounts (id, balance) SELECT unnest($1::uuid[]), $2::numeric", [ids, scenario.funding]);
+    await pool.query("INSERT INTO naive_initial SELECT * FROM naive_accounts");
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, server);
+
+    const intents = scenario.intents(opts.seed + index, { disputes: false });
+    const toOp = (intent: Intent): Operation => {
+      const ok = (s: number) => s === 201 || s === 422;
+      switch (intent.type) {
+        case "deposit":
+          return { kind: "deposit", path: "/deposit", body: { account_id: ids[intent.account], amount: intent.amount }, expected: ok };
+        case "withdrawal":
+          return { kind: "withdrawal", path: "/withdrawal", body: { account_id: ids[intent.account], amount: intent.amount }, expected: ok };
+        case "transfer":
+          return { kind: "transfer", path: "/payment", body: { from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount }, expected: ok };
+        default:
+          throw new Error(`the naive server has no ${intent.type}`);
+      }
+    };
+    let completed = 0;
+    let refused = 0;
+    const label = `naive  ${spec.scenario}@${spec.rate}`;
+    const load = await runLoad(
+      client,
+      () => {
+        const op = toOp(intents());
+        op.onReply = (r) => (r.status === 201 ? completed++ : r.status === 422 ? refused++ : undefined);
+        return op;
+      },
+      { rate: spec.rate, durationS: opts.naiveDurationS, concurrency: opts.concurrency, maxInFlight: opts.maxInFlight, maxRequests: opts.maxRequests, onProgress: (s) => progressLine(label, s, opts.naiveDurationS) },
+    );
+    process.stderr.write("\n");
+    const loadS = (load.endedAt - load.startedAt) / 1000;
+
+    // What the naive design promised and what its tables say afterwards.
+    const invariants: InvariantResult[] = [];
+    const { rows: c } = await pool.query(`
+      SELECT (SELECT sum(balance) FROM naive_accounts) AS total,
+             (SELECT sum(balance) FROM naive_initial)
+             + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS expected,
+             (SELECT sum(balance) FROM naive_accounts) = (SELECT sum(balance) FROM naive_initial)
+             + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS equal`);
+    invariants.push({ name: "conservation", ok: c[0]!.equal === true, detail: `accounts hold ${c[0]!.total}; initial + deposits − withdrawals = ${c[0]!.expected}` });
+    const { rows: replay } = await pool.query(`
+      WITH moves AS (
+        SELECT from_account AS id, -amount AS delta FROM naive_transactions WHERE from_account IS NOT NULL
+        UNION ALL SELECT to_account, amount FROM naive_transactions WHERE to_account IS NOT NULL),
+      replayed AS (
+        SELECT i.id, i.balance + coalesce(sum(m.delta), 0) AS balance FROM naive_initial i LEFT JOIN moves m ON m.id = i.id GROUP BY i.id, i.balance)
+      SELECT count(*) FILTER (WHERE r.balance <> a.balance) AS mismatched,
+             count(*) FILTER (WHERE r.balance < 0) AS overdrawn,
+             count(*) FILTER (WHERE a.balance < 0) AS negative
+        FROM replayed r JOIN naive_accounts a ON a.id = r.id`);
+    const r = replay[0]!;
+    invariants.push({ name: "balances match the transactions (no lost updates)", ok: Number(r.mismatched) === 0, detail: `${r.mismatched} accounts whose balance differs from initial + their transactions` });
+    invariants.push({ name: "no negative available", ok: Number(r.overdrawn) === 0 && Number(r.negative) === 0, detail: `${r.overdrawn} accounts overdrawn by their accepted transactions; ${r.negative} negative balances` });
+    const deadlocks = Object.entries(load.failures).filter(([k]) => k.includes("deadlock")).reduce((a, [, n]) => a + n, 0);
+    invariants.push({ name: "no deadlocks", ok: deadlocks === 0, detail: `${deadlocks} requests failed with deadlock_detected` });
+    return {
+      system: "naive",
+      spec,
+      broken: invariants.some((i) => !i.ok),
+      processedPerS: round((completed + refused) / loadS),
+      completedPerS: round(completed / loadS),
+      latency: load.latency,
+      failures: { ...load.failures, ...(refused ? { "refused: insufficient_funds (expected)": refused } : {}) },
+      invariants,
+      brokenCount: invariants.filter((i) => !i.ok).length,
+    };
+  } finally {
+    client.close();
+    await stopChild(server);
+    await pool.end();
+  }
+}

@@ -1,0 +1,159 @@
+import { z } from "zod";
+import { SCENARIOS, type ScenarioName } from "./scenarios";
+
+export interface RunSpec {
+  scenario: ScenarioName;
+  rate: number | "max";
+}
+
+const DEFAULT_PLAN = "uniform@max,uniform@1000,hot-merchant@max,contended@max,mixed@max";
+
+const Options = z.object({
+  plan: z.string().default(DEFAULT_PLAN),
+  scenario: z.string().optional(),
+  rate: z.string().optional(),
+  duration: z.coerce.number().min(1).max(3600).default(10),
+  repeat: z.coerce.number().int().min(1).max(10).default(1),
+  workers: z.coerce.number().int().min(1).max(16).default(2),
+  concurrency: z.coerce.number().int().min(1).max(512).default(16),
+  "max-in-flight": z.coerce.number().int().min(1).max(4096).default(512),
+  "max-requests": z.coerce.number().int().min(1).max(10_000_000).default(2_000_000),
+  partitions: z.coerce.number().int().min(1).max(1024).default(32),
+  "batch-size": z.coerce.number().int().min(1).max(1000).optional(),
+  "log-level": z.enum(["fatal", "error", "warn", "info", "debug", "silent"]).default("info"),
+  "settle-timeout": z.coerce.number().min(5).max(3600).default(180),
+  seed: z.coerce.number().int().default(20261121),
+  naive: z.enum(["true", "false"]).default("true"),
+  "naive-duration": z.coerce.number().min(1).max(3600).optional(),
+  pgbench: z.enum(["true", "false"]).default("true"),
+  profile: z.enum(["true", "false"]).default("true"),
+  "cpu-prof": z.enum(["true", "false"]).default("false"),
+  publish: z.enum(["true", "false"]).default("false"),
+  "database-url": z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
+  "redis-url": z.string().default("redis://127.0.0.1:6379"),
+  out: z.string().default("bench/results"),
+});
+
+export interface BenchOptions {
+  runId: string;
+  plan: RunSpec[];
+  durationS: number;
+  workers: number;
+  concurrency: number;
+  maxInFlight: number;
+  maxRequests: number;
+  partitions: number;
+  batchSize: number | undefined;
+  logLevel: string;
+  settleTimeoutS: number;
+  seed: number;
+  naive: boolean;
+  naiveDurationS: number;
+  pgbench: boolean;
+  profile: boolean;
+  cpuProf: boolean;
+  publish: boolean;
+  databaseUrl: string;
+  redisUrl: string;
+  outDir: string;
+}
+
+export const USAGE = `pnpm bench [options]    (every option also reads BENCH_<NAME>, e.g. BENCH_DURATION=30)
+  --plan <scenario@rate,...>  runs, in order (default ${DEFAULT_PLAN})
+  --scenario <a,b>            instead of --plan: these scenarios (${SCENARIOS.join(", ")}) ...
+  --rate <r,...>              ... at these rates: arrivals/s (open loop) or max (closed loop); default max
+  --duration <s>              load seconds per run (10)
+  --repeat <n>                run the whole plan n times, interleaved; the summary takes medians (1)
+  --workers <n>               worker processes (2)
+  --concurrency <n>           closed-loop clients for "max", and pgbench clients (16)
+  --max-in-flight <n>         open loop: requests in flight at most (512)
+  --partitions <n>            PARTITIONS (32)          --batch-size <n>   SETTLE_BATCH_SIZE (worker default)
+  --log-level <level>         API/worker LOG_LEVEL (info)
+  --naive false               skip the naive server     --naive-duration <s>  its load seconds (= duration)
+  --pgbench false             skip pgbench              --profile false       skip the span profile
+  --cpu-prof true             write V8 CPU profiles of the API and workers and rank their hot spots
+  --publish true              also write bench/charts/*.svg for BENCHMARKS.md
+  --settle-timeout <s>        how long to wait for the queue to drain (180)
+  --database-url, --redis-url servers to use (127.0.0.1); databases settle_bench* are dropped and recreated`;
+
+/** Parses argv (--name value / --name=value) over BENCH_* environment defaults. */
+export function parseOptions(argv: string[], env: Record<string, string | undefined>): BenchOptions {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(Options.shape)) {
+    const v = env[`BENCH_${key.toUpperCase().replace(/-/g, "_")}`];
+    if (v) raw[key] = v;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
+    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${arg}\n${USAGE}`);
+    const eq = arg.indexOf("=");
+    let key: string;
+    let value: string;
+    if (eq > 0) {
+      key = arg.slice(2, eq);
+      value = arg.slice(eq + 1);
+    } else if (arg.startsWith("--no-")) {
+      key = arg.slice(5);
+      value = "false";
+    } else {
+      key = arg.slice(2);
+      const nextArg = argv[i + 1];
+      value = nextArg !== undefined && !nextArg.startsWith("--") ? (i++, nextArg) : "true";
+    }
+    if (!(key in Options.shape)) throw new UsageError(`unknown option --${key}\n${USAGE}`);
+    raw[key] = value;
+  }
+  const parsed = Options.safeParse(raw);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("\n"));
+  const o = parsed.data;
+  const parseRate = (r: string): number | "max" => {
+    if (r === "max") return "max";
+    const n = Number(r);
+    if (!Number.isFinite(n) || n <= 0 || n > 100_000) throw new UsageError(`rate ${r}: a number of arrivals per second (1..100000) or max`);
+    return n;
+  };
+  const parseScenario = (s: string): ScenarioName => {
+    if (!(SCENARIOS as string[]).includes(s)) throw new UsageError(`unknown scenario ${s} (${SCENARIOS.join(", ")})`);
+    return s as ScenarioName;
+  };
+  let plan: RunSpec[];
+  if (o.scenario || o.rate) {
+    const scenarios = (o.scenario ?? "uniform").split(",").map((s) => parseScenario(s.trim()));
+    const rates = (o.rate ?? "max").split(",").map((r) => parseRate(r.trim()));
+    plan = scenarios.flatMap((scenario) => rates.map((rate) => ({ scenario, rate })));
+  } else {
+    plan = o.plan.split(",").map((item) => {
+      const [s, r = "max"] = item.trim().split("@");
+      return { scenario: parseScenario(s!), rate: parseRate(r) };
+    });
+  }
+  plan = Array.from({ length: o.repeat }, () => plan).flat();
+  return {
+    runId: new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-"),
+    plan,
+    durationS: o.duration,
+    workers: o.workers,
+    concurrency: o.concurrency,
+    maxInFlight: o["max-in-flight"],
+    maxRequests: o["max-requests"],
+    partitions: o.partitions,
+    batchSize: o["batch-size"],
+    logLevel: o["log-level"],
+    settleTimeoutS: o["settle-timeout"],
+    seed: o.seed,
+    naive: o.naive === "true",
+    naiveDurationS: o["naive-duration"] ?? o.duration,
+    pgbench: o.pgbench === "true",
+    profile: o.profile === "true",
+    cpuProf: o["cpu-prof"] === "true",
+    publish: o.publish === "true",
+    databaseUrl: o["database-url"],
+    redisUrl: o["redis-url"],
+    outDir: o.out,
+  };
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}

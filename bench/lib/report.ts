@@ -1,0 +1,417 @@
+import type { CpuProfileSummary } from "./cpu-profile";
+import type { NaiveRunResult } from "./naive-run";
+import type { BenchOptions } from "./options";
+import type { PgbenchResult } from "./pgbench";
+import type { SpanProfile } from "./profile";
+import type { SettleRunResult } from "./settle-run";
+import { round, type Percentiles } from "./stats";
+import { barChart, lineChart } from "./svg";
+
+export interface Target {
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+export interface BenchResult {
+  runId: string;
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  options: Omit<BenchOptions, "plan"> & { plan: string };
+  pgbench: PgbenchResult[];
+  runs: { settle: SettleRunResult; naive?: NaiveRunResult; ratios: Record<string, number | null> }[];
+  targets: Target[];
+  spanProfile?: SpanProfile;
+  cpuProfiles?: CpuProfileSummary[];
+  errors: string[];
+}
+
+const specName = (r: { spec: { scenario: string; rate: number | "max" } }) => `${r.spec.scenario}@${r.spec.rate}`;
+const ms = (p: Percentiles) => `${round(p.p50)} / ${round(p.p95)} / ${round(p.p99)} / ${round(p.max)}`;
+
+export function ratiosFor(settle: SettleRunResult, naive: NaiveRunResult | undefined, pgbench: PgbenchResult[]): Record<string, number | null> {
+  const tpcb = pgbench.find((p) => p.script === "tpcb-like");
+  const xfer = pgbench.find((p) => p.script === "transfer");
+  return {
+    "settled/s ÷ pgbench tpcb-like tps": tpcb ? round(settle.settledPerS / tpcb.tps, 3) : null,
+    "settled/s ÷ pgbench transfer tps": xfer ? round(settle.settledPerS / xfer.tps, 3) : null,
+    "settled/s ÷ naive processed/s": naive && naive.processedPerS > 0 ? round(settle.settledPerS / naive.processedPerS, 2) : null,
+    "settled/s ÷ adjacent pgbench transfer tps": settle.adjacentTransferTps ? round(settle.settledPerS / settle.adjacentTransferTps, 3) : null,
+  };
+}
+
+export interface SpecSummary {
+  spec: string;
+  runs: number;
+  settledPerS: number;
+  acceptedPerS: number;
+  acceptP99: number;
+  settleP99: number;
+  adjacentTransferTps: number | null;
+  ratioAdjacent: number | null;
+  naivePerS: number | null;
+  ratioNaive: number | null;
+  broken: boolean;
+  naiveBrokenMax: number | null;
+}
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  if (!s.length) return 0;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const medianOrNull = (v: (number | null | undefined)[]): number | null => {
+  const xs = v.filter((x): x is number => typeof x === "number");
+  return xs.length ? median(xs) : null;
+};
+
+/** Medians over the repeats of each scenario@rate (one value each when --repeat is 1). */
+export function summarise(runs: BenchResult["runs"]): SpecSummary[] {
+  const by = new Map<string, BenchResult["runs"]>();
+  for (const r of runs) by.set(specName(r.settle), [...(by.get(specName(r.settle)) ?? []), r]);
+  return [...by].map(([spec, rs]) => ({
+    spec,
+    runs: rs.length,
+    settledPerS: round(median(rs.map((r) => r.settle.settledPerS))),
+    acceptedPerS: round(median(rs.map((r) => r.settle.acceptedPerS))),
+    acceptP99: round(median(rs.map((r) => r.settle.acceptLatency.p99))),
+    settleP99: round(median(rs.map((r) => r.settle.settleLatency.p99))),
+    adjacentTransferTps: medianOrNull(rs.map((r) => r.settle.adjacentTransferTps)),
+    ratioAdjacent: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ adjacent pgbench transfer tps"])),
+    naivePerS: medianOrNull(rs.map((r) => r.naive?.processedPerS)),
+    ratioNaive: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ naive processed/s"])),
+    broken: rs.some((r) => r.settle.broken),
+    naiveBrokenMax: rs.some((r) => r.naive) ? Math.max(...rs.map((r) => r.naive?.brokenCount ?? 0)) : null,
+  }));
+}
+
+export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options">): Target[] {
+  const summaries = summarise(result.runs);
+  if (result.runs.length > summaries.length) return evaluateMedianTargets(result, summaries);
+  const find = (scenario: string, rate: number | "max") => result.runs.find((r) => r.settle.spec.scenario === scenario && r.settle.spec.rate === rate);
+  const xfer = result.pgbench.find((p) => p.script === "transfer");
+  const uniformMax = find("uniform", "max");
+  const targets: Target[] = [];
+  if (uniformMax && (xfer || uniformMax.settle.adjacentTransferTps)) {
+    const base = uniformMax.settle.adjacentTransferTps ?? xfer!.tps;
+    const ratio = uniformMax.settle.settledPerS / base;
+    const which = uniformMax.settle.adjacentTransferTps ? "transfer tps measured just before" : "transfer tps";
+    targets.push({ target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: `${uniformMax.settle.settledPerS} / ${base} (${which}) = ${round(ratio, 3)}×${xfer ? `; vs the run's first pgbench: ${round(uniformMax.settle.settledPerS / xfer.tps, 3)}×` : ""}`, met: ratio >= 1 && !uniformMax.settle.broken });
+  } else targets.push({ target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: "not measured (needs uniform@max and pgbench)", met: null });
+  const u1000 = find("uniform", 1000);
+  if (u1000) {
+    const s = u1000.settle;
+    const keptUp = s.acceptedPerS >= 950;
+    targets.push({ target: "offered 1,000/s: accept p99 ≤ 25 ms", value: `p99 ${round(s.acceptLatency.p99)} ms (accepted ${s.acceptedPerS}/s)`, met: s.acceptLatency.p99 <= 25 && keptUp });
+    targets.push({ target: "offered 1,000/s: accept-to-settled p99 ≤ 250 ms", value: `p99 ${round(s.settleLatency.p99)} ms (settled ${s.settledPerS}/s)`, met: s.settleLatency.p99 <= 250 && keptUp });
+  } else targets.push({ target: "offered 1,000/s latency targets", value: "not measured (needs uniform@1000)", met: null });
+  const hot = find("hot-merchant", "max");
+  if (hot && uniformMax) {
+    const ratio = hot.settle.settledPerS / uniformMax.settle.settledPerS;
+    targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: `${hot.settle.settledPerS} / ${uniformMax.settle.settledPerS} = ${round(ratio, 3)}×`, met: ratio >= 0.7 && !hot.settle.broken });
+  } else targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: "not measured", met: null });
+  const withNaive = result.runs.filter((r) => r.naive);
+  if (withNaive.length) {
+    const parts = withNaive.map((r) => `${r.settle.spec.scenario}: ${r.ratios["settled/s ÷ naive processed/s"] ?? "?"}× (naive broke ${r.naive!.brokenCount})`);
+    const met = withNaive.every((r) => (r.ratios["settled/s ÷ naive processed/s"] ?? 0) >= 10 && !r.settle.broken);
+    targets.push({ target: "≥ 10 × naive throughput, zero broken invariants", value: parts.join("; "), met });
+  } else targets.push({ target: "≥ 10 × naive throughput", value: "not measured (--naive false)", met: null });
+  const longest = Math.max(0, ...result.runs.map((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000));
+  const mem = result.runs.flatMap((r) => r.settle.memory.map((m) => `${specName(r.settle)} ${m.process} ${m.rssStartMiB}→${m.rssEndMiB} MiB`));
+  // Flat: the median RSS of the last minute is within 10 % of the second minute's (the first is warm-up).
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  const long = result.runs.filter((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000 >= 600 && r.settle.memorySeries);
+  if (long.length) {
+    const checks = long.flatMap((r) =>
+      Object.entries(r.settle.memorySeries).map(([proc, v]) => {
+        const early = median(v.slice(60, 120));
+        const late = median(v.slice(-60));
+        return { text: `${specName(r.settle)} ${proc}: ${early} → ${late} MiB (minute 2 → last minute), Redis keys after drain ${r.settle.redisKeys}`, ok: late <= early * 1.1 };
+      }),
+    );
+    targets.push({ target: "API and worker RSS flat over a 10-minute run", value: checks.map((c) => c.text).join("; "), met: checks.every((c) => c.ok) });
+  } else targets.push({ target: "API and worker RSS flat over a 10-minute run", value: `not measured in this run (longest run ${round(longest)} s); RSS start→end: ${mem.slice(0, 3).join("; ")}…`, met: null });
+  return targets;
+}
+
+/** The targets on medians over repeats (a noisy machine: one run of each proves little). */
+function evaluateMedianTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options">, summaries: SpecSummary[]): Target[] {
+  const get = (spec: string) => summaries.find((s) => s.spec === spec);
+  const targets: Target[] = [];
+  const u = get("uniform@max");
+  targets.push(
+    u && u.ratioAdjacent !== null
+      ? { target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: `median over ${u.runs} runs of settled/s ÷ the transfer tps measured just before: ${u.ratioAdjacent}× (median ${u.settledPerS} settled/s vs ${u.adjacentTransferTps} tps)`, met: u.ratioAdjacent >= 1 && !u.broken }
+      : { target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: "not measured", met: null },
+  );
+  const u1000 = get("uniform@1000");
+  if (u1000) {
+    const kept = u1000.acceptedPerS >= 950;
+    targets.push({ target: "offered 1,000/s: accept p99 ≤ 25 ms", value: `median p99 ${u1000.acceptP99} ms over ${u1000.runs} runs (accepted ${u1000.acceptedPerS}/s)`, met: u1000.acceptP99 <= 25 && kept });
+    targets.push({ target: "offered 1,000/s: accept-to-settled p99 ≤ 250 ms", value: `median p99 ${u1000.settleP99} ms (settled ${u1000.settledPerS}/s)`, met: u1000.settleP99 <= 250 && kept });
+  } else targets.push({ target: "offered 1,000/s latency targets", value: "not measured", met: null });
+  const hot = get("hot-merchant@max");
+  if (hot && u) {
+    const ratio = round(hot.settledPerS / u.settledPerS, 3);
+    targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: `medians ${hot.settledPerS} / ${u.settledPerS} = ${ratio}×`, met: ratio >= 0.7 && !hot.broken });
+  } else targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: "not measured", met: null });
+  const withNaive = summaries.filter((s) => s.ratioNaive !== null);
+  targets.push(
+    withNaive.length
+      ? { target: "≥ 10 × naive throughput, zero broken invariants", value: withNaive.map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`).join("; "), met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken) }
+      : { target: "≥ 10 × naive throughput", value: "not measured", met: null },
+  );
+  targets.push({ target: "API and worker RSS flat over a 10-minute run", value: "not measured in this run (see a --duration 600 run)", met: null });
+  return targets;
+}
+
+/** The summary table printed at the end of a run (also pasted into BENCHMARKS.md). */
+export function textSummary(r: BenchResult): string {
+  const lines: string[] = [];
+  const row = (cells: (string | number)[], widths: number[]) => cells.map((c, i) => String(c).padEnd(widths[i]!)).join("  ").trimEnd();
+  lines.push(`Settle bench ${r.runId} — ${r.machine.cpus} cores, ${r.machine.memGiB} GiB, ${r.machine.postgres}, Redis ${r.machine.redis}; load avg at start ${r.machine.loadStart}, end ${r.machine.loadEnd}`);
+  lines.push(`workers ${r.options.workers}, clients ${r.options.concurrency}, ${r.options.durationS} s per run, partitions ${r.options.partitions}`);
+  lines.push("");
+  for (const p of r.pgbench) lines.push(`pgbench ${p.script.padEnd(9)}  ${p.tps} tps at ${p.clients} clients (latency avg ${p.latencyAvgMs} ms, failed ${p.failed}${p.cpuMsPerTx ? `; CPU per tx: postgres ${p.cpuMsPerTx.postgres} ms + pgbench ${p.cpuMsPerTx.pgbench} ms` : ""})`);
+  lines.push("");
+  const w = [18, 10, 9, 13, 30, 30, 7, 8, 11];
+  lines.push(row(["run", "accepted/s", "settled/s", "pgbench xfer", "accept ms p50/95/99/max", "settled ms p50/95/99/max", "broken", "naive/s", "naive broke"], w));
+  for (const run of r.runs) {
+    const s = run.settle;
+    lines.push(
+      row(
+        [specName(s), s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", ms(s.acceptLatency), ms(s.settleLatency), s.broken ? "BROKEN" : "no", run.naive ? run.naive.processedPerS : "-", run.naive ? `${run.naive.brokenCount} of ${run.naive.invariants.length}` : "-"],
+        w,
+      ),
+    );
+  }
+  lines.push("");
+  for (const run of r.runs) {
+    const cpu = run.settle.profile.cpu.filter((c) => !c.process.startsWith("redis") && c.process !== "bench driver");
+    const total = cpu.reduce((a, c) => a + c.msPerPayment, 0);
+    lines.push(`${specName(run.settle)} CPU ms per payment: ${round(total, 2)} (${cpu.filter((c) => c.msPerPayment >= 0.05).map((c) => `${c.process} ${c.msPerPayment}`).join(", ")})`);
+  }
+  lines.push("");
+  for (const run of r.runs) {
+    const ratios = Object.entries(run.ratios)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join("; ");
+    lines.push(`${specName(run.settle)}: ${ratios}`);
+  }
+  const summaries = summarise(r.runs);
+  if (r.runs.length > summaries.length) {
+    lines.push("", "medians over repeats:");
+    const w2 = [18, 5, 10, 9, 13, 13, 13, 9, 11, 10];
+    lines.push(row(["run", "runs", "accepted/s", "settled/s", "xfer tps", "÷ xfer tps", "accept p99", "settle p99", "naive/s", "÷ naive"], w2));
+    for (const s of summaries) lines.push(row([s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", s.ratioAdjacent ?? "-", s.acceptP99, s.settleP99, s.naivePerS ?? "-", s.ratioNaive ?? "-"], w2));
+  }
+  lines.push("");
+  for (const t of r.targets) lines.push(`[${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}] ${t.target}: ${t.value}`);
+  if (r.errors.length) lines.push("", ...r.errors.map((e) => `error: ${e}`));
+  return lines.join("\n");
+}
+
+const COLORS = { settle: "#2563eb", settle2: "#60a5fa", naive: "#dc2626", tpcb: "#6b7280", xfer: "#111827", p99: "#ea580c" };
+
+const PROCESS_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c"];
+
+export function memoryChart(s: SettleRunResult): string {
+  return lineChart({
+    title: `${specName(s)}: resident memory (RSS) per process`,
+    xLabel: "seconds since the load started",
+    yLabel: "MiB",
+    series: Object.entries(s.memorySeries ?? {}).map(([name, v], i) => ({ name, color: PROCESS_COLORS[i % PROCESS_COLORS.length]!, points: v.map((y, x) => [x, y] as [number, number]) })),
+  });
+}
+
+export function runCharts(s: SettleRunResult): { throughput: string; latency: string } {
+  const t = s.series;
+  return {
+    throughput: lineChart({
+      title: `${specName(s)}: throughput per second`,
+      xLabel: "seconds since the load started",
+      yLabel: "payments / s",
+      series: [
+        { name: "accepted (202)", color: COLORS.settle2, points: t.map((p) => [p.second, p.accepted]) },
+        { name: "settled", color: COLORS.settle, points: t.map((p) => [p.second, p.settled]) },
+      ],
+    }),
+    latency: lineChart({
+      title: `${specName(s)}: latency percentiles per second (by arrival)`,
+      xLabel: "seconds since the load started",
+      yLabel: "ms",
+      series: [
+        { name: "accept p50", color: COLORS.settle2, points: t.filter((p) => p.accepted).map((p) => [p.second, p.acceptP50]) },
+        { name: "accept p99", color: COLORS.settle, points: t.filter((p) => p.accepted).map((p) => [p.second, p.acceptP99]) },
+        { name: "accept→settled p50", color: "#f59e0b", points: t.filter((p) => p.settleP50).map((p) => [p.second, p.settleP50]), dashed: true },
+        { name: "accept→settled p99", color: COLORS.p99, points: t.filter((p) => p.settleP99).map((p) => [p.second, p.settleP99]), dashed: true },
+      ],
+    }),
+  };
+}
+
+export function comparisonChart(r: BenchResult): string {
+  const bars: { label: string; value: number; color: string; note?: string }[] = [];
+  for (const p of r.pgbench) bars.push({ label: `pgbench ${p.script} (start of run)`, value: p.tps, color: p.script === "transfer" ? COLORS.xfer : COLORS.tpcb, note: "tps" });
+  const summaries = summarise(r.runs);
+  const repeated = r.runs.length > summaries.length;
+  for (const s of summaries) {
+    const m = repeated ? ` (median of ${s.runs})` : "";
+    if (s.adjacentTransferTps !== null) bars.push({ label: `pgbench transfer before ${s.spec}`, value: s.adjacentTransferTps, color: COLORS.xfer, note: `tps${m}` });
+    bars.push({ label: `Settle ${s.spec}`, value: s.settledPerS, color: COLORS.settle, note: `${s.broken ? "BROKEN " : ""}settled/s${m}` });
+    if (s.naivePerS !== null) bars.push({ label: `naive ${s.spec}`, value: s.naivePerS, color: COLORS.naive, note: `/s, broke ${s.naiveBrokenMax} invariants${m}` });
+  }
+  return barChart({ title: `Same machine, same run (${r.runId}): transactions or payments per second`, unit: "", bars, width: 860 });
+}
+
+const escHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  return `<table><thead><tr>${headers.map((h) => `<th>${escHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${escHtml(String(c))}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table>`;
+}
+
+/** A self-contained HTML report: inline SVG charts and tables, no scripts, no external assets. */
+export function htmlReport(r: BenchResult): string {
+  const sections: string[] = [];
+  sections.push(`<h1>Settle bench ${escHtml(r.runId)}</h1><p><code>${escHtml(r.command)}</code><br>${escHtml(Object.entries(r.machine).map(([k, v]) => `${k}: ${v}`).join(" · "))}</p>`);
+  sections.push(`<h2>Targets (issue 6)</h2>${table(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "MET" : "MISS", t.target, t.value]))}`);
+  sections.push(`<h2>Side by side</h2>${comparisonChart(r)}<pre>${escHtml(textSummary(r))}</pre>`);
+  for (const run of r.runs) {
+    const s = run.settle;
+    const charts = runCharts(s);
+    sections.push(`<h2>${escHtml(specName(s))} ${s.broken ? '<span class="bad">BROKEN</span>' : ""}</h2>
+      <div class="charts">${charts.throughput}${charts.latency}${s.memorySeries ? memoryChart(s) : ""}</div>
+      ${table(["metric", "value"], [
+        ["accepted/s", s.acceptedPerS],
+        ["settled/s end to end (first accept → last settle)", s.settledPerS],
+        ["settled/s while the load ran", s.settledPerSDuringLoad],
+        ["drain after the load (s)", s.drainS],
+        ["accept latency p50/p95/p99/max ms", ms(s.acceptLatency)],
+        ["accept→settled p50/p95/p99/max ms", ms(s.settleLatency)],
+        ["requests sent", s.load.sent],
+        ...Object.entries(s.outcomes).map(([k, v]) => [`outcome: ${k}`, v] as [string, number]),
+        ...Object.entries(s.failures).map(([k, v]) => [`failure: ${k}`, v] as [string, number]),
+        ...Object.entries(run.ratios).map(([k, v]) => [k, v ?? "-"] as [string, number | string]),
+      ])}
+      <h3>Invariants</h3>${table(["", "invariant", "detail"], s.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}
+      <h3>CPU per process (ms per settled payment)</h3>${table(["process", "CPU s", "ms / payment"], s.profile.cpu.map((c) => [c.process, c.cpuS, c.msPerPayment]))}
+      <p>PostgreSQL: ${s.profile.pg.commits} commits (${s.profile.pg.commitsPerPayment} per payment), ${s.profile.pg.tuplesInsertedPerPayment} rows inserted and ${s.profile.pg.tuplesUpdatedPerPayment} updated per payment, ${s.profile.pg.rollbacks} rollbacks.
+      BullMQ (last ${s.profile.jobs.sampled} jobs kept): ${s.profile.jobs.payingJobs} settled something (${s.profile.jobs.paymentsPerPayingJob} payments each), ${s.profile.jobs.emptyJobs} found nothing left; queue wait ${ms(s.profile.jobs.queueWait)} ms; processing ${ms(s.profile.jobs.processing)} ms.</p>
+      <h3>Memory (RSS MiB; ${s.redisKeys} Redis keys left under the run's prefix after the drain)</h3>${table(["process", "start", "end", "max"], s.memory.map((m) => [m.process, m.rssStartMiB, m.rssEndMiB, m.rssMaxMiB]))}
+      ${run.naive ? `<h3>Naive server, same scenario</h3><p>${run.naive.processedPerS} requests/s answered (${run.naive.completedPerS}/s completed); latency ${ms(run.naive.latency)} ms</p>${table(["", "invariant", "detail"], run.naive.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}${table(["failure", "count"], Object.entries(run.naive.failures))}` : ""}`);
+  }
+  if (r.pgbench.length) {
+    sections.push(`<h2>pgbench</h2>${lineChart({
+      title: "pgbench tps per second",
+      xLabel: "s",
+      yLabel: "tps",
+      series: r.pgbench.map((p) => ({ name: p.script, color: p.script === "transfer" ? COLORS.xfer : COLORS.tpcb, points: p.perSecond.map((q) => [q.second, q.tps] as [number, number]) })),
+    })}${table(["script", "tps", "latency avg ms", "failed", "CPU ms/tx postgres", "CPU ms/tx pgbench", "command"], r.pgbench.map((p) => [p.script, p.tps, p.latencyAvgMs, p.failed, p.cpuMsPerTx?.postgres ?? "-", p.cpuMsPerTx?.pgbench ?? "-", p.command]))}`);
+  }
+  if (r.spanProfile) {
+    const sp = r.spanProfile;
+    sections.push(`<h2>Where a payment's milliseconds go (unloaded, ${sp.samples} samples)</h2>
+      ${table(["span", "p50 / p95 / p99 / max ms", "mean ms"], [
+        ["HTTP POST /api/v1/payments (whole accept)", ms(sp.accept.httpPost), round(sp.accept.httpPost.mean, 3)],
+        ["HTTP GET /healthz (Express + pino-http, no I/O)", ms(sp.accept.httpHealthz), round(sp.accept.httpHealthz.mean, 3)],
+        ["insertPayment (one INSERT … RETURNING)", ms(sp.accept.insertPayment), round(sp.accept.insertPayment.mean, 3)],
+        ["BullMQ add (enqueueSettle)", ms(sp.accept.bullmqAdd), round(sp.accept.bullmqAdd.mean, 3)],
+        ["rest of the accept: HTTP parse, zod, routing, JSON reply", "", sp.accept.httpAndValidationMeanMs],
+        ["queue wait (job added → picked up)", ms(sp.hop.queueWait), round(sp.hop.queueWait.mean, 3)],
+        ["job processing (picked up → finished)", ms(sp.hop.jobProcessing), round(sp.hop.jobProcessing.mean, 3)],
+        ["created_at → processed_at", ms(sp.hop.createdToProcessed), round(sp.hop.createdToProcessed.mean, 3)],
+      ])}
+      ${sp.settle.map((b) => `<h3>settleBatch, ${b.batch} payment(s) per transaction (${b.reps} reps): ${round(b.totalMs.mean, 3)} ms mean, ${b.perPaymentMs} ms per payment, JS ${b.jsMeanMs} ms</h3>${table(["statement", "calls", "mean ms"], b.statements.map((s) => [s.sql, s.calls, s.meanMs]))}`).join("")}
+      <h3>EXPLAIN ANALYZE of a 100-payment batch</h3>${sp.explain.map((e) => `<p><b>${escHtml(e.sql)}</b>: planning ${e.planningMs} ms, execution ${e.executionMs} ms</p><pre>${escHtml(e.plan)}</pre>`).join("")}`);
+  }
+  if (r.cpuProfiles?.length) {
+    sections.push(`<h2>V8 CPU profiles (self time)</h2>${r.cpuProfiles
+      .map((p) => `<h3>${escHtml(p.process)} (${p.totalMs} ms profiled)</h3><div class="two">${table(["package (self)", "ms", "% of busy"], p.byPackage.map((b) => [b.name, b.ms, b.share]))}${table(["package (native time charged to caller)", "ms", "% of busy"], p.byCaller.map((b) => [b.name, b.ms, b.share]))}${table(["function", "where", "ms", "%"], p.topFunctions.map((f) => [f.name, f.where, f.ms, f.share]))}</div>`)
+      .join("")}`);
+  }
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Settle bench ${escHtml(r.runId)}</title><style>
+  body{font:14px system-ui,sans-serif;margin:24px;max-width:1340px;color:#111}
+  table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+  th{background:#f5f5f5}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.bad{color:#dc2626}
+  .charts,.two{display:flex;flex-wrap:wrap;gap:12px}svg{border:1px solid #eee}</style></head><body>${sections.join("\n")}</body></html>`;
+}
+
+/** The run as Markdown tables (what BENCHMARKS.md quotes), written next to result.json. */
+export function markdownSummary(r: BenchResult): string {
+  const md = (headers: string[], rows: (string | number | null | undefined)[][]) =>
+    [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((row) => `| ${row.map((c) => String(c ?? "-").replace(/\|/g, "\\|")).join(" | ")} |`)].join("\n");
+  const out: string[] = [];
+  out.push(`Run \`${r.runId}\` — \`${r.command}\``, "");
+  out.push(`Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB, Node ${r.machine.node}, ${r.machine.postgres}, Redis ${r.machine.redis}. Load average (1/5/15 min) at start ${r.machine.loadStart}, at end ${r.machine.loadEnd}.`, "");
+  out.push("**pgbench, same server, same client count**", "");
+  out.push(md(["script", "clients", "tps", "latency avg ms", "failed", "CPU ms per tx (postgres + pgbench)"], r.pgbench.map((p) => [p.script, p.clients, p.tps, p.latencyAvgMs, p.failed, p.cpuMsPerTx ? `${p.cpuMsPerTx.postgres} + ${p.cpuMsPerTx.pgbench}` : "-"])), "");
+  out.push("**Every run** (latencies in ms: p50 / p95 / p99 / max)", "");
+  out.push(
+    md(
+      ["run", "accepted/s", "settled/s", "pgbench transfer tps just before", "Settle ÷ that", "accept latency", "accept→settled latency", "Settle invariants", "naive /s", "Settle ÷ naive", "naive invariants broken"],
+      r.runs.map((run) => {
+        const s = run.settle;
+        return [
+          specName(s),
+          s.acceptedPerS,
+          s.settledPerS,
+          s.adjacentTransferTps,
+          run.ratios["settled/s ÷ adjacent pgbench transfer tps"],
+          ms(s.acceptLatency),
+          ms(s.settleLatency),
+          s.broken ? `BROKEN: ${s.invariants.filter((i) => !i.ok).map((i) => i.name).join(", ")}` : `all ${s.invariants.length} hold`,
+          run.naive?.processedPerS,
+          run.ratios["settled/s ÷ naive processed/s"],
+          run.naive ? `${run.naive.brokenCount} of ${run.naive.invariants.length}: ${run.naive.invariants.filter((i) => !i.ok).map((i) => i.detail).join("; ")}` : "-",
+        ];
+      }),
+    ),
+    "",
+  );
+  const summaries = summarise(r.runs);
+  if (r.runs.length > summaries.length) {
+    out.push("**Medians over the repeats**", "");
+    out.push(md(["run", "runs", "accepted/s", "settled/s", "transfer tps", "Settle ÷ transfer", "accept p99", "settle p99", "naive /s", "Settle ÷ naive"], summaries.map((s) => [s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps, s.ratioAdjacent, s.acceptP99, s.settleP99, s.naivePerS, s.ratioNaive])), "");
+  }
+  out.push("**Failures** (HTTP errors and payments settled as failed)", "");
+  out.push(md(["run", "failures"], r.runs.map((run) => [specName(run.settle), Object.entries(run.settle.failures).map(([k, v]) => `${k}: ${v}`).join("; ") || "none"])), "");
+  out.push("**Targets**", "");
+  out.push(md(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "met" : "**not met**", t.target, t.value])), "");
+  out.push("**CPU per settled payment (ms), by process**", "");
+  const procs = [...new Set(r.runs.flatMap((run) => run.settle.profile.cpu.map((c) => c.process)))];
+  out.push(md(["run", ...procs], r.runs.map((run) => [specName(run.settle), ...procs.map((p) => run.settle.profile.cpu.find((c) => c.process === p)?.msPerPayment)])), "");
+  out.push(md(["run", "PG commits per payment", "rows inserted / updated per payment", "BullMQ jobs that settled something", "jobs that found nothing", "payments per settling job", "queue wait p50/p95/p99/max", "job processing p50/p95/p99/max", "Redis keys left"], r.runs.map((run) => {
+    const p = run.settle.profile;
+    return [specName(run.settle), p.pg.commitsPerPayment, `${p.pg.tuplesInsertedPerPayment} / ${p.pg.tuplesUpdatedPerPayment}`, p.jobs.payingJobs, p.jobs.emptyJobs, p.jobs.paymentsPerPayingJob, ms(p.jobs.queueWait), ms(p.jobs.processing), run.settle.redisKeys];
+  })), "");
+  if (r.spanProfile) {
+    const sp = r.spanProfile;
+    out.push(`**Unloaded spans** (${sp.samples} sequential samples; ms p50 / p95 / p99 / max, mean)`, "");
+    out.push(md(["span", "p50 / p95 / p99 / max", "mean"], [
+      ["HTTP POST /api/v1/payments (whole accept, client side)", ms(sp.accept.httpPost), round(sp.accept.httpPost.mean, 2)],
+      ["HTTP GET /healthz (Express + middleware, no I/O)", ms(sp.accept.httpHealthz), round(sp.accept.httpHealthz.mean, 2)],
+      ["insertPayment: one INSERT … RETURNING, autocommit", ms(sp.accept.insertPayment), round(sp.accept.insertPayment.mean, 2)],
+      ["BullMQ add (enqueueSettle)", ms(sp.accept.bullmqAdd), round(sp.accept.bullmqAdd.mean, 2)],
+      ["rest of the accept (POST − INSERT − add): HTTP, JSON, zod, routing, logging", "", sp.accept.httpAndValidationMeanMs],
+      ["queue wait: job added → picked up", ms(sp.hop.queueWait), round(sp.hop.queueWait.mean, 2)],
+      ["job processing: picked up → finished", ms(sp.hop.jobProcessing), round(sp.hop.jobProcessing.mean, 2)],
+      ["created_at → processed_at", ms(sp.hop.createdToProcessed), round(sp.hop.createdToProcessed.mean, 2)],
+    ]), "");
+    const stmts = [...new Set(sp.settle.flatMap((b) => b.statements.map((s) => s.sql)))];
+    out.push("**settleBatch, statement by statement** (mean ms per transaction, client-side round trip)", "");
+    out.push(md(["payments per transaction", ...stmts, "JS between statements", "total", "per payment"], sp.settle.map((b) => [b.batch, ...stmts.map((q) => b.statements.find((s) => s.sql === q)?.meanMs), b.jsMeanMs, round(b.totalMs.mean, 2), b.perPaymentMs])), "");
+    out.push(md(["statement (100-payment batch)", "planning ms", "execution ms", "plan"], sp.explain.map((e) => [e.sql, e.planningMs, e.executionMs, e.plan.split("\n").slice(0, 3).map((l) => l.trim()).join(" ← ")])), "");
+  }
+  if (r.cpuProfiles?.length) {
+    out.push("**V8 CPU profiles, steady state** (share of busy time; native time charged to the calling package)", "");
+    out.push(md(["process", "top packages"], r.cpuProfiles.map((p) => [p.process, p.byCaller.slice(0, 8).map((b) => `${b.name} ${b.share}%`).join(", ")])), "");
+  }
+  if (r.errors.length) out.push("Errors:", "", ...r.errors.map((e) => `- ${e.split("\n")[0]}`), "");
+  return out.join("\n");
+}

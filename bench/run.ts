@@ -1,0 +1,136 @@
+// `pnpm bench`: Settle end to end against the physical limit (pgbench) and the naive design, in
+// one run on one machine. See BENCHMARKS.md for what it measures and why ratios are reported.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createPool, createRedis } from "@settle/core";
+import { installCleanup, ROOT, stopAll } from "./lib/children";
+import { summariseCpuProfiles } from "./lib/cpu-profile";
+import { databaseUrl, dropDatabase } from "./lib/database";
+import { runNaive } from "./lib/naive-run";
+import { parseOptions, UsageError } from "./lib/options";
+import { PgbenchBaseline } from "./lib/pgbench";
+import { runSpanProfile } from "./lib/profile";
+import { comparisonChart, evaluateTargets, htmlReport, markdownSummary, memoryChart, ratiosFor, runCharts, textSummary, type BenchResult } from "./lib/report";
+import { deleteStaleBenchPrefixes, runSettle } from "./lib/settle-run";
+
+async function machine(opts: { databaseUrl: string; redisUrl: string }): Promise<Record<string, string | number>> {
+  const pool = createPool({ url: databaseUrl(opts.databaseUrl, "postgres"), max: 1, applicationName: "settle-bench" });
+  const redis = createRedis(opts.redisUrl, "worker");
+  try {
+    const { rows } = await pool.query("SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('shared_buffers') AS sb");
+    const info = await redis.info("server");
+    return {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "?",
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.sc}, fsync=${rows[0]!.fsync}, shared_buffers=${rows[0]!.sb})`,
+      redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "?",
+      loadStart: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    };
+  } finally {
+    await pool.end();
+    redis.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2), process.env);
+  installCleanup();
+  const outDir = path.resolve(ROOT, opts.outDir, opts.runId);
+  const logs = path.join(outDir, "logs");
+  const cpuProfDir = opts.cpuProf ? path.join(outDir, "cpuprof") : undefined;
+  fs.mkdirSync(logs, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const stale = await deleteStaleBenchPrefixes(opts.redisUrl);
+  if (stale) process.stderr.write(`bench: deleted ${stale} Redis keys an interrupted earlier bench left behind\n`);
+  process.stderr.write(`bench ${opts.runId}: ${opts.plan.map((p) => `${p.scenario}@${p.rate}`).join(", ")}; ${opts.durationS} s each, ${opts.workers} workers, ${opts.concurrency} clients → ${path.relative(ROOT, outDir)}\n`);
+  const result: BenchResult = {
+    runId: opts.runId,
+    command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(),
+    startedAt,
+    finishedAt: startedAt,
+    machine: await machine(opts),
+    options: { ...opts, plan: opts.plan.map((p) => `${p.scenario}@${p.rate}`).join(",") },
+    pgbench: [],
+    runs: [],
+    targets: [],
+    errors: [],
+  };
+  const save = () => {
+    result.finishedAt = new Date().toISOString();
+    result.machine.loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+    result.targets = evaluateTargets(result);
+    fs.writeFileSync(path.join(outDir, "result.json"), JSON.stringify(result, null, 2));
+    fs.writeFileSync(path.join(outDir, "report.html"), htmlReport(result));
+    fs.writeFileSync(path.join(outDir, "summary.md"), markdownSummary(result));
+  };
+
+  let baseline: PgbenchBaseline | undefined;
+  if (opts.pgbench) {
+    process.stderr.write("pgbench (the physical limit, same server, same client count)\n");
+    try {
+      baseline = await PgbenchBaseline.prepare(opts);
+      result.pgbench.push(await baseline.run("tpcb-like", opts.durationS));
+      result.pgbench.push(await baseline.run("transfer", opts.durationS));
+      process.stderr.write(`\n  pgbench: ${result.pgbench.map((p) => `${p.script} ${p.tps} tps`).join(", ")}\n`);
+    } catch (error) {
+      result.errors.push(`pgbench: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  for (const [index, spec] of opts.plan.entries()) {
+    process.stderr.write(`run ${index + 1}/${opts.plan.length}: ${spec.scenario}@${spec.rate}\n`);
+    try {
+      const adjacent = baseline && spec.rate === "max" ? await baseline.run("transfer", Math.min(opts.durationS, 10)).catch(() => undefined) : undefined;
+      if (adjacent) process.stderr.write(`\n  pgbench transfer just before: ${adjacent.tps} tps\n`);
+      const settle = await runSettle(opts, spec, index, { logs, cpuProf: cpuProfDir });
+      settle.adjacentTransferTps = adjacent?.tps;
+      process.stderr.write(`  settle: ${settle.acceptedPerS} accepted/s, ${settle.settledPerS} settled/s, accept p99 ${settle.acceptLatency.p99} ms, settled p99 ${Math.round(settle.settleLatency.p99)} ms, ${settle.broken ? "BROKEN" : "invariants hold"}\n`);
+      // The naive baseline runs each scenario once, closed loop (at 1,000/s it would only queue).
+      const naive = opts.naive && spec.rate === "max" ? await runNaive(opts, spec, index, logs) : undefined;
+      if (naive) process.stderr.write(`  naive: ${naive.processedPerS}/s, broke ${naive.brokenCount} of ${naive.invariants.length} invariants\n`);
+      result.runs.push({ settle, naive, ratios: ratiosFor(settle, naive, result.pgbench) });
+    } catch (error) {
+      result.errors.push(`${spec.scenario}@${spec.rate}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      process.stderr.write(`  failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    save();
+  }
+  if (opts.profile) {
+    process.stderr.write("span profile (unloaded, one request at a time)\n");
+    try {
+      result.spanProfile = await runSpanProfile(opts, logs);
+    } catch (error) {
+      result.errors.push(`profile: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+  }
+  await baseline?.close().catch(() => undefined);
+  if (cpuProfDir) result.cpuProfiles = summariseCpuProfiles(cpuProfDir);
+  await dropDatabase(opts.databaseUrl, "settle_bench_naive").catch(() => undefined);
+  save();
+  fs.copyFileSync(path.join(outDir, "result.json"), path.resolve(ROOT, opts.outDir, "latest.json"));
+  fs.copyFileSync(path.join(outDir, "report.html"), path.resolve(ROOT, opts.outDir, "latest.html"));
+  if (opts.publish) {
+    const charts = path.join(ROOT, "bench/charts");
+    fs.mkdirSync(charts, { recursive: true });
+    fs.writeFileSync(path.join(charts, "comparison.svg"), comparisonChart(result));
+    for (const run of result.runs) {
+      const c = runCharts(run.settle);
+      const name = `${run.settle.spec.scenario}-${run.settle.spec.rate}`;
+      fs.writeFileSync(path.join(charts, `${name}-throughput.svg`), c.throughput);
+      fs.writeFileSync(path.join(charts, `${name}-latency.svg`), c.latency);
+      if ((run.settle.load.endedAt - run.settle.load.startedAt) / 1000 >= 300) fs.writeFileSync(path.join(charts, `${name}-memory.svg`), memoryChart(run.settle));
+    }
+  }
+  process.stdout.write(`\n${textSummary(result)}\n\nreport: ${path.relative(ROOT, path.join(outDir, "report.html"))}\njson:   ${path.relative(ROOT, path.join(outDir, "result.json"))}\n`);
+  const broken = result.runs.some((r) => r.settle.broken);
+  process.exitCode = result.errors.length || broken ? 1 : 0;
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(error instanceof UsageError ? `${error.message}\n` : `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 2;
+  })
+  .finally(() => stopAll());
