@@ -16,6 +16,7 @@ const ApiEnv = z
       .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[\x21-\x7e]{16,512}$/, "each key must be 16-512 printable characters without spaces")).min(1))
       .optional(),
+    ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
   })
@@ -38,6 +39,8 @@ export interface ApiConfig {
   admin: { user: string; password: string; readOnly: boolean } | undefined;
   /** Bearer keys that may call /api/v1; undefined leaves the API open. */
   apiKeys: string[] | undefined;
+  /** Most payments one group-commit INSERT carries; 1 inserts each payment alone. */
+  acceptBatchMax: number;
   /** Per-client token bucket; perSecond 0 turns it off. */
   rateLimit: { perSecond: number; burst: number };
 }
@@ -56,6 +59,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     logPretty: e.LOG_PRETTY === "true",
     dbPoolSize: e.DB_POOL_SIZE,
     apiKeys: e.API_KEYS,
+    acceptBatchMax: e.ACCEPT_BATCH_MAX,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY === "true" } : undefined,
   };

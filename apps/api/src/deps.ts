@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Logger, PartitionQueues, Pool } from "@settle/core";
+import type { AcceptBatcher, Logger, PartitionQueues, Pool } from "@settle/core";
 import type { ApiConfig } from "./config";
 import type { PaymentEvents } from "./payment-events";
 
@@ -10,6 +10,8 @@ export interface ApiDeps {
   redis: Redis;
   queues: PartitionQueues;
   logger: Logger;
+  /** Group commit of accepts (absent: one INSERT per payment). */
+  batcher?: AcceptBatcher;
   /** Settlement notifications for long polls. */
   events?: PaymentEvents;
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, type Logger } from "@settle/core";
+import { AcceptBatcher, assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, type Logger } from "@settle/core";
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import type { ApiDeps } from "./deps";
@@ -28,7 +28,9 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   );
   const events = new PaymentEvents(config.databaseUrl, log);
   await events.start();
-  const deps: ApiDeps = { config, pool, redis, queues, logger: log, events };
+  // Half the pool for group-commit inserts leaves the rest to reads and keyed (idempotent) accepts.
+  const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 2)) }) : undefined;
+  const deps: ApiDeps = { config, pool, redis, queues, logger: log, events, batcher };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);

@@ -26,6 +26,7 @@ export {
   type EntryView,
   type NewPayment,
 } from "./ledger/ledger-repository";
+export { AcceptBatcher } from "./ledger/accept-batcher";
 export { acceptPayment, enqueueSettle, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
 export { settleBatch, settlePartition, hasPendingWork, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";

@@ -28,7 +28,13 @@ async function settledForGood(deps: ApiDeps, payment: PaymentView): Promise<bool
 
 export function paymentsRouter(deps: ApiDeps): Router {
   const router = Router();
-  const acceptDeps = (req: Request): AcceptDeps => ({ pool: deps.pool, queues: deps.queues, partitions: deps.config.partitions, logger: req.log ?? deps.logger });
+  const acceptDeps = (req: Request): AcceptDeps => ({
+    pool: deps.pool,
+    queues: deps.queues,
+    partitions: deps.config.partitions,
+    logger: req.log ?? deps.logger,
+    batcher: deps.batcher,
+  });
   const requestId = (req: Request) => (req.id === undefined ? undefined : String(req.id));
 
   const accept = async (req: Request, res: Response, endpoint: string, request: PaymentRequest) => {

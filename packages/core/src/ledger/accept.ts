@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { uuidv7 } from "../ids";
 import { withTimeout } from "../timeout";
+import type { AcceptBatcher } from "./accept-batcher";
 import { partitionFor } from "../partition";
 import type { PartitionQueues } from "../queue/partition-queues";
 import type { PaymentType } from "./apply";
@@ -13,6 +14,8 @@ export interface AcceptDeps {
   queues: PartitionQueues;
   partitions: number;
   logger: Logger;
+  /** Group commit for accepts without an idempotency key; without it each payment is inserted alone. */
+  batcher?: AcceptBatcher;
   /** How long the 202 may wait on Redis before leaving the payment to the sweeper. @defaultValue 1000 */
   enqueueTimeoutMs?: number;
 }
@@ -45,7 +48,9 @@ export async function acceptPayment(
   const partition = partitionFor(debitAccountOf(request), deps.partitions);
   let orderSeq = "";
   const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, async (db) => {
-    const { order_seq, ...payment } = await insertPayment(db, { id: uuidv7(), partition, ...request });
+    const row = { id: uuidv7(), partition, ...request };
+    // A keyed request inserts inside its idempotency transaction; the others may share a commit.
+    const { order_seq, ...payment } = deps.batcher && !context.idempotency ? await deps.batcher.insert(row) : await insertPayment(db, row);
     orderSeq = order_seq;
     return { status: 202, body: payment };
   });

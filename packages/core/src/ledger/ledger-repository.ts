@@ -164,17 +164,23 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<Payme
     )
     .catch(asUnavailable);
   if (rows[0]) return { ...toPaymentView(rows[0]), order_seq: String(rows[0].order_seq) };
+  throw await explainRefusedPayment(db, p);
+}
+
+/** Why a payment was not inserted: an unknown account (422 account_not_found) or a currency mismatch. */
+export async function explainRefusedPayment(db: Queryable, p: NewPayment): Promise<DomainError> {
+  const accountIds = [p.fromAccount, p.toAccount].filter((id): id is string => id !== null);
   const { rows: found } = await db.query("SELECT id FROM accounts WHERE id = ANY($1::uuid[])", [accountIds]).catch(asUnavailable);
   const known = new Set(found.map((r) => String(r.id)));
   const missing = accountIds.filter((id) => !known.has(id));
   if (missing.length) {
-    throw new DomainError(
+    return new DomainError(
       "account_not_found",
       `account ${missing.join(", ")} does not exist`,
       missing.map((id) => ({ path: id === p.fromAccount ? "from_account" : p.type === "transfer" ? "to_account" : "account_id", message: "no such account" })),
     );
   }
-  throw new DomainError("currency_mismatch", "from_account and to_account hold different currencies");
+  return new DomainError("currency_mismatch", "from_account and to_account hold different currencies");
 }
 
 /** True while a dispute, resolve or chargeback of this payment is queued and not yet applied. */
