@@ -22,6 +22,7 @@ import { checkEvictionPolicy } from "./ops/redis-policy";
 import { WorkerMetrics } from "./ops/worker-metrics";
 import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
+import { RecentIds } from "./recent-ids";
 import { Sweeper } from "./sweeper";
 
 export interface SettleWorkerHooks {
@@ -42,6 +43,7 @@ export class SettleWorker {
   readonly metrics: WorkerMetrics;
   private opsServer: RunningOpsServer | undefined;
   private stopping = false;
+  private readonly recentlySettled = new RecentIds(100_000);
 
   constructor(
     readonly config: WorkerConfig,
@@ -123,13 +125,22 @@ export class SettleWorker {
 
   private async process(partition: number, job: Job): Promise<{ settled: number }> {
     const data = SettleJob.parse(job.data);
+    // A payment's (or dispute operation's) job carries its id as job id; a sweeper kick does not.
+    if (job.id && this.recentlySettled.has(job.id)) return { settled: 0 };
     const log = this.logger.child({ partition, jobId: job.id, requestId: data.request_id });
     const started = process.hrtime.bigint();
     const settled = await retryTransient(
-      () => settlePartition(this.pool, partition, { batchSize: this.config.batchSize, throughOrderSeq: BigInt(data.through_order_seq) }),
+      () =>
+        settlePartition(this.pool, partition, {
+          batchSize: this.config.batchSize,
+          throughOrderSeq: BigInt(data.through_order_seq),
+          skipPendingCheck: data.payment_id !== undefined,
+        }),
       { logger: log, giveUpAfterMs: 60_000, isStopping: () => this.stopping, what: "settle", onRetry: (err) => this.metrics.transientRetry(err) },
     );
     this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
+    for (const p of settled.payments) this.recentlySettled.add(p.id);
+    for (const d of settled.disputes) this.recentlySettled.add(d.id);
     for (const p of settled.payments) log.info({ paymentId: p.id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
     for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
     this.hooks.onSettled?.(settled, partition);
