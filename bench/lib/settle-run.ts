@@ -69,7 +69,8 @@ async function startSystem(opts: BenchOptions, dbUrl: string, prefix: string, lo
   // One directory per process: V8 writes a profile per thread (tsx's loader hooks run on their own
   // thread), and only the main thread's (thread id 0 in the file name) is the process's work.
   const nodeOptions = (name: string) => (cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : []);
-  const api = startChild("api", { cwd: path.join(ROOT, "apps/api"), script: "src/main.ts", env: { ...common, PORT: String(port), HOST: "127.0.0.1" }, logFile: path.join(logDir, "api.log"), nodeOptions: nodeOptions("api") });
+  const api = startChild("api", { cwd: path.join(ROOT, "apps/api"), script: "src/main.ts", env: { ...common, PORT: String(port), HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "0" }, logFile: path.join(logDir, "api.log"), nodeOptions: nodeOptions("api") });
+  // The per-client rate limit would cap the driver (one client): a benchmark measures capacity.
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}/healthz`, api);
   const workers = Array.from({ length: opts.workers }, (_, i) =>
