@@ -67,7 +67,7 @@ export class AcceptBatcher {
     const column = <T>(pick: (p: NewPayment) => T) => batch.map((b) => pick(b.payment));
     let rows: Record<string, unknown>[];
     try {
-      ({ rows } = await this.pool.query(INSERT_BATCH, [
+      ({ rows } = await this.pool.query({ name: "accept-insert-batch", text: INSERT_BATCH, values: [
         column((p) => p.id),
         column((p) => p.partition),
         column((p) => p.type),
@@ -75,7 +75,7 @@ export class AcceptBatcher {
         column((p) => p.toAccount),
         column((p) => p.amount),
         column((p) => p.description),
-      ]));
+      ] }));
     } catch (error) {
       const failure = isTransientDbError(error) ? new UnavailableError("postgres", error) : error;
       for (const b of batch) b.reject(failure);

@@ -126,7 +126,7 @@ const HAS_PENDING = `
 
 /** True when the partition has a payment or dispute operation still pending (checked before a transaction). */
 export async function hasPendingWork(pool: Pool, partition: number): Promise<boolean> {
-  const { rows } = await pool.query(HAS_PENDING, [partition]);
+  const { rows } = await pool.query({ name: "settle-has-pending", text: HAS_PENDING, values: [partition] });
   return rows[0]?.pending === true;
 }
 
@@ -150,7 +150,7 @@ function toAccountState(r: Row): AccountState {
  */
 export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows: due } = await client.query(LOCK_PENDING_WORK, [partition, limit]);
+    const { rows: due } = await client.query({ name: "settle-lock-work", text: LOCK_PENDING_WORK, values: [partition, limit] });
     const work = due
       .map((row) => ({ kind: row.work as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
       .sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1))
@@ -160,7 +160,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
     const disputedIds = [...new Set(work.filter((w) => w.kind === "dispute").map((w) => String(w.row.payment_id)))].sort();
     const disputed = new Map<string, Row>();
     if (disputedIds.length) {
-      const { rows } = await client.query(LOCK_DISPUTED_PAYMENTS, [disputedIds]);
+      const { rows } = await client.query({ name: "settle-lock-disputed", text: LOCK_DISPUTED_PAYMENTS, values: [disputedIds] });
       for (const r of rows) disputed.set(String(r.id), r);
     }
     const accountIds = new Set<string>();
@@ -169,7 +169,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
       if (p.from_account) accountIds.add(String(p.from_account));
       if (p.to_account) accountIds.add(String(p.to_account));
     }
-    const { rows: accountRows } = await client.query(LOCK_ACCOUNTS, [[...accountIds].sort()]);
+    const { rows: accountRows } = await client.query({ name: "settle-lock-accounts", text: LOCK_ACCOUNTS, values: [[...accountIds].sort()] });
     const accounts = new Map(accountRows.map((r) => [String(r.id), toAccountState(r)]));
     const before = new Map([...accounts].map(([id, a]) => [id, { entryCount: a.entryCount, status: a.status }]));
 
@@ -222,7 +222,8 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
     }
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
     const disputedChanged = disputedIds.map((id) => disputed.get(id)!);
-    await client.query(WRITE_BATCH, [
+    // Named: prepared once per connection, so the 26-parameter statement is not planned anew each time.
+    await client.query({ name: "settle-write-batch", text: WRITE_BATCH, values: [
       entries.map((e) => e.accountId),
       entries.map((e) => e.seq),
       entries.map((e) => e.paymentId),
@@ -249,7 +250,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
       disputes.map((d) => d.id),
       disputes.map((d) => d.status),
       disputes.map((d) => (d.status === "rejected" ? "invalid_state" : null)),
-    ]);
+    ] });
     return { payments, disputes };
   });
 }
