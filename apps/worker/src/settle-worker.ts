@@ -127,7 +127,7 @@ export class SettleWorker {
     const data = SettleJob.parse(job.data);
     // A payment's (or dispute operation's) job carries its id as job id; a sweeper kick does not.
     if (job.id && this.recentlySettled.has(job.id)) return { settled: 0 };
-    const log = this.logger.child({ partition, jobId: job.id, requestId: data.request_id });
+    const log = this.logger.child({ partition, jobId: job.id });
     const started = process.hrtime.bigint();
     const settled = await retryTransient(
       () =>
@@ -141,8 +141,11 @@ export class SettleWorker {
     this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
     for (const p of settled.payments) this.recentlySettled.add(p.id);
     for (const d of settled.disputes) this.recentlySettled.add(d.id);
-    for (const p of settled.payments) log.info({ paymentId: p.id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
-    for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
+    // Each line names the request that accepted its payment, even in a batch started by another job.
+    for (const p of settled.payments) {
+      log.info({ paymentId: p.id, requestId: p.requestId ?? data.request_id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+    }
+    for (const d of settled.disputes) log.info({ requestId: data.request_id, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
     this.hooks.onSettled?.(settled, partition);
     return { settled: settled.payments.length + settled.disputes.length };
   }

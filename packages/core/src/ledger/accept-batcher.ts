@@ -15,11 +15,11 @@ interface Pending {
 // each row only when its accounts exist and share one currency, which the payment takes.
 const INSERT_BATCH = `
   WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[])
-           WITH ORDINALITY AS t(id, partition, type, from_account, to_account, amount, description, n)
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[], $8::text[])
+           WITH ORDINALITY AS t(id, partition, type, from_account, to_account, amount, description, request_id, n)
   )
-  INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, currency)
-  SELECT i.id, i.partition, i.type, i.from_account, i.to_account, i.amount, i.description, coalesce(f.currency, t.currency)
+  INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, request_id, currency)
+  SELECT i.id, i.partition, i.type, i.from_account, i.to_account, i.amount, i.description, i.request_id, coalesce(f.currency, t.currency)
     FROM input i
     LEFT JOIN accounts f ON f.id = i.from_account
     LEFT JOIN accounts t ON t.id = i.to_account
@@ -67,7 +67,7 @@ export class AcceptBatcher {
     const column = <T>(pick: (p: NewPayment) => T) => batch.map((b) => pick(b.payment));
     let rows: Record<string, unknown>[];
     try {
-      ({ rows } = await this.pool.query({ name: "accept-insert-batch", text: INSERT_BATCH, values: [
+      ({ rows } = await this.pool.query({ name: "accept-insert-batch-v2", text: INSERT_BATCH, values: [
         column((p) => p.id),
         column((p) => p.partition),
         column((p) => p.type),
@@ -75,6 +75,7 @@ export class AcceptBatcher {
         column((p) => p.toAccount),
         column((p) => p.amount),
         column((p) => p.description),
+        column((p) => p.requestId ?? null),
       ] }));
     } catch (error) {
       const failure = isTransientDbError(error) ? new UnavailableError("postgres", error) : error;

@@ -48,7 +48,7 @@ export async function acceptPayment(
   const partition = partitionFor(debitAccountOf(request), deps.partitions);
   let orderSeq = "";
   const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, async (db) => {
-    const row = { id: uuidv7(), partition, ...request };
+    const row = { id: uuidv7(), partition, ...request, requestId: context.requestId ?? null };
     // A keyed request inserts inside its idempotency transaction; the others may share a commit.
     const { order_seq, ...payment } = deps.batcher && !context.idempotency ? await deps.batcher.insert(row) : await insertPayment(db, row);
     orderSeq = order_seq;

@@ -145,6 +145,8 @@ export interface NewPayment {
   toAccount: string | null;
   amount: string;
   description: string | null;
+  /** The accepting request's id, for tracing (logs only). */
+  requestId?: string | null;
 }
 
 /**
@@ -156,11 +158,11 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<Payme
   const { rows } = await db
     .query(
       `WITH named AS (SELECT currency FROM accounts WHERE id = ANY($8::uuid[]))
-       INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, currency)
-       SELECT $1, $2, $3, $4, $5, $6, $7, min(currency) FROM named
+       INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, currency, request_id)
+       SELECT $1, $2, $3, $4, $5, $6, $7, min(currency), $9 FROM named
        HAVING count(*) = cardinality($8::uuid[]) AND count(DISTINCT currency) = 1
        RETURNING ${PAYMENT_COLUMNS}, order_seq`,
-      [p.id, p.partition, p.type, p.fromAccount, p.toAccount, p.amount, p.description, accountIds],
+      [p.id, p.partition, p.type, p.fromAccount, p.toAccount, p.amount, p.description, accountIds, p.requestId ?? null],
     )
     .catch(asUnavailable);
   if (rows[0]) return { ...toPaymentView(rows[0]), order_seq: String(rows[0].order_seq) };

@@ -23,6 +23,8 @@ export interface SettledPayment {
   failureReason: FailureReason | null;
   createdAt: Date;
   processedAt: Date;
+  /** The X-Request-Id of the request that accepted it, when known. */
+  requestId: string | null;
 }
 
 export interface SettledDispute {
@@ -45,7 +47,7 @@ export interface SettleResult {
 // after a lost lease, a no-op: an operation already settled is no longer selected.
 const LOCK_PENDING_WORK = `
   WITH payments_due AS (
-    SELECT id, type, from_account, to_account, amount, order_seq, created_at
+    SELECT id, type, from_account, to_account, amount, order_seq, created_at, request_id
       FROM payments
      WHERE partition = $1 AND status = 'pending'
      ORDER BY order_seq
@@ -59,10 +61,10 @@ const LOCK_PENDING_WORK = `
      LIMIT $2
        FOR NO KEY UPDATE
   )
-  SELECT 'payment' AS work, id, type, from_account, to_account, amount, order_seq, created_at, NULL AS kind, NULL::uuid AS payment_id
+  SELECT 'payment' AS work, id, type, from_account, to_account, amount, order_seq, created_at, request_id, NULL AS kind, NULL::uuid AS payment_id
     FROM payments_due
   UNION ALL
-  SELECT 'dispute', id, NULL, NULL, NULL, NULL, order_seq, NULL, kind, payment_id
+  SELECT 'dispute', id, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id
     FROM disputes_due`;
 
 // Locks the payments those operations target (completed ones, disjoint from the pending ones
@@ -150,7 +152,7 @@ function toAccountState(r: Row): AccountState {
  */
 export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows: due } = await client.query({ name: "settle-lock-work", text: LOCK_PENDING_WORK, values: [partition, limit] });
+    const { rows: due } = await client.query({ name: "settle-lock-work-v2", text: LOCK_PENDING_WORK, values: [partition, limit] });
     const work = due
       .map((row) => ({ kind: row.work as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
       .sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1))
@@ -194,6 +196,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
           failureReason: result.outcome.failureReason,
           createdAt: row.created_at,
           processedAt: now,
+          requestId: row.request_id ?? null,
         });
       } else {
         const target = disputed.get(String(w.row.payment_id))!;
