@@ -41,11 +41,14 @@ export interface SettleResult {
   disputes: SettledDispute[];
 }
 
-// Locks the oldest pending payments and dispute operations of one partition (they share the
-// acceptance-order sequence), payments first, in one round trip. The row lock and the status
-// re-check are the fence that makes a duplicate job, or a second worker on the same partition
-// after a lost lease, a no-op: an operation already settled is no longer selected.
-const LOCK_PENDING_WORK = `
+// Locks everything one batch needs, in one round trip and in a fixed order: the oldest pending
+// payments of the partition (acceptance order), its oldest pending dispute operations, the
+// payments those target (id order), then every account involved, in ascending id order (the sort
+// runs below the row locks), so two settle transactions never wait on each other in a cycle.
+// The row locks and the `pending` re-check are the fence that makes a duplicate job, or a second
+// worker on the partition after a lost lease, a no-op: what is settled is no longer selected.
+// NO KEY UPDATE leaves the FOR KEY SHARE lock of a concurrent payment insert unblocked.
+const LOCK_BATCH = `
   WITH payments_due AS (
     SELECT id, type, from_account, to_account, amount, order_seq, created_at, request_id
       FROM payments
@@ -60,31 +63,33 @@ const LOCK_PENDING_WORK = `
      ORDER BY order_seq
      LIMIT $2
        FOR NO KEY UPDATE
+  ), disputed AS (
+    SELECT id, type, status, from_account, to_account, amount, dispute_status
+      FROM payments
+     WHERE id IN (SELECT payment_id FROM disputes_due)
+     ORDER BY id
+       FOR NO KEY UPDATE
+  ), accounts_locked AS (
+    SELECT id, status, available, held, entry_count, last_hash
+      FROM accounts
+     WHERE id IN (SELECT from_account FROM payments_due UNION SELECT to_account FROM payments_due
+                  UNION SELECT from_account FROM disputed UNION SELECT to_account FROM disputed)
+     ORDER BY id
+       FOR NO KEY UPDATE
   )
-  SELECT 'payment' AS work, id, type, from_account, to_account, amount, order_seq, created_at, request_id, NULL AS kind, NULL::uuid AS payment_id
+  SELECT 'payment' AS row_kind, id, type, NULL AS status, from_account, to_account, amount, order_seq, created_at, request_id,
+         NULL AS kind, NULL::uuid AS payment_id, NULL AS dispute_status, NULL::numeric AS available, NULL::numeric AS held,
+         NULL::bigint AS entry_count, NULL AS last_hash
     FROM payments_due
   UNION ALL
-  SELECT 'dispute', id, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id
-    FROM disputes_due`;
-
-// Locks the payments those operations target (completed ones, disjoint from the pending ones
-// above), in id order, so concurrent dispute requests on the same payment queue behind us.
-const LOCK_DISPUTED_PAYMENTS = `
-  SELECT id, type, status, from_account, to_account, amount, dispute_status
-    FROM payments
-   WHERE id = ANY($1::uuid[])
-   ORDER BY id
-     FOR NO KEY UPDATE`;
-
-// Locks every account the batch touches in ascending id order, so two settle transactions can
-// never wait on each other in a cycle (no deadlocks). NO KEY UPDATE leaves the FOR KEY SHARE
-// lock of a concurrent payment insert (its foreign key check) unblocked.
-const LOCK_ACCOUNTS = `
-  SELECT id, status, available, held, entry_count, last_hash
-    FROM accounts
-   WHERE id = ANY($1::uuid[])
-   ORDER BY id
-     FOR NO KEY UPDATE`;
+  SELECT 'dispute', id, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL
+    FROM disputes_due
+  UNION ALL
+  SELECT 'disputed', id, type, status, from_account, to_account, amount, NULL, NULL, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL
+    FROM disputed
+  UNION ALL
+  SELECT 'account', id, NULL, status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash
+    FROM accounts_locked`;
 
 // Writes the whole batch in one round trip: journal entries, new account heads, payment results,
 // dispute results; then announces the touched payments (delivered at COMMIT) for long polls.
@@ -152,27 +157,16 @@ function toAccountState(r: Row): AccountState {
  */
 export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows: due } = await client.query({ name: "settle-lock-work-v2", text: LOCK_PENDING_WORK, values: [partition, limit] });
-    const work = due
-      .map((row) => ({ kind: row.work as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
+    const { rows } = await client.query({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partition, limit] });
+    const work = rows
+      .filter((row) => row.row_kind === "payment" || row.row_kind === "dispute")
+      .map((row) => ({ kind: row.row_kind as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
       .sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1))
       .slice(0, limit);
     if (work.length === 0) return { payments: [], disputes: [] };
-
+    const disputed = new Map<string, Row>(rows.filter((r) => r.row_kind === "disputed").map((r) => [String(r.id), r]));
     const disputedIds = [...new Set(work.filter((w) => w.kind === "dispute").map((w) => String(w.row.payment_id)))].sort();
-    const disputed = new Map<string, Row>();
-    if (disputedIds.length) {
-      const { rows } = await client.query({ name: "settle-lock-disputed", text: LOCK_DISPUTED_PAYMENTS, values: [disputedIds] });
-      for (const r of rows) disputed.set(String(r.id), r);
-    }
-    const accountIds = new Set<string>();
-    for (const w of work) {
-      const p = w.kind === "payment" ? w.row : disputed.get(String(w.row.payment_id))!;
-      if (p.from_account) accountIds.add(String(p.from_account));
-      if (p.to_account) accountIds.add(String(p.to_account));
-    }
-    const { rows: accountRows } = await client.query({ name: "settle-lock-accounts", text: LOCK_ACCOUNTS, values: [[...accountIds].sort()] });
-    const accounts = new Map(accountRows.map((r) => [String(r.id), toAccountState(r)]));
+    const accounts = new Map(rows.filter((r) => r.row_kind === "account").map((r) => [String(r.id), toAccountState(r)]));
     const before = new Map([...accounts].map(([id, a]) => [id, { entryCount: a.entryCount, status: a.status }]));
 
     const now = new Date();
