@@ -33,3 +33,4 @@ export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
 export { checkReadiness, type Readiness } from "./readiness";
+export { registerPoolGauge } from "./pool-metrics";

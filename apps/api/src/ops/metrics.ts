@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { withTimeout, type Logger, type PartitionQueues, type Pool } from "@settle/core";
+import { registerPoolGauge, withTimeout, type Logger, type PartitionQueues, type Pool } from "@settle/core";
 import { findRoute, UNDOCUMENTED_PREFIXES } from "./openapi-routes";
 import { QUEUE_STATES, QueueDepthSampler } from "./queue-depth";
 import { responseFacts } from "./response-facts";
@@ -135,17 +135,7 @@ export class ApiMetrics {
         if (stats) this.set(stats.deadlocks);
       },
     });
-    new Gauge({
-      name: "settle_db_pool_connections",
-      help: "PostgreSQL pool of this process: total and idle connections, requests waiting for one",
-      labelNames: ["state"],
-      registers,
-      collect() {
-        this.set({ state: "total" }, deps.pool.totalCount);
-        this.set({ state: "idle" }, deps.pool.idleCount);
-        this.set({ state: "waiting" }, deps.pool.waitingCount);
-      },
-    });
+    registerPoolGauge(deps.pool, this.registry);
   }
 
   /** Times every request; counts accepted and refused payments by the route they came in on. */

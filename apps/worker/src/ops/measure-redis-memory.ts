@@ -96,17 +96,17 @@ async function main(): Promise<void> {
 
     const perWaiting = (waiting.bytes - empty.bytes) / jobs;
     const retained = JOB_CATALOG.settle.options.removeOnComplete.count;
-    const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+    const mb = (b: number) => String(Math.round(b / 104_857.6) / 10);
     process.stdout.write(
       [
         `jobs enqueued: ${jobs} on one partition queue (prefix ${prefix})`,
-        `while waiting: ${waiting.keys} keys, ${mb(waiting.bytes)} MiB → ${perWaiting.toFixed(0)} bytes per waiting job`,
+        `while waiting: ${waiting.keys} keys, ${mb(waiting.bytes)} MiB → ${Math.round(perWaiting)} bytes per waiting job`,
         `  by kind: ${Object.entries(waiting.byKind).map(([k, v]) => `${k} ${mb(v)} MiB`).join(", ")}`,
         `after completion (removeOnComplete count ${retained}): ${completed.keys} keys, ${mb(completed.bytes)} MiB per partition queue`,
         `  by kind: ${Object.entries(completed.byKind).map(([k, v]) => `${k} ${mb(v)} MiB`).join(", ")}`,
         `a backlog of 1,000,000 waiting payments: ~${mb(perWaiting * 1_000_000)} MiB`,
         `steady state, 32 partitions, any volume: ~${mb(completed.bytes * 32)} MiB`,
-        `failed jobs: ${perFailed.toFixed(0)} bytes each; kept at most ${keptFailed} per partition for 7 days → worst case ~${mb(perFailed * keptFailed * 32)} MiB over 32 partitions`,
+        `failed jobs: ${Math.round(perFailed)} bytes each; kept at most ${keptFailed} per partition for 7 days → worst case ~${mb(perFailed * keptFailed * 32)} MiB over 32 partitions`,
       ].join("\n") + "\n",
     );
   } finally {

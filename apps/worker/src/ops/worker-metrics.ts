@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Pool, SettledPayment } from "@settle/core";
+import { registerPoolGauge, type Pool, type SettledPayment } from "@settle/core";
 
 // Seconds from the 202 to the commit: milliseconds when the queue is short, up to the sweeper's
 // timeout (30 s by default) when a job was lost and re-enqueued.
@@ -93,17 +93,7 @@ export class WorkerMetrics {
         this.set(source.ownedPartitions());
       },
     });
-    new Gauge({
-      name: "settle_db_pool_connections",
-      help: "PostgreSQL pool of this process: total and idle connections, requests waiting for one",
-      labelNames: ["state"],
-      registers,
-      collect() {
-        this.set({ state: "total" }, source.pool.totalCount);
-        this.set({ state: "idle" }, source.pool.idleCount);
-        this.set({ state: "waiting" }, source.pool.waitingCount);
-      },
-    });
+    registerPoolGauge(source.pool, this.registry);
   }
 
   /** Counts one settle job's results. */
