@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -78,17 +77,9 @@ export function installCleanup(): void {
   });
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "@settle/core/testing";
+
+export { freePort };
 
 /** Polls `url` until it answers 200, the child dies, or `timeoutMs` passes. */
 export async function waitForHttp(url: string, child: Child, timeoutMs = 30_000): Promise<void> {

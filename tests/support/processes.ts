@@ -2,7 +2,6 @@
 // kill -9 / SIGTERM / restart one at a time, a steady load through HTTP, and the ledger invariants.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -27,17 +26,9 @@ process.once("exit", () => {
   for (const child of liveChildren) child.kill("SIGKILL");
 });
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; we release it for the child to bind). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "@settle/core/testing";
+
+export { freePort };
 
 /** One spawned API or worker process, its output captured in `logFile`. */
 export class SettleProcess {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { Client } from "pg";
 import { createPool, type Pool } from "../db/pool";
 import { migrate } from "../db/migrate";
@@ -67,4 +68,16 @@ export async function clearRedisPrefix(redis: { scan: (...args: never[]) => unkn
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== "0");
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; it is released for a child process to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
