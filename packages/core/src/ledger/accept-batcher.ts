@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
 import { isTransientDbError } from "../db/pool";
 import { UnavailableError } from "../errors";
-import { explainRefusedPayment, PAYMENT_COLUMNS, toPaymentView, type NewPayment, type PaymentView } from "./ledger-repository";
+import { explainRefusedPayment, insertPayment, PAYMENT_COLUMNS, toPaymentView, type NewPayment, type PaymentView } from "./ledger-repository";
 
 type Accepted = PaymentView & { order_seq: string };
 
@@ -78,8 +78,16 @@ export class AcceptBatcher {
         column((p) => p.requestId ?? null),
       ] }));
     } catch (error) {
-      const failure = isTransientDbError(error) ? new UnavailableError("postgres", error) : error;
-      for (const b of batch) b.reject(failure);
+      if (isTransientDbError(error)) {
+        for (const b of batch) b.reject(new UnavailableError("postgres", error));
+        return;
+      }
+      // One payment the statement refused must not fail the others: each goes again alone.
+      if (batch.length > 1) {
+        for (const b of batch) insertPayment(this.pool, b.payment).then(b.resolve, b.reject);
+        return;
+      }
+      batch[0]?.reject(error);
       return;
     }
     const inserted = new Map(rows.map((r) => [String(r.id), r]));
