@@ -149,23 +149,51 @@ export interface NewPayment {
   requestId?: string | null;
 }
 
-/**
- * Inserts a pending payment in one statement, only when every named account exists and all share
- * one currency (the payment takes it). Otherwise it writes nothing and says why.
- */
-export async function insertPayment(db: Queryable, p: NewPayment): Promise<PaymentView & { order_seq: string }> {
-  const accountIds = [p.fromAccount, p.toAccount].filter((id): id is string => id !== null);
-  const { rows } = await db
-    .query(
-      `WITH named AS (SELECT currency FROM accounts WHERE id = ANY($8::uuid[]))
-       INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, currency, request_id)
-       SELECT $1, $2, $3, $4, $5, $6, $7, min(currency), $9 FROM named
-       HAVING count(*) = cardinality($8::uuid[]) AND count(DISTINCT currency) = 1
-       RETURNING ${PAYMENT_COLUMNS}, order_seq`,
-      [p.id, p.partition, p.type, p.fromAccount, p.toAccount, p.amount, p.description, accountIds, p.requestId ?? null],
-    )
-    .catch(asUnavailable);
-  if (rows[0]) return { ...toPaymentView(rows[0]), order_seq: String(rows[0].order_seq) };
+// Inserts pending payments in one statement (one round trip, one commit for the batch): each row
+// only when its accounts exist and share one currency, which the payment takes. A refused row is
+// simply not returned.
+const INSERT_PAYMENTS = `
+  WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[], $8::text[])
+           WITH ORDINALITY AS t(id, partition, type, from_account, to_account, amount, description, request_id, n)
+  )
+  INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, request_id, currency)
+  SELECT i.id, i.partition, i.type, i.from_account, i.to_account, i.amount, i.description, i.request_id, coalesce(f.currency, t.currency)
+    FROM input i
+    LEFT JOIN accounts f ON f.id = i.from_account
+    LEFT JOIN accounts t ON t.id = i.to_account
+   WHERE (i.from_account IS NULL) = (f.id IS NULL)
+     AND (i.to_account IS NULL) = (t.id IS NULL)
+     AND (f.currency IS NULL OR t.currency IS NULL OR f.currency = t.currency)
+   ORDER BY i.n
+  RETURNING ${PAYMENT_COLUMNS}, order_seq`;
+
+export type InsertedPayment = PaymentView & { order_seq: string };
+
+/** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
+export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
+  const column = <T>(pick: (p: NewPayment) => T) => payments.map(pick);
+  const { rows } = await db.query({
+    name: "insert-payments",
+    text: INSERT_PAYMENTS,
+    values: [
+      column((p) => p.id),
+      column((p) => p.partition),
+      column((p) => p.type),
+      column((p) => p.fromAccount),
+      column((p) => p.toAccount),
+      column((p) => p.amount),
+      column((p) => p.description),
+      column((p) => p.requestId ?? null),
+    ],
+  });
+  return new Map(rows.map((r) => [String(r.id), { ...toPaymentView(r), order_seq: String(r.order_seq) }]));
+}
+
+/** Inserts one pending payment, or writes nothing and throws why (422 account_not_found, currency_mismatch). */
+export async function insertPayment(db: Queryable, p: NewPayment): Promise<InsertedPayment> {
+  const inserted = (await insertPayments(db, [p]).catch(asUnavailable)).get(p.id);
+  if (inserted) return inserted;
   throw await explainRefusedPayment(db, p);
 }
 
