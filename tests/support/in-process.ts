@@ -50,13 +50,9 @@ export async function startInProcess(
     logger,
     startWorker,
     async stop() {
-      const t0 = Date.now();
       await Promise.all(workers.map((w) => w.stop()));
-      const t1 = Date.now();
       await api.close();
-      const t2 = Date.now();
       await db.drop();
-      if (process.env.TEST_STOP_TIMES) console.log(`stop: workers ${t1 - t0} ms, api ${t2 - t1} ms, db ${Date.now() - t2} ms`);
     },
   };
 }

@@ -35,13 +35,13 @@ export async function verifyLedger(pool: Pool, options: { maxProblems?: number }
   }
 }
 
-async function verifySnapshot(pool: PoolClient, maxProblems: number): Promise<VerificationReport> {
+async function verifySnapshot(db: PoolClient, maxProblems: number): Promise<VerificationReport> {
   const problems: string[] = [];
   const report = (message: string) => {
     if (problems.length < maxProblems) problems.push(message);
   };
 
-  const { rows: accountRows } = await pool.query("SELECT id, status, available, held, entry_count, last_hash FROM accounts ORDER BY id");
+  const { rows: accountRows } = await db.query("SELECT id, status, available, held, entry_count, last_hash FROM accounts ORDER BY id");
   const rowsById = new Map(accountRows.map((r) => [String(r.id), r]));
   const replay = new Map<string, AccountState>();
   let entryCount = 0;
@@ -49,7 +49,7 @@ async function verifySnapshot(pool: PoolClient, maxProblems: number): Promise<Ve
   const entriesByPayment = new Map<string, { account: string; type: EntryType; amount: string }[]>();
 
   for (;;) {
-    const { rows } = await pool.query(
+    const { rows } = await db.query(
       `SELECT account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
          FROM journal_entries WHERE (account_id, seq) > ($1::uuid, $2::bigint) ORDER BY account_id, seq LIMIT $3`,
       [cursor.account, cursor.seq, ENTRIES_PAGE],
@@ -102,7 +102,7 @@ async function verifySnapshot(pool: PoolClient, maxProblems: number): Promise<Ve
 
   const counts = { completed: 0, failed: 0, pending: 0 };
   let externalNet: Money = ZERO;
-  const { rows: payments } = await pool.query("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
+  const { rows: payments } = await db.query("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
   for (const p of payments) {
     counts[p.status as keyof typeof counts]++;
     const amount = formatMoney(moneyFromDb(p.amount));
