@@ -194,7 +194,7 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
         }
         const before = timings.length;
         const t0 = performance.now();
-        await settleBatch(instrumentedPool(pool, timings), partition, batch);
+        await settleBatch(instrumentedPool(pool, timings), [partition], batch);
         totals.push(performance.now() - t0);
         if (timings.length === before) throw new Error("profile: settleBatch ran no statement");
       }
@@ -211,7 +211,7 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
       const to = ids.find((id) => id !== from)!;
       await insertPayment(pool, { id: uuidv7(), partition, type: "transfer", fromAccount: from, toAccount: to, amount: "1.00", description: null });
     }
-    await settleBatch(instrumentedPool(pool, [], explain), partition, 100);
+    await settleBatch(instrumentedPool(pool, [], explain), [partition], 100);
     client.close();
     return {
       samples,

@@ -9,7 +9,7 @@ import {
   PartitionQueues,
   partitionQueueName,
   partitionQueuePrefix,
-  settlePartition,
+  settleBatch,
   SettleJob,
   uuidv7,
   type Logger,
@@ -23,6 +23,7 @@ import { WorkerMetrics } from "./ops/worker-metrics";
 import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
 import { RecentIds } from "./recent-ids";
+import { SettleCombiner } from "./settle-combiner";
 import { Sweeper } from "./sweeper";
 
 export interface SettleWorkerHooks {
@@ -44,6 +45,7 @@ export class SettleWorker {
   private opsServer: RunningOpsServer | undefined;
   private stopping = false;
   private readonly recentlySettled = new RecentIds(100_000);
+  private readonly combiner: SettleCombiner;
 
   constructor(
     readonly config: WorkerConfig,
@@ -64,6 +66,17 @@ export class SettleWorker {
       onRelease: (p) => this.stopConsumer(p),
       logger: this.logger,
     });
+    this.combiner = new SettleCombiner(
+      (partitions) =>
+        retryTransient(() => settleBatch(this.pool, partitions, config.batchSize), {
+          logger: this.logger,
+          giveUpAfterMs: 60_000,
+          isStopping: () => this.stopping,
+          what: "settle",
+          onRetry: (err) => this.metrics.transientRetry(err),
+        }),
+      config.batchSize,
+    );
     this.metrics = new WorkerMetrics({ pool: this.pool, ownedPartitions: () => this.leases.ownedPartitions.length });
     this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, {
       prefix: config.queuePrefix,
@@ -119,7 +132,16 @@ export class SettleWorker {
     const worker = this.consumers.get(partition);
     if (!worker) return;
     this.consumers.delete(partition);
-    await worker.close();
+    // close() waits for the job in hand. Bounded: after Redis came back empty, a BullMQ worker's
+    // close has been seen to hang, and the lease rounds (which await this) must go on, or the
+    // partition would stay without a consumer. The job in hand still runs to its end; the database
+    // fences it against the partition's next consumer.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      worker.close().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.config.jobLockMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (!closed) this.logger.warn({ partition, waitedMs: this.config.jobLockMs }, "partition consumer did not close in time; released anyway");
     this.logger.debug({ partition }, "partition released");
   }
 
@@ -129,15 +151,7 @@ export class SettleWorker {
     if (job.id && this.recentlySettled.has(job.id)) return { settled: 0 };
     const log = this.logger.child({ partition, jobId: job.id });
     const started = process.hrtime.bigint();
-    const settled = await retryTransient(
-      () =>
-        settlePartition(this.pool, partition, {
-          batchSize: this.config.batchSize,
-          throughOrderSeq: BigInt(data.through_order_seq),
-          skipPendingCheck: data.payment_id !== undefined,
-        }),
-      { logger: log, giveUpAfterMs: 60_000, isStopping: () => this.stopping, what: "settle", onRetry: (err) => this.metrics.transientRetry(err) },
-    );
+    const settled = await this.combiner.settlePartition(partition, BigInt(data.through_order_seq));
     this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
     for (const p of settled.payments) this.recentlySettled.add(p.id);
     for (const d of settled.disputes) this.recentlySettled.add(d.id);

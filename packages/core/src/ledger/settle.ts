@@ -17,6 +17,7 @@ export const SETTLE_EVENTS_CHANNEL = "settle_events";
 
 export interface SettledPayment {
   id: string;
+  partition: number;
   type: PaymentType;
   orderSeq: bigint;
   status: "completed" | "failed";
@@ -29,6 +30,7 @@ export interface SettledPayment {
 
 export interface SettledDispute {
   id: string;
+  partition: number;
   paymentId: string;
   kind: DisputeKind;
   orderSeq: bigint;
@@ -42,7 +44,7 @@ export interface SettleResult {
 }
 
 // Locks everything one batch needs, in one round trip and in a fixed order: the oldest pending
-// payments of the partition (acceptance order), its oldest pending dispute operations, the
+// payments of the partitions (acceptance order), their oldest pending dispute operations, the
 // payments those target (id order), then every account involved, in ascending id order (the sort
 // runs below the row locks), so two settle transactions never wait on each other in a cycle.
 // The row locks and the `pending` re-check are the fence that makes a duplicate job, or a second
@@ -50,16 +52,16 @@ export interface SettleResult {
 // NO KEY UPDATE leaves the FOR KEY SHARE lock of a concurrent payment insert unblocked.
 const LOCK_BATCH = `
   WITH payments_due AS (
-    SELECT id, type, from_account, to_account, amount, order_seq, created_at, request_id
+    SELECT id, partition, type, from_account, to_account, amount, order_seq, created_at, request_id
       FROM payments
-     WHERE partition = $1 AND status = 'pending'
+     WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
      LIMIT $2
        FOR NO KEY UPDATE
   ), disputes_due AS (
-    SELECT id, kind, payment_id, order_seq
+    SELECT id, partition, kind, payment_id, order_seq
       FROM dispute_operations
-     WHERE partition = $1 AND status = 'pending'
+     WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
      LIMIT $2
        FOR NO KEY UPDATE
@@ -77,18 +79,18 @@ const LOCK_BATCH = `
      ORDER BY id
        FOR NO KEY UPDATE
   )
-  SELECT 'payment' AS row_kind, id, type, NULL AS status, from_account, to_account, amount, order_seq, created_at, request_id,
+  SELECT 'payment' AS row_kind, id, partition, type, NULL AS status, from_account, to_account, amount, order_seq, created_at, request_id,
          NULL AS kind, NULL::uuid AS payment_id, NULL AS dispute_status, NULL::numeric AS available, NULL::numeric AS held,
          NULL::bigint AS entry_count, NULL AS last_hash
     FROM payments_due
   UNION ALL
-  SELECT 'dispute', id, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL
+  SELECT 'dispute', id, partition, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL
     FROM disputes_due
   UNION ALL
-  SELECT 'disputed', id, type, status, from_account, to_account, amount, NULL, NULL, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL
+  SELECT 'disputed', id, NULL, type, status, from_account, to_account, amount, NULL, NULL, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL
     FROM disputed
   UNION ALL
-  SELECT 'account', id, NULL, status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash
+  SELECT 'account', id, NULL, NULL, status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash
     FROM accounts_locked`;
 
 // Writes the whole batch in one round trip: journal entries, new account heads, payment results,
@@ -151,13 +153,14 @@ function toAccountState(r: Row): AccountState {
 }
 
 /**
- * Settles up to `limit` of the oldest pending operations (payments and dispute operations) of one
- * partition, in acceptance order, in one PostgreSQL transaction: balances, journal entries and
- * statuses commit together or not at all.
+ * Settles up to `limit` of the oldest pending operations (payments and dispute operations) of the
+ * given partitions, in acceptance order, in one PostgreSQL transaction: balances, journal entries
+ * and statuses commit together or not at all. Each account's operations come from one partition,
+ * so settling several partitions together keeps every account's order.
  */
-export async function settleBatch(pool: Pool, partition: number, limit: number): Promise<SettleResult> {
+export async function settleBatch(pool: Pool, partitions: readonly number[], limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partition, limit] });
+    const { rows } = await client.query({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partitions, limit] });
     const work = rows
       .filter((row) => row.row_kind === "payment" || row.row_kind === "dispute")
       .map((row) => ({ kind: row.row_kind as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
@@ -184,6 +187,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
         entries.push(...result.entries);
         payments.push({
           id: String(row.id),
+          partition: Number(row.partition),
           type: row.type,
           orderSeq: w.orderSeq,
           status: result.outcome.status,
@@ -214,7 +218,7 @@ export async function settleBatch(pool: Pool, partition: number, limit: number):
         // Later operations on the same payment in this batch see the new status.
         target.dispute_status = result.disputeStatus;
         entries.push(...result.entries);
-        disputes.push({ id: String(w.row.id), paymentId: String(target.id), kind: w.row.kind, orderSeq: w.orderSeq, status: result.outcome, disputeStatus: result.disputeStatus });
+        disputes.push({ id: String(w.row.id), partition: Number(w.row.partition), paymentId: String(target.id), kind: w.row.kind, orderSeq: w.orderSeq, status: result.outcome, disputeStatus: result.disputeStatus });
       }
     }
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
@@ -266,14 +270,23 @@ export async function settlePartition(
   // The check costs one round trip and saves four when nothing is pending (a spare job).
   if (!options.skipPendingCheck && !(await hasPendingWork(pool, partition))) return all;
   for (;;) {
-    const batch = await settleBatch(pool, partition, options.batchSize);
+    const batch = await settleBatch(pool, [partition], options.batchSize);
     all.payments.push(...batch.payments);
     all.disputes.push(...batch.disputes);
-    const size = batch.payments.length + batch.disputes.length;
-    const lastSeq = [...batch.payments, ...batch.disputes].reduce((max, x) => (x.orderSeq > max ? x.orderSeq : max), 0n);
-    if (size < options.batchSize) return all;
-    if (options.throughOrderSeq !== undefined && lastSeq >= options.throughOrderSeq) return all;
+    if (batchReached(batch, options.batchSize, options.throughOrderSeq)) return all;
   }
+}
+
+/**
+ * True when a batch settled everything pending, in its partitions, up to `throughOrderSeq`: it was
+ * not full (nothing was left), or it reached that sequence number (the batch takes the oldest
+ * first, so every earlier operation of its partitions is in it or was settled before).
+ */
+export function batchReached(batch: SettleResult, batchSize: number, throughOrderSeq: bigint | undefined): boolean {
+  if (batch.payments.length + batch.disputes.length < batchSize) return true;
+  if (throughOrderSeq === undefined) return false;
+  const lastSeq = [...batch.payments, ...batch.disputes].reduce((max, x) => (x.orderSeq > max ? x.orderSeq : max), 0n);
+  return lastSeq >= throughOrderSeq;
 }
 
 /** Partitions holding work pending for longer than `olderThanSeconds`, with the newest such seq. */
