@@ -82,6 +82,27 @@ describe("SettleCombiner", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("splits a failed round into one per partition, so only the failing partition's job fails", async () => {
+    const { calls, settle } = scripted();
+    const combiner = new SettleCombiner(settle, 10);
+    const first = combiner.settlePartition(8, 1n);
+    await tick();
+    const [bad, good] = [combiner.settlePartition(1, 2n), combiner.settlePartition(2, 3n)];
+    calls[0]!.answer(result(payment(8, 1)));
+    await first;
+    await tick();
+    expect(calls[1]!.partitions).toEqual([1, 2]);
+    calls[1]!.fail(new Error("check constraint"));
+    await tick();
+    expect(calls[2]!.partitions).toEqual([1]);
+    calls[2]!.fail(new Error("check constraint"));
+    await expect(bad).rejects.toThrow("check constraint");
+    await tick();
+    expect(calls[3]!.partitions).toEqual([2]);
+    calls[3]!.answer(result(payment(2, 3)));
+    await expect(good).resolves.toEqual(result(payment(2, 3)));
+  });
+
   it("fails a round's waiters when the settle fails and goes on with the next ones", async () => {
     const { calls, settle } = scripted();
     const combiner = new SettleCombiner(settle, 10);

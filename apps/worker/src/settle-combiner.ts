@@ -18,7 +18,8 @@ interface Waiter {
  * being paid again by every partition.
  *
  * A waiter is answered once a round has settled its partition through its sequence number (see
- * `batchReached`); until then it joins the next round. One round runs at a time per process.
+ * `batchReached`); until then it joins the next round. One round runs at a time per process. A
+ * round that fails is split into one round per partition, so a failure stays with its partition.
  */
 export class SettleCombiner {
   private waiting: Waiter[] = [];
@@ -57,7 +58,13 @@ export class SettleCombiner {
     try {
       batch = await this.settle(partitions);
     } catch (error) {
-      for (const w of round) w.reject(error);
+      if (partitions.length === 1) {
+        for (const w of round) w.reject(error);
+        return;
+      }
+      // A failure that retrying did not cure (the settle retries transient faults) may come from
+      // one partition's data: settle each partition alone, so only that one's job fails.
+      for (const p of partitions) await this.settleRound(round.filter((w) => w.partition === p));
       return;
     }
     // One consumer per partition means one waiter per partition; were there two, the first reports.
