@@ -36,23 +36,28 @@ function label(text: string): string {
   return `${verb} ${tables.join(", ")}${lock}`;
 }
 
-type QueryFn = (text: string, params?: unknown[]) => Promise<{ rows: any[] }>;
+/** A statement as pg takes it: SQL text, or a config object (named prepared statements). */
+type Statement = string | { text: string; values?: unknown[]; name?: string };
+type QueryFn = (statement: Statement, params?: unknown[]) => Promise<{ rows: any[] }>;
+const textOf = (statement: Statement): string => (typeof statement === "string" ? statement : statement.text);
 
 /**
  * A stand-in for the pool that times every statement (and, in explain mode, runs EXPLAIN ANALYZE
  * of it first inside a savepoint, so the real statement then runs on unchanged data).
  */
 function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["explain"]): Pool {
-  const wrap = (query: QueryFn, inTransaction: () => boolean): QueryFn => async (text, params) => {
+  const wrap = (query: QueryFn, inTransaction: () => boolean): QueryFn => async (statement, params) => {
+    const text = textOf(statement);
     if (explain && inTransaction() && !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(text)) {
       await query("SAVEPOINT bench_explain");
-      const { rows } = await query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, params);
+      const values = typeof statement === "string" ? params : statement.values;
+      const { rows } = await query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
       await query("ROLLBACK TO SAVEPOINT bench_explain");
       const plan = (rows[0]?.["QUERY PLAN"] as { Plan: Record<string, unknown>; "Planning Time": number; "Execution Time": number }[])[0]!;
       explain.push({ sql: label(text), planningMs: round(plan["Planning Time"], 3), executionMs: round(plan["Execution Time"], 3), plan: summarisePlan(plan.Plan) });
     }
     const t0 = performance.now();
-    const result = await query(text, params);
+    const result = await query(statement, params);
     timings.push({ sql: label(text), ms: performance.now() - t0 });
     return result;
   };
@@ -60,14 +65,14 @@ function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["
     query: wrap((t, p) => pool.query(t, p), () => false),
     connect: async (): Promise<PoolClient> => {
       const client = await pool.connect();
-      const original = client.query as unknown as (this: PoolClient, t: string, p?: unknown[]) => Promise<{ rows: any[] }>;
+      const original = client.query as unknown as (this: PoolClient, t: Statement, p?: unknown[]) => Promise<{ rows: any[] }>;
       let open = false;
       const raw: QueryFn = (t, p) => original.call(client, t, p);
       const timed = wrap(raw, () => open);
       (client as unknown as { query: QueryFn }).query = async (t, p) => {
-        if (/^\s*BEGIN/i.test(t)) open = true;
+        if (/^\s*BEGIN/i.test(textOf(t))) open = true;
         const r = await timed(t, p);
-        if (/^\s*(COMMIT|ROLLBACK)/i.test(t)) open = false;
+        if (/^\s*(COMMIT|ROLLBACK)/i.test(textOf(t))) open = false;
         return r;
       };
       const release = client.release;
