@@ -11,7 +11,7 @@ import { runNaive } from "./lib/naive-run";
 import { parseOptions, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
 import { runSpanProfile } from "./lib/profile";
-import { comparisonChart, evaluateTargets, htmlReport, markdownSummary, memoryChart, ratiosFor, runCharts, textSummary, type BenchResult } from "./lib/report";
+import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
 import { deleteStaleBenchPrefixes, runSettle } from "./lib/settle-run";
 
 async function machine(opts: { databaseUrl: string; redisUrl: string }): Promise<Record<string, string | number>> {
@@ -111,18 +111,7 @@ async function main(): Promise<void> {
   save();
   fs.copyFileSync(path.join(outDir, "result.json"), path.resolve(ROOT, opts.outDir, "latest.json"));
   fs.copyFileSync(path.join(outDir, "report.html"), path.resolve(ROOT, opts.outDir, "latest.html"));
-  if (opts.publish) {
-    const charts = path.join(ROOT, "bench/charts");
-    fs.mkdirSync(charts, { recursive: true });
-    fs.writeFileSync(path.join(charts, "comparison.svg"), comparisonChart(result));
-    for (const run of result.runs) {
-      const c = runCharts(run.settle);
-      const name = `${run.settle.spec.scenario}-${run.settle.spec.rate}`;
-      fs.writeFileSync(path.join(charts, `${name}-throughput.svg`), c.throughput);
-      fs.writeFileSync(path.join(charts, `${name}-latency.svg`), c.latency);
-      if ((run.settle.load.endedAt - run.settle.load.startedAt) / 1000 >= 300) fs.writeFileSync(path.join(charts, `${name}-memory.svg`), memoryChart(run.settle));
-    }
-  }
+  if (opts.publish) publishCharts(result, path.join(ROOT, "bench/charts"));
   process.stdout.write(`\n${textSummary(result)}\n\nreport: ${path.relative(ROOT, path.join(outDir, "report.html"))}\njson:   ${path.relative(ROOT, path.join(outDir, "result.json"))}\n`);
   const broken = result.runs.some((r) => r.settle.broken);
   process.exitCode = result.errors.length || broken ? 1 : 0;

@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { CpuProfileSummary } from "./cpu-profile";
 import type { NaiveRunResult } from "./naive-run";
 import type { BenchOptions } from "./options";
@@ -414,4 +416,20 @@ export function markdownSummary(r: BenchResult): string {
   }
   if (r.errors.length) out.push("Errors:", "", ...r.errors.map((e) => `- ${e.split("\n")[0]}`), "");
   return out.join("\n");
+}
+
+/**
+ * Writes the charts BENCHMARKS.md shows into `dir` (bench/charts): the comparison (only for a run
+ * that has something to compare), throughput and latency per run, memory for runs of 5 minutes+.
+ */
+export function publishCharts(result: BenchResult, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  if (result.runs.length > 1 || result.pgbench.length) fs.writeFileSync(path.join(dir, "comparison.svg"), comparisonChart(result));
+  for (const run of result.runs) {
+    const name = `${run.settle.spec.scenario}-${run.settle.spec.rate}`;
+    const c = runCharts(run.settle);
+    fs.writeFileSync(path.join(dir, `${name}-throughput.svg`), c.throughput);
+    fs.writeFileSync(path.join(dir, `${name}-latency.svg`), c.latency);
+    if ((run.settle.load.endedAt - run.settle.load.startedAt) / 1000 >= 300) fs.writeFileSync(path.join(dir, `${name}-memory.svg`), memoryChart(run.settle));
+  }
 }
