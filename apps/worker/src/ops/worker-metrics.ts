@@ -63,7 +63,7 @@ export class WorkerMetrics {
     });
     this.settleDuration = new Histogram({
       name: "settle_settle_transaction_duration_seconds",
-      help: "Time one settle job spends in PostgreSQL: one transaction per batch of pending payments, retries included",
+      help: "Time one settle job waits for its partition to be settled: the settle transaction in flight, then the one(s) it joins with the worker's other waiting partitions, retries included",
       buckets: SETTLE_BUCKETS,
       registers,
     });
