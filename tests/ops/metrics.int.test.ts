@@ -61,6 +61,20 @@ it("counts payments accepted, refused, completed and failed, by type and reason"
   expect(moved(workerBefore, workerAfter, "settle_settle_transaction_duration_seconds_count", {})).toBeGreaterThanOrEqual(1);
 });
 
+it("counts an idempotent replay as replayed, not as another accepted payment", async () => {
+  const [a, b] = [await newAccount(api), await newAccount(api)];
+  const before = await apiMetrics();
+  const key = { "Idempotency-Key": `metrics-replay-${a}` };
+  const first = await api.post("/api/v1/payments", { from_account: a, to_account: b, amount: "1.00" }, key);
+  const again = await api.post("/api/v1/payments", { from_account: a, to_account: b, amount: "1.00" }, key);
+  expect([first.status, again.status]).toEqual([202, 202]);
+  expect(again.headers.get("idempotent-replayed")).toBe("true");
+  expect(again.body.id).toBe(first.body.id);
+  const after = await apiMetrics();
+  expect(value(after, "settle_payments_accepted_total", { type: "transfer" }) - value(before, "settle_payments_accepted_total", { type: "transfer" })).toBe(1);
+  expect(value(after, "settle_payments_replayed_total", { type: "transfer" }) - value(before, "settle_payments_replayed_total", { type: "transfer" })).toBe(1);
+});
+
 it("reports queue depth per partition and state, pool usage, and partitions owned", async () => {
   const metrics = await apiMetrics();
   const depth = series(metrics, "settle_queue_jobs");

@@ -34,6 +34,7 @@ export class ApiMetrics {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<"method" | "route" | "status">;
   private readonly accepted: Counter<"type">;
+  private readonly replayed: Counter<"type">;
   private readonly rejected: Counter<"type" | "code">;
   private readonly acceptDuration: Histogram<"type">;
   private readonly depthSampler: QueueDepthSampler;
@@ -51,6 +52,12 @@ export class ApiMetrics {
     this.accepted = new Counter({
       name: "settle_payments_accepted_total",
       help: "Payments (and dispute operations) accepted with 202, by type",
+      labelNames: ["type"],
+      registers,
+    });
+    this.replayed = new Counter({
+      name: "settle_payments_replayed_total",
+      help: "Requests answered with the stored response of an earlier one with the same Idempotency-Key (no new payment), by type",
       labelNames: ["type"],
       registers,
     });
@@ -148,7 +155,9 @@ export class ApiMetrics {
       this.httpDuration.observe({ method: req.method, route: routeLabel(req.method, path), status: String(status) }, seconds);
       const type = findRoute(req.method, path)?.accepts;
       if (!type) return;
-      if (status === 202) {
+      if (res.getHeader("Idempotent-Replayed") === "true") {
+        this.replayed.inc({ type });
+      } else if (status === 202) {
         this.accepted.inc({ type });
         this.acceptDuration.observe({ type }, seconds);
       } else if (status >= 400) {
