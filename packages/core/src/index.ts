@@ -28,7 +28,7 @@ export {
 } from "./ledger/ledger-repository";
 export { AcceptBatcher } from "./ledger/accept-batcher";
 export { acceptPayment, enqueueSettle, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
-export { settleBatch, settlePartition, batchReached, hasPendingWork, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
+export { settleBatch, settlePartition, batchReached, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";

@@ -129,16 +129,6 @@ const WRITE_BATCH = `
     FROM (SELECT id FROM settled UNION ALL SELECT id FROM operations) touched
   HAVING count(*) > 0`;
 
-const HAS_PENDING = `
-  SELECT EXISTS (SELECT 1 FROM payments WHERE partition = $1 AND status = 'pending')
-      OR EXISTS (SELECT 1 FROM dispute_operations WHERE partition = $1 AND status = 'pending') AS pending`;
-
-/** True when the partition has a payment or dispute operation still pending (checked before a transaction). */
-export async function hasPendingWork(pool: Pool, partition: number): Promise<boolean> {
-  const { rows } = await pool.query({ name: "settle-has-pending", text: HAS_PENDING, values: [partition] });
-  return rows[0]?.pending === true;
-}
-
 type Row = Record<string, any>;
 
 function toAccountState(r: Row): AccountState {
@@ -258,17 +248,10 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
 
 /**
  * Settles a partition's pending operations batch by batch until the one with `throughOrderSeq`
- * (and so every earlier one) is settled, or nothing is pending. `skipPendingCheck` when the
- * caller knows work is most likely pending.
+ * (and so every earlier one) is settled, or nothing is pending.
  */
-export async function settlePartition(
-  pool: Pool,
-  partition: number,
-  options: { batchSize: number; throughOrderSeq?: bigint; skipPendingCheck?: boolean },
-): Promise<SettleResult> {
+export async function settlePartition(pool: Pool, partition: number, options: { batchSize: number; throughOrderSeq?: bigint }): Promise<SettleResult> {
   const all: SettleResult = { payments: [], disputes: [] };
-  // The check costs one round trip and saves four when nothing is pending (a spare job).
-  if (!options.skipPendingCheck && !(await hasPendingWork(pool, partition))) return all;
   for (;;) {
     const batch = await settleBatch(pool, [partition], options.batchSize);
     all.payments.push(...batch.payments);
