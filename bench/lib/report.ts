@@ -33,6 +33,21 @@ export interface BenchResult {
 const specName = (r: { spec: { scenario: string; rate: number | "max" } }) => `${r.spec.scenario}@${r.spec.rate}`;
 const ms = (p: Percentiles) => `${round(p.p50)} / ${round(p.p95)} / ${round(p.p99)} / ${round(p.max)}`;
 
+/** The unloaded span profile as table rows (span, percentiles, mean), for the HTML and Markdown reports. */
+function spanRows(sp: SpanProfile, digits: number): (string | number)[][] {
+  const row = (label: string, p: Percentiles) => [label, ms(p), round(p.mean, digits)];
+  return [
+    row("HTTP POST /api/v1/payments (whole accept, client side)", sp.accept.httpPost),
+    row("HTTP GET /healthz (Express + middleware, no I/O)", sp.accept.httpHealthz),
+    row("insertPayment: one INSERT … RETURNING, autocommit", sp.accept.insertPayment),
+    row("BullMQ add (enqueueSettle)", sp.accept.bullmqAdd),
+    ["rest of the accept (POST − INSERT − add): HTTP, JSON, zod, routing, logging", "", sp.accept.httpAndValidationMeanMs],
+    row("queue wait: job added → picked up", sp.hop.queueWait),
+    row("job processing: picked up → finished", sp.hop.jobProcessing),
+    row("created_at → processed_at", sp.hop.createdToProcessed),
+  ];
+}
+
 export function ratiosFor(settle: SettleRunResult, naive: NaiveRunResult | undefined, pgbench: PgbenchResult[]): Record<string, number | null> {
   const tpcb = pgbench.find((p) => p.script === "tpcb-like");
   const xfer = pgbench.find((p) => p.script === "transfer");
@@ -319,16 +334,7 @@ export function htmlReport(r: BenchResult): string {
   if (r.spanProfile) {
     const sp = r.spanProfile;
     sections.push(`<h2>Where a payment's milliseconds go (unloaded, ${sp.samples} samples)</h2>
-      ${table(["span", "p50 / p95 / p99 / max ms", "mean ms"], [
-        ["HTTP POST /api/v1/payments (whole accept)", ms(sp.accept.httpPost), round(sp.accept.httpPost.mean, 3)],
-        ["HTTP GET /healthz (Express + pino-http, no I/O)", ms(sp.accept.httpHealthz), round(sp.accept.httpHealthz.mean, 3)],
-        ["insertPayment (one INSERT … RETURNING)", ms(sp.accept.insertPayment), round(sp.accept.insertPayment.mean, 3)],
-        ["BullMQ add (enqueueSettle)", ms(sp.accept.bullmqAdd), round(sp.accept.bullmqAdd.mean, 3)],
-        ["rest of the accept: HTTP parse, zod, routing, JSON reply", "", sp.accept.httpAndValidationMeanMs],
-        ["queue wait (job added → picked up)", ms(sp.hop.queueWait), round(sp.hop.queueWait.mean, 3)],
-        ["job processing (picked up → finished)", ms(sp.hop.jobProcessing), round(sp.hop.jobProcessing.mean, 3)],
-        ["created_at → processed_at", ms(sp.hop.createdToProcessed), round(sp.hop.createdToProcessed.mean, 3)],
-      ])}
+      ${table(["span", "p50 / p95 / p99 / max ms", "mean ms"], spanRows(sp, 3))}
       ${sp.settle.map((b) => `<h3>settleBatch, ${b.batch} payment(s) per transaction (${b.reps} reps): ${round(b.totalMs.mean, 3)} ms mean, ${b.perPaymentMs} ms per payment, JS ${b.jsMeanMs} ms</h3>${table(["statement", "calls", "mean ms"], b.statements.map((s) => [s.sql, s.calls, s.meanMs]))}`).join("")}
       <h3>EXPLAIN ANALYZE of a 100-payment batch</h3>${sp.explain.map((e) => `<p><b>${escHtml(e.sql)}</b>: planning ${e.planningMs} ms, execution ${e.executionMs} ms</p><pre>${escHtml(e.plan)}</pre>`).join("")}`);
   }
@@ -395,16 +401,7 @@ export function markdownSummary(r: BenchResult): string {
   if (r.spanProfile) {
     const sp = r.spanProfile;
     out.push(`**Unloaded spans** (${sp.samples} sequential samples; ms p50 / p95 / p99 / max, mean)`, "");
-    out.push(md(["span", "p50 / p95 / p99 / max", "mean"], [
-      ["HTTP POST /api/v1/payments (whole accept, client side)", ms(sp.accept.httpPost), round(sp.accept.httpPost.mean, 2)],
-      ["HTTP GET /healthz (Express + middleware, no I/O)", ms(sp.accept.httpHealthz), round(sp.accept.httpHealthz.mean, 2)],
-      ["insertPayment: one INSERT … RETURNING, autocommit", ms(sp.accept.insertPayment), round(sp.accept.insertPayment.mean, 2)],
-      ["BullMQ add (enqueueSettle)", ms(sp.accept.bullmqAdd), round(sp.accept.bullmqAdd.mean, 2)],
-      ["rest of the accept (POST − INSERT − add): HTTP, JSON, zod, routing, logging", "", sp.accept.httpAndValidationMeanMs],
-      ["queue wait: job added → picked up", ms(sp.hop.queueWait), round(sp.hop.queueWait.mean, 2)],
-      ["job processing: picked up → finished", ms(sp.hop.jobProcessing), round(sp.hop.jobProcessing.mean, 2)],
-      ["created_at → processed_at", ms(sp.hop.createdToProcessed), round(sp.hop.createdToProcessed.mean, 2)],
-    ]), "");
+    out.push(md(["span", "p50 / p95 / p99 / max", "mean"], spanRows(sp, 2)), "");
     const stmts = [...new Set(sp.settle.flatMap((b) => b.statements.map((s) => s.sql)))];
     out.push("**settleBatch, statement by statement** (mean ms per transaction, client-side round trip)", "");
     out.push(md(["payments per transaction", ...stmts, "JS between statements", "total", "per payment"], sp.settle.map((b) => [b.batch, ...stmts.map((q) => b.statements.find((s) => s.sql === q)?.meanMs), b.jsMeanMs, round(b.totalMs.mean, 2), b.perPaymentMs])), "");
