@@ -8,7 +8,7 @@ import { installCleanup, ROOT, stopAll } from "./lib/children";
 import { summariseCpuProfiles } from "./lib/cpu-profile";
 import { databaseUrl, dropDatabase } from "./lib/database";
 import { runNaive } from "./lib/naive-run";
-import { parseOptions, UsageError } from "./lib/options";
+import { HelpRequested, parseOptions, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
 import { runSpanProfile } from "./lib/profile";
 import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
@@ -119,6 +119,11 @@ async function main(): Promise<void> {
 
 main()
   .catch((error) => {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${error.message}\n`);
+      process.exitCode = 0;
+      return;
+    }
     process.stderr.write(error instanceof UsageError ? `${error.message}\n` : `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 2;
   })

@@ -85,7 +85,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
+    if (arg === "--help" || arg === "-h") throw new HelpRequested(USAGE);
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${arg}\n${USAGE}`);
     const eq = arg.indexOf("=");
     let key: string;
@@ -156,4 +156,9 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
 
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** --help: the usage is the answer, not an error (exit 0). */
+export class HelpRequested extends UsageError {
+  override name = "HelpRequested";
 }
