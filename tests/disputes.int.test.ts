@@ -1,4 +1,4 @@
-import { partitionFor, settlePartition, uuidv7, verifyLedger } from "@settle/core";
+import { partitionFor, settleBatch, uuidv7, verifyLedger } from "@settle/core";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, newAccount, settled, type ApiClient } from "./support/http";
 
@@ -127,7 +127,7 @@ describe("refused transitions", () => {
     const partition = partitionFor(payee, Number(system.env.PARTITIONS));
     const opId = uuidv7();
     await system.db.pool.query("INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, 'resolve')", [opId, partition, transfer.id]);
-    await settlePartition(system.db.pool, partition, { batchSize: 10 });
+    await settleBatch(system.db.pool, [partition], 10);
     const { rows } = await system.db.pool.query("SELECT status, rejection_reason FROM dispute_operations WHERE id = $1", [opId]);
     expect(rows[0]).toEqual({ status: "rejected", rejection_reason: "invalid_state" });
     expect((await api.get(`/api/v1/payments/${transfer.id}`)).body.dispute_status).toBe("none");

@@ -2,7 +2,7 @@
 // The services here are real clients pointed at ports where nothing listens.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger, createPool, createRedis, PartitionQueues } from "@settle/core";
+import { createLogger, createPool, createRedis, PartitionQueues, PartitionWaker } from "@settle/core";
 import { createApp } from "../apps/api/src/app";
 import { loadConfig } from "../apps/api/src/config";
 import { client, type ApiClient } from "./support/http";
@@ -19,7 +19,8 @@ beforeAll(async () => {
   const pool = createPool({ url: config.databaseUrl, max: 2, connectionTimeoutMs: 1000 });
   const redis = createRedis(config.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix: "t-unavailable", partitions: 4 });
-  const app = createApp({ config, pool, redis, queues, logger: createLogger({ level: "silent", name: "unavailable" }) });
+  const logger = createLogger({ level: "silent", name: "unavailable" });
+  const app = createApp({ config, pool, redis, queues, waker: new PartitionWaker(queues, { logger }), logger });
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

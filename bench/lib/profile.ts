@@ -1,5 +1,5 @@
 import path from "node:path";
-import { createPool, createRedis, insertPayment, PartitionQueues, partitionFor, settleBatch, uuidv7, type Pool, type PoolClient } from "@settle/core";
+import { createPool, createRedis, insertPayment, PartitionQueues, partitionFor, settleBatch, settleDeduplicationId, uuidv7, type Pool, type PoolClient } from "@settle/core";
 import { freePort, onInterrupt, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
 import { seedFundedAccounts } from "./funding";
@@ -151,9 +151,10 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
       const payment = await insertPayment(pool, { id: uuidv7(), partition, type: "transfer", fromAccount: from, toAccount: to, amount: "1.00", description: null });
       inserts.push(performance.now() - t0);
       t0 = performance.now();
-      await queues.enqueueSettle({ partition, through_order_seq: payment.order_seq, payment_id: payment.id }, payment.id);
+      await queues.wake(partition);
       adds.push(performance.now() - t0);
-      accepted.push(payment.id);
+      // The wake-up that will settle it: the one the partition's deduplication key names now.
+      accepted.push(`${partition}:${(await queues.queue(partition).getDeduplicationJobId(settleDeduplicationId(partition))) ?? ""}`);
       // One at a time, like the HTTP samples: the hop is measured unloaded.
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -165,9 +166,9 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
     }
     const waits: number[] = [];
     const processing: number[] = [];
-    for (const id of accepted) {
-      const { rows } = await pool.query("SELECT partition FROM payments WHERE id = $1", [id]);
-      const job = await queues.queue(Number(rows[0]!.partition)).getJob(id);
+    for (const wakeUp of accepted) {
+      const [partition, jobId] = wakeUp.split(":");
+      const job = jobId ? await queues.queue(Number(partition)).getJob(jobId) : undefined;
       if (job?.processedOn && job.finishedOn) {
         waits.push(job.processedOn - job.timestamp);
         processing.push(job.finishedOn - job.processedOn);

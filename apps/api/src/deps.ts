@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { AcceptBatcher, Logger, PartitionQueues, Pool } from "@settle/core";
+import type { AcceptBatcher, Logger, PartitionQueues, PartitionWaker, Pool } from "@settle/core";
 import type { ApiConfig } from "./config";
 import type { PaymentEvents } from "./payment-events";
 
@@ -9,6 +9,8 @@ export interface ApiDeps {
   pool: Pool;
   redis: Redis;
   queues: PartitionQueues;
+  /** Adds partition wake-ups, one per partition for the accepts of one moment. */
+  waker: PartitionWaker;
   logger: Logger;
   /** Group commit of accepts (absent: one INSERT per payment). */
   batcher?: AcceptBatcher;

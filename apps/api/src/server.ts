@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AcceptBatcher, assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, type Logger } from "@settle/core";
+import { AcceptBatcher, assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, PartitionWaker, type Logger } from "@settle/core";
 import { createApp } from "./app";
 import type { ApiConfig } from "./config";
 import type { ApiDeps } from "./deps";
@@ -30,7 +30,8 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   await events.start();
   // Half the pool for group-commit inserts leaves the rest to reads and keyed (idempotent) accepts.
   const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 2)) }) : undefined;
-  const deps: ApiDeps = { config, pool, redis, queues, logger: log, events, batcher };
+  const waker = new PartitionWaker(queues, { logger: log });
+  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);

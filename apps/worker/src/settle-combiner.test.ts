@@ -34,60 +34,64 @@ function scripted() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+const drained = (r: SettleResult, more = false) => ({ settled: r, more });
+
 describe("SettleCombiner", () => {
-  it("settles the partitions whose jobs arrive during a round together, in the next round", async () => {
+  it("settles the partitions whose wake-ups arrive during a round together, in the next round", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, 10);
-    const first = combiner.settlePartition(7, 1n);
+    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const first = combiner.drain(7);
     await tick();
     expect(calls.map((c) => c.partitions)).toEqual([[7]]);
 
-    const later = [combiner.settlePartition(3, 2n), combiner.settlePartition(9, 3n), combiner.settlePartition(1, 4n)];
+    const later = [combiner.drain(3), combiner.drain(9), combiner.drain(1)];
     await tick();
     expect(calls).toHaveLength(1); // one round at a time
     calls[0]!.answer(result(payment(7, 1)));
-    await expect(first).resolves.toEqual(result(payment(7, 1)));
+    await expect(first).resolves.toEqual(drained(result(payment(7, 1))));
     await tick();
     expect(calls.map((c) => c.partitions)).toEqual([[7], [1, 3, 9]]);
 
     calls[1]!.answer(result(payment(3, 2), payment(9, 3), payment(1, 4), payment(9, 5)));
     const [r3, r9, r1] = await Promise.all(later);
-    expect(r3).toEqual(result(payment(3, 2)));
-    expect(r9).toEqual(result(payment(9, 3), payment(9, 5)));
-    expect(r1).toEqual(result(payment(1, 4)));
+    expect(r3).toEqual(drained(result(payment(3, 2))));
+    expect(r9).toEqual(drained(result(payment(9, 3), payment(9, 5))));
+    expect(r1).toEqual(drained(result(payment(1, 4))));
   });
 
-  it("keeps a waiter for the next round while a full batch has not reached its sequence number", async () => {
+  it("keeps draining after a full round, until a round is not full", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, 2);
+    const combiner = new SettleCombiner(settle, { batchSize: 2, maxRounds: 8 });
     let done = false;
-    const waiter = combiner.settlePartition(5, 4n).then((r) => ((done = true), r));
+    const waiter = combiner.drain(5).then((r) => ((done = true), r));
     await tick();
-    calls[0]!.answer(result(payment(5, 1), payment(5, 2))); // full, reached seq 2 of 4
+    calls[0]!.answer(result(payment(5, 1), payment(5, 2))); // full: more may be pending
     await tick();
     expect(done).toBe(false);
     expect(calls.map((c) => c.partitions)).toEqual([[5], [5]]);
     calls[1]!.answer(result(payment(5, 3))); // not full: nothing more pending
-    await expect(waiter).resolves.toEqual(result(payment(5, 1), payment(5, 2), payment(5, 3)));
+    await expect(waiter).resolves.toEqual(drained(result(payment(5, 1), payment(5, 2), payment(5, 3))));
   });
 
-  it("answers a waiter from a full batch that passed its sequence number", async () => {
+  it("hands a busy partition back after maxRounds full rounds, saying more is pending", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, 2);
-    const waiter = combiner.settlePartition(5, 2n);
+    const combiner = new SettleCombiner(settle, { batchSize: 1, maxRounds: 2 });
+    const waiter = combiner.drain(4);
     await tick();
-    calls[0]!.answer(result(payment(5, 1), payment(5, 2)));
-    await expect(waiter).resolves.toEqual(result(payment(5, 1), payment(5, 2)));
+    calls[0]!.answer(result(payment(4, 1)));
     await tick();
-    expect(calls).toHaveLength(1);
+    calls[1]!.answer(result(payment(4, 2)));
+    await expect(waiter).resolves.toEqual(drained(result(payment(4, 1), payment(4, 2)), true));
+    await tick();
+    expect(calls).toHaveLength(2);
   });
 
-  it("splits a failed round into one per partition, so only the failing partition's job fails", async () => {
+  it("splits a failed round into one per partition, so only the failing partition's wake-up fails", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, 10);
-    const first = combiner.settlePartition(8, 1n);
+    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const first = combiner.drain(8);
     await tick();
-    const [bad, good] = [combiner.settlePartition(1, 2n), combiner.settlePartition(2, 3n)];
+    const [bad, good] = [combiner.drain(1), combiner.drain(2)];
     calls[0]!.answer(result(payment(8, 1)));
     await first;
     await tick();
@@ -100,20 +104,20 @@ describe("SettleCombiner", () => {
     await tick();
     expect(calls[3]!.partitions).toEqual([2]);
     calls[3]!.answer(result(payment(2, 3)));
-    await expect(good).resolves.toEqual(result(payment(2, 3)));
+    await expect(good).resolves.toEqual(drained(result(payment(2, 3))));
   });
 
   it("fails a round's waiters when the settle fails and goes on with the next ones", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, 10);
-    const failed = combiner.settlePartition(1, 1n);
+    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const failed = combiner.drain(1);
     await tick();
-    const next = combiner.settlePartition(2, 2n);
+    const next = combiner.drain(2);
     calls[0]!.fail(new Error("database gone"));
     await expect(failed).rejects.toThrow("database gone");
     await tick();
     expect(calls.map((c) => c.partitions)).toEqual([[1], [2]]);
     calls[1]!.answer(result(payment(2, 2)));
-    await expect(next).resolves.toEqual(result(payment(2, 2)));
+    await expect(next).resolves.toEqual(drained(result(payment(2, 2))));
   });
 });

@@ -1,25 +1,33 @@
-import { batchReached, type SettleResult } from "@settle/core";
+import type { SettleResult } from "@settle/core";
+
+/** What one wake-up settled in its partition, and whether it stopped with work left. */
+export interface Drained {
+  settled: SettleResult;
+  /** True when the round budget ran out before the partition was empty: wake it again. */
+  more: boolean;
+}
 
 interface Waiter {
   partition: number;
-  throughOrderSeq: bigint;
-  /** What the rounds settled in this waiter's partition while it waited. */
+  roundsLeft: number;
   settled: SettleResult;
-  resolve: (result: SettleResult) => void;
+  resolve: (drained: Drained) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * Group commit for the settle side. Each owned partition has its own BullMQ consumer (one job at a
- * time per partition); their jobs come here, and the partitions whose jobs arrive while a settle
- * transaction is in flight are settled together, in the next one. Under light load a round holds
- * one partition and this is the plain per-partition settle; under load a round holds many, so the
- * cost of a transaction (four round trips and a commit) is shared by many payments instead of
- * being paid again by every partition.
+ * Group commit for the settle side. Each owned partition has its own BullMQ consumer (one wake-up
+ * at a time per partition); each wake-up comes here to drain its partition, and the partitions
+ * waiting together are settled together, in one transaction per round. Under light load a round
+ * holds one partition; under load it holds many, so the cost of a transaction is shared by many
+ * payments instead of being paid again by every partition.
  *
- * A waiter is answered once a round has settled its partition through its sequence number (see
- * `batchReached`); until then it joins the next round. One round runs at a time per process. A
- * round that fails is split into one round per partition, so a failure stays with its partition.
+ * A round takes the oldest pending operations of its partitions, up to the batch size. One that
+ * was not full took everything pending there, so its waiters are done; after a full round they
+ * stay for the next one, for at most `maxRounds` rounds (then the caller wakes the partition
+ * again, so a busy partition never holds its consumer for long). One round runs at a time per
+ * process. A round that fails is split into one round per partition, so a failure stays with its
+ * partition.
  */
 export class SettleCombiner {
   private waiting: Waiter[] = [];
@@ -27,13 +35,13 @@ export class SettleCombiner {
 
   constructor(
     private readonly settle: (partitions: number[]) => Promise<SettleResult>,
-    private readonly batchSize: number,
+    private readonly options: { batchSize: number; maxRounds: number },
   ) {}
 
-  /** Settles `partition` through `throughOrderSeq`; resolves with what was settled in that partition. */
-  settlePartition(partition: number, throughOrderSeq: bigint): Promise<SettleResult> {
+  /** Settles what is pending in `partition`, in rounds shared with the other waiting partitions. */
+  drain(partition: number): Promise<Drained> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ partition, throughOrderSeq, settled: { payments: [], disputes: [] }, resolve, reject });
+      this.waiting.push({ partition, roundsLeft: this.options.maxRounds, settled: { payments: [], disputes: [] }, resolve, reject });
       void this.run();
     });
   }
@@ -72,8 +80,11 @@ export class SettleCombiner {
     for (const w of round) if (!byPartition.has(w.partition)) byPartition.set(w.partition, w);
     for (const p of batch.payments) byPartition.get(p.partition)?.settled.payments.push(p);
     for (const d of batch.disputes) byPartition.get(d.partition)?.settled.disputes.push(d);
+    const full = batch.payments.length + batch.disputes.length >= this.options.batchSize;
     for (const w of round) {
-      if (batchReached(batch, this.batchSize, w.throughOrderSeq)) w.resolve(w.settled);
+      w.roundsLeft--;
+      if (!full) w.resolve({ settled: w.settled, more: false });
+      else if (w.roundsLeft <= 0) w.resolve({ settled: w.settled, more: true });
       else this.waiting.push(w);
     }
   }

@@ -7,6 +7,7 @@ import {
   assertMigrated,
   ensurePartitionCount,
   PartitionQueues,
+  PartitionWaker,
   partitionQueueName,
   partitionQueuePrefix,
   settleBatch,
@@ -22,13 +23,15 @@ import { checkEvictionPolicy } from "./ops/redis-policy";
 import { WorkerMetrics } from "./ops/worker-metrics";
 import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
-import { RecentIds } from "./recent-ids";
 import { SettleCombiner } from "./settle-combiner";
 import { Sweeper } from "./sweeper";
 
 export interface SettleWorkerHooks {
   onSettled?: (result: SettleResult, partition: number) => void;
 }
+
+/** Rounds one wake-up may run before it hands its partition to a follow-up wake-up. */
+const ROUNDS_PER_WAKE_UP = 8;
 
 /** One worker process: consumes its fair share of partitions, settles payments, sweeps. */
 export class SettleWorker {
@@ -44,7 +47,7 @@ export class SettleWorker {
   readonly metrics: WorkerMetrics;
   private opsServer: RunningOpsServer | undefined;
   private stopping = false;
-  private readonly recentlySettled = new RecentIds(100_000);
+  private readonly waker: PartitionWaker;
   private readonly combiner: SettleCombiner;
 
   constructor(
@@ -57,6 +60,7 @@ export class SettleWorker {
     this.producer = createRedis(config.redisUrl, "producer");
     this.consumerConnection = createRedis(config.redisUrl, "worker");
     this.queues = new PartitionQueues(this.producer, { prefix: config.queuePrefix, partitions: config.partitions });
+    this.waker = new PartitionWaker(this.queues, { logger: this.logger });
     this.leases = new PartitionLeases(this.consumerConnection, {
       prefix: config.queuePrefix,
       partitions: config.partitions,
@@ -75,10 +79,10 @@ export class SettleWorker {
           what: "settle",
           onRetry: (err) => this.metrics.transientRetry(err),
         }),
-      config.batchSize,
+      { batchSize: config.batchSize, maxRounds: ROUNDS_PER_WAKE_UP },
     );
     this.metrics = new WorkerMetrics({ pool: this.pool, ownedPartitions: () => this.leases.ownedPartitions.length });
-    this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, {
+    this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, this.waker, {
       prefix: config.queuePrefix,
       afterSeconds: config.sweepAfterSeconds,
       intervalMs: config.sweepIntervalMs,
@@ -120,7 +124,9 @@ export class SettleWorker {
       concurrency: 1,
       lockDuration: this.config.jobLockMs,
       stalledInterval: Math.max(1000, Math.floor(this.config.jobLockMs / 2)),
-      maxStalledCount: 1,
+      // A stalled wake-up (its worker died) is simply run again: it only says "settle partition p",
+      // and one failed for stalling would keep the partition's deduplication key until the sweeper.
+      maxStalledCount: 1000,
     });
     worker.on("error", (err) => this.logger.warn({ err, partition }, "partition consumer error"));
     worker.on("failed", (job, err) => this.logger.error({ err, partition, jobId: job?.id }, "settle job failed; the sweeper will retry its payments"));
@@ -146,21 +152,19 @@ export class SettleWorker {
   }
 
   private async process(partition: number, job: Job): Promise<{ settled: number }> {
-    const data = SettleJob.parse(job.data);
-    // A payment's (or dispute operation's) job carries its id as job id; a sweeper kick does not.
-    if (job.id && this.recentlySettled.has(job.id)) return { settled: 0 };
+    SettleJob.parse(job.data);
     const log = this.logger.child({ partition, jobId: job.id });
     const started = process.hrtime.bigint();
-    const settled = await this.combiner.settlePartition(partition, BigInt(data.through_order_seq));
+    const { settled, more } = await this.combiner.drain(partition);
     this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
-    for (const p of settled.payments) this.recentlySettled.add(p.id);
-    for (const d of settled.disputes) this.recentlySettled.add(d.id);
-    // Each line names the request that accepted its payment, even in a batch started by another job.
+    // Each line names the request that accepted its payment, even in a round another wake-up began.
     for (const p of settled.payments) {
-      log.info({ paymentId: p.id, requestId: p.requestId ?? data.request_id, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+      log.info({ paymentId: p.id, requestId: p.requestId ?? undefined, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
     }
-    for (const d of settled.disputes) log.info({ requestId: data.request_id, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
+    for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
     this.hooks.onSettled?.(settled, partition);
+    // Added while this job is active, it becomes the partition's one follow-up wake-up.
+    if (more) await this.waker.wake(partition, "follow-up");
     return { settled: settled.payments.length + settled.disputes.length };
   }
 

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { enqueueSettle, findStalePartitions, purgeIdempotencyKeys, type Logger, type PartitionQueues, type Pool } from "@settle/core";
+import { findStalePartitions, purgeIdempotencyKeys, type Logger, type PartitionQueues, type PartitionWaker, type Pool } from "@settle/core";
 
 export interface SweeperOptions {
   prefix: string;
@@ -14,9 +14,10 @@ export interface SweeperOptions {
 const PURGE_EVERY_MS = 60_000;
 
 /**
- * Re-enqueues partitions whose payments stay pending past `afterSeconds`: the enqueue after the
- * accept may have failed, or Redis may have lost the job. PostgreSQL is the source of truth, so a
- * spare kick is harmless (the settle transaction skips what is no longer pending).
+ * Wakes partitions whose payments stay pending past `afterSeconds`: the wake-up after the accept
+ * may have failed, or Redis may have lost it. PostgreSQL is the source of truth, so a spare
+ * wake-up is harmless (the settle transaction skips what is no longer pending). A deduplication
+ * key left behind by a wake-up that can no longer run is freed first, or it would absorb this one.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -27,6 +28,7 @@ export class Sweeper {
     private readonly pool: Pool,
     private readonly redis: Redis,
     private readonly queues: PartitionQueues,
+    private readonly waker: PartitionWaker,
     private readonly options: SweeperOptions,
   ) {}
 
@@ -42,20 +44,20 @@ export class Sweeper {
     }, this.options.intervalMs);
   }
 
-  /** One sweep; only one worker of the deployment sweeps per interval. Returns partitions kicked. */
+  /** One sweep; only one worker of the deployment sweeps per interval. Returns the partitions woken. */
   async sweep(): Promise<number> {
     const turn = await this.redis.set(`${this.options.prefix}:sweeper`, "1", "PX", Math.max(100, this.options.intervalMs - 50), "NX");
     if (turn !== "OK") return 0;
     const stale = await findStalePartitions(this.pool, this.options.afterSeconds);
-    for (const { partition, throughOrderSeq, count } of stale) {
-      const queued = await enqueueSettle(
-        { queues: this.queues, logger: this.options.logger },
-        { partition, through_order_seq: throughOrderSeq.toString() },
-        `sweep-${partition}-${throughOrderSeq}-${Date.now()}`,
-      );
-      if (queued) {
+    for (const { partition, count } of stale) {
+      const freed = await this.queues.releaseStaleWakeUp(partition).catch((err) => {
+        this.options.logger.warn({ err, partition }, "could not inspect the partition's wake-up");
+        return false;
+      });
+      if (freed) this.options.logger.warn({ partition }, "freed the deduplication key of a wake-up that can no longer run");
+      if (await this.waker.wake(partition, "sweep")) {
         this.options.onReenqueue?.(partition, count);
-        this.options.logger.info({ partition, pending: count }, "sweeper re-enqueued a partition with stale pending payments");
+        this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
       }
     }
     if (this.options.idempotencyTtlHours && Date.now() - this.lastPurge > PURGE_EVERY_MS) {

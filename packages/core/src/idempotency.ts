@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Pool, PoolClient } from "pg";
 import { asUnavailable, withTransaction } from "./db/pool";
 import { DomainError } from "./errors";
+import { IDEMPOTENCY_KEY_PATTERN } from "./schemas";
 
 /** An Idempotency-Key with what identifies the request it was first used for. */
 export interface IdempotencyKey {
@@ -16,12 +17,11 @@ export interface StoredResponse<B = unknown> {
   body: B;
 }
 
-const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 
 /** Validates an Idempotency-Key header value (1..255 printable ASCII characters). */
 export function parseIdempotencyKey(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || !KEY_PATTERN.test(value)) {
+  if (typeof value !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(value)) {
     throw new DomainError("invalid_request", "Idempotency-Key: must be 1 to 255 printable ASCII characters", [
       { path: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters" },
     ]);
@@ -93,4 +93,39 @@ export async function purgeIdempotencyKeys(pool: Pool, olderThanHours: number, b
     [olderThanHours, batch],
   );
   return rowCount ?? 0;
+}
+
+/** Stored responses of several keys, by `scope + "\0" + key` (one round trip). */
+export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[]): Promise<Map<string, { requestHash: string; response: B }>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await pool
+    .query(
+      `SELECT k.scope, k.key, k.request_hash, k.response
+         FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS wanted(scope, key) USING (scope, key)`,
+      [keys.map((k) => k.scope), keys.map((k) => k.key)],
+    )
+    .catch(asUnavailable);
+  return new Map(rows.map((r) => [`${r.scope}\0${r.key}`, { requestHash: String(r.request_hash), response: r.response as B }]));
+}
+
+/**
+ * Stores several keys' responses inside the caller's transaction. False when another request
+ * holds one of them (the caller rolls back and replays it): ON CONFLICT DO NOTHING waits for a
+ * concurrent holder to commit, as in `runIdempotent`.
+ */
+export async function storeIdempotencyKeys(client: PoolClient, entries: { key: IdempotencyKey; response: StoredResponse }[]): Promise<boolean> {
+  if (entries.length === 0) return true;
+  const { rowCount } = await client.query(
+    `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[])
+     ON CONFLICT (scope, key) DO NOTHING`,
+    [
+      entries.map((e) => e.key.scope),
+      entries.map((e) => e.key.key),
+      entries.map((e) => e.key.requestHash),
+      entries.map((e) => e.response.status),
+      entries.map((e) => JSON.stringify(e.response.body)),
+    ],
+  );
+  return rowCount === entries.length;
 }

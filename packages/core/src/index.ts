@@ -10,7 +10,8 @@ export { issuesToDetails } from "./schemas";
 export { createPool, ensureDatabase, withTransaction, isTransientDbError, asUnavailable, type Pool, type PoolClient, type DatabaseOptions } from "./db/pool";
 export { migrate, assertMigrated, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migrate";
 export { ensurePartitionCount } from "./db/settings";
-export { SettleJob, JOB_CATALOG, type JobName } from "./queue/jobs";
+export { SettleJob, JOB_CATALOG, settleDeduplicationId, type JobName } from "./queue/jobs";
+export { PartitionWaker, type PartitionWakerOptions } from "./queue/partition-waker";
 export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
 export { applyPayment, applyDispute, disputeAllowed, disputeStatusAfter, type DisputeKind, type DisputeStatus, type DisputeToApply, appendEntry, type AccountState, type AccountStatus, type EntryType, type FailureReason, type JournalEntry, type PaymentToSettle, type PaymentType, type SettleOutcome } from "./ledger/apply";
 export { GENESIS_HASH, canonicalEntry, entryHash, type HashedEntryFields } from "./ledger/journal-hash";
@@ -27,10 +28,11 @@ export {
   type NewPayment,
 } from "./ledger/ledger-repository";
 export { AcceptBatcher } from "./ledger/accept-batcher";
-export { acceptPayment, enqueueSettle, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
-export { settleBatch, settlePartition, batchReached, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
+export { acceptPayment, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
+export { acceptPaymentBatch, type BatchItem, type BatchItemResult } from "./ledger/accept-batch";
+export { settleBatch, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
-export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
+export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
 export { checkReadiness, type Readiness } from "./readiness";
 export { registerPoolGauge } from "./pool-metrics";

@@ -25,23 +25,59 @@ export const CreateAccountRequest = z.strictObject({
 });
 export type CreateAccountRequest = z.infer<typeof CreateAccountRequest>;
 
-export const TransferRequest = z
-  .strictObject({
-    from_account: Uuid,
-    to_account: Uuid,
-    amount: Amount,
-    payment_description: Description,
-  })
-  .refine((body) => body.from_account !== body.to_account, { path: ["to_account"], message: "must differ from from_account" });
+const transferFields = {
+  from_account: Uuid,
+  to_account: Uuid,
+  amount: Amount,
+  payment_description: Description,
+};
+const differentAccounts: [(body: { from_account: string; to_account: string }) => boolean, { path: string[]; message: string }] = [
+  (body) => body.from_account !== body.to_account,
+  { path: ["to_account"], message: "must differ from from_account" },
+];
+
+export const TransferRequest = z.strictObject(transferFields).refine(...differentAccounts);
 export type TransferRequest = z.infer<typeof TransferRequest>;
 
-/** The body of a deposit or a withdrawal: one account and the outside world. */
-export const ExternalMoveRequest = z.strictObject({
+const externalMoveFields = {
   account_id: Uuid,
   amount: Amount,
   description: Description,
-});
+};
+
+/** The body of a deposit or a withdrawal: one account and the outside world. */
+export const ExternalMoveRequest = z.strictObject(externalMoveFields);
 export type ExternalMoveRequest = z.infer<typeof ExternalMoveRequest>;
+
+/** An Idempotency-Key: 1 to 255 printable ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
+const IdempotencyKeyField = z.string({ error: "must be a string" }).regex(IDEMPOTENCY_KEY_PATTERN, "must be 1 to 255 printable ASCII characters").optional();
+
+/** Most payments one batch request may carry. */
+export const MAX_BATCH_ITEMS = 1000;
+
+/** The batch intake's envelope; each item is checked on its own (`BatchTransferItem`, `BatchExternalMoveItem`). */
+export const BatchRequest = z.strictObject({
+  payments: z
+    .array(z.unknown(), { error: "must be an array of payments" })
+    .min(1, "must hold at least one payment")
+    .max(MAX_BATCH_ITEMS, `must hold at most ${MAX_BATCH_ITEMS} payments`),
+});
+export type BatchRequest = z.infer<typeof BatchRequest>;
+
+/** A batch item that is a transfer: the body of POST /payments, optionally typed and keyed. */
+export const BatchTransferItem = z
+  .strictObject({ ...transferFields, type: z.literal("transfer").optional(), idempotency_key: IdempotencyKeyField })
+  .refine(...differentAccounts);
+export type BatchTransferItem = z.infer<typeof BatchTransferItem>;
+
+/** A batch item that is a deposit or a withdrawal: the body of its endpoint, typed, optionally keyed. */
+export const BatchExternalMoveItem = z.strictObject({
+  ...externalMoveFields,
+  type: z.enum(["deposit", "withdrawal"]),
+  idempotency_key: IdempotencyKeyField,
+});
+export type BatchExternalMoveItem = z.infer<typeof BatchExternalMoveItem>;
 
 /** The body of a dispute, resolve or chargeback: nothing (an empty object, or no body at all). */
 export const EmptyRequest = z.strictObject({});

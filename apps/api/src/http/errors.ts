@@ -28,7 +28,9 @@ const BODY_ERRORS: Record<string, DomainError> = {
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   let domain: DomainError;
   if (error instanceof DomainError) domain = error;
-  else if (typeof error?.type === "string" && BODY_ERRORS[error.type]) domain = BODY_ERRORS[error.type]!;
+  else if (error?.type === "entity.too.large" && typeof error.limit === "number") {
+    domain = new DomainError("payload_too_large", `request body is larger than ${error.limit / 1024} KiB`);
+  } else if (typeof error?.type === "string" && BODY_ERRORS[error.type]) domain = BODY_ERRORS[error.type]!;
   else if (isTransientDbError(error)) domain = new UnavailableError("postgres", error);
   else {
     req.log?.error({ err: error }, "unhandled error");

@@ -11,6 +11,11 @@ export function uuidParam(value: unknown, what: string): string {
 export function idempotencyOf(req: Request, endpoint: string): IdempotencyKey | undefined {
   const key = parseIdempotencyKey(req.get("idempotency-key"));
   if (key === undefined) return undefined;
+  return { scope: idempotencyScope(req, endpoint), key, requestHash: hashRequest(req.body) };
+}
+
+/** The scope of a key: the client and the endpoint (a batch item shares its single endpoint's). */
+export function idempotencyScope(req: Request, endpoint: string): string {
   const principal = (req.res?.locals.principal as string | undefined) ?? "-";
-  return { scope: `${principal}:${endpoint}`, key, requestHash: hashRequest(req.body) };
+  return `${principal}:${endpoint}`;
 }

@@ -1,20 +1,61 @@
 import { Router, type Request, type Response } from "express";
 import {
   acceptPayment,
+  acceptPaymentBatch,
   DomainError,
+  hashRequest,
   findPayment,
   hasPendingDisputeOperation,
   requestDisputeOperation,
   schemas,
   type AcceptDeps,
+  type BatchItem,
+  type BatchItemResult,
   type DisputeKind,
   type PaymentRequest,
   type PaymentView,
 } from "@settle/core";
 import type { ApiDeps } from "../deps";
 import { parseOr400 } from "../http/errors";
-import { jsonBody } from "../http/json-body";
-import { idempotencyOf, uuidParam } from "../http/request";
+import { BATCH_BODY_LIMIT_BYTES, jsonBody, jsonBodyOf } from "../http/json-body";
+import { idempotencyOf, idempotencyScope, uuidParam } from "../http/request";
+
+/** A batch item parsed like the body of its single endpoint; a bad item becomes its own 400. */
+function batchItem(req: Request, raw: unknown): BatchItem {
+  const type = raw && typeof raw === "object" && "type" in raw ? (raw as { type: unknown }).type : undefined;
+  try {
+    if (type === "deposit" || type === "withdrawal") {
+      const item = parseOr400(schemas.BatchExternalMoveItem, raw);
+      const { idempotency_key, type: _type, ...body } = item;
+      const request: PaymentRequest =
+        type === "deposit"
+          ? { type, fromAccount: null, toAccount: item.account_id, amount: item.amount, description: item.description ?? null }
+          : { type, fromAccount: item.account_id, toAccount: null, amount: item.amount, description: item.description ?? null };
+      return { request, idempotency: keyOf(req, type, idempotency_key, body) };
+    }
+    if (type !== undefined && type !== "transfer") {
+      throw new DomainError("invalid_request", "type: must be transfer, deposit or withdrawal", [{ path: "type", message: "must be transfer, deposit or withdrawal" }]);
+    }
+    const item = parseOr400(schemas.BatchTransferItem, raw);
+    const { idempotency_key, type: _type, ...body } = item;
+    const request: PaymentRequest = { type: "transfer", fromAccount: item.from_account, toAccount: item.to_account, amount: item.amount, description: item.payment_description ?? null };
+    return { request, idempotency: keyOf(req, "transfer", idempotency_key, body) };
+  } catch (error) {
+    if (error instanceof DomainError) return { refused: error };
+    throw error;
+  }
+}
+
+// Hashed without `type` and `idempotency_key`, the item is the body a single POST would send, so a
+// key first used on the single endpoint replays here and the other way round.
+function keyOf(req: Request, endpoint: string, key: string | undefined, body: object) {
+  return key === undefined ? undefined : { scope: idempotencyScope(req, endpoint), key, requestHash: hashRequest(body) };
+}
+
+function batchResultBody(result: BatchItemResult) {
+  if ("refused" in result) return { status: result.refused.status, ...result.refused.toBody() };
+  return { status: 202, payment: result.accepted, ...(result.replayed ? { replayed: true } : {}) };
+}
 
 export function sendAccepted(res: Response, response: { status: number; body: PaymentView; replayed: boolean }): void {
   if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
@@ -30,7 +71,7 @@ export function paymentsRouter(deps: ApiDeps): Router {
   const router = Router();
   const acceptDeps = (req: Request): AcceptDeps => ({
     pool: deps.pool,
-    queues: deps.queues,
+    waker: deps.waker,
     partitions: deps.config.partitions,
     logger: req.log ?? deps.logger,
     batcher: deps.batcher,
@@ -52,6 +93,19 @@ export function paymentsRouter(deps: ApiDeps): Router {
       amount: body.amount,
       description: body.payment_description ?? null,
     });
+  });
+
+  // Registered before /payments/:id routes would be; its own body limit (up to 1,000 payments).
+  router.post("/payments/batch", jsonBodyOf(BATCH_BODY_LIMIT_BYTES), async (req, res) => {
+    if (req.get("idempotency-key") !== undefined) {
+      throw new DomainError("invalid_request", "Idempotency-Key: a batch takes a key per item (idempotency_key), not the header", [
+        { path: "Idempotency-Key", message: "use each item's idempotency_key" },
+      ]);
+    }
+    const { payments } = parseOr400(schemas.BatchRequest, req.body);
+    const items = payments.map((raw) => batchItem(req, raw));
+    const results = await acceptPaymentBatch(acceptDeps(req), items, { requestId: requestId(req) });
+    res.status(202).json({ results: results.map(batchResultBody) });
   });
 
   router.post("/deposits", jsonBody, async (req, res) => {

@@ -4,7 +4,7 @@ import { DomainError } from "../errors";
 import { uuidv7 } from "../ids";
 import { partitionFor } from "../partition";
 import { disputeAllowed, disputeStatusAfter, type DisputeKind, type DisputeStatus } from "./apply";
-import { enqueueSettle, type AcceptDeps } from "./accept";
+import type { AcceptDeps } from "./accept";
 import { PAYMENT_COLUMNS, toPaymentView, type PaymentView } from "./ledger-repository";
 
 // Holds the payment row while deciding, so two requests on one payment are decided one by one.
@@ -15,7 +15,7 @@ const LAST_PENDING_OPERATION = `
   SELECT kind FROM dispute_operations WHERE payment_id = $1 AND status = 'pending' ORDER BY order_seq DESC LIMIT 1`;
 
 const INSERT_OPERATION = `
-  INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, $4) RETURNING order_seq`;
+  INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, $4)`;
 
 const EXPECTED_STATE: Record<DisputeKind, string> = {
   dispute: "a completed transfer or deposit with dispute_status none",
@@ -46,10 +46,9 @@ export async function requestDisputeOperation(
     }
     const partition = partitionFor(payment.to_account!, deps.partitions);
     const id = uuidv7();
-    const { rows: inserted } = await client.query(INSERT_OPERATION, [id, partition, paymentId, kind]);
-    return { payment, operation: { id, partition, orderSeq: String(inserted[0]!.order_seq) } };
+    await client.query(INSERT_OPERATION, [id, partition, paymentId, kind]);
+    return { payment, operation: { id, partition } };
   });
-  const { operation } = accepted;
-  await enqueueSettle(deps, { partition: operation.partition, through_order_seq: operation.orderSeq, payment_id: paymentId, request_id: context.requestId }, operation.id);
+  await deps.waker.wake(accepted.operation.partition);
   return accepted.payment;
 }

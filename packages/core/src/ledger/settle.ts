@@ -246,36 +246,10 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
   });
 }
 
-/**
- * Settles a partition's pending operations batch by batch until the one with `throughOrderSeq`
- * (and so every earlier one) is settled, or nothing is pending.
- */
-export async function settlePartition(pool: Pool, partition: number, options: { batchSize: number; throughOrderSeq?: bigint }): Promise<SettleResult> {
-  const all: SettleResult = { payments: [], disputes: [] };
-  for (;;) {
-    const batch = await settleBatch(pool, [partition], options.batchSize);
-    all.payments.push(...batch.payments);
-    all.disputes.push(...batch.disputes);
-    if (batchReached(batch, options.batchSize, options.throughOrderSeq)) return all;
-  }
-}
-
-/**
- * True when a batch settled everything pending, in its partitions, up to `throughOrderSeq`: it was
- * not full (nothing was left), or it reached that sequence number (the batch takes the oldest
- * first, so every earlier operation of its partitions is in it or was settled before).
- */
-export function batchReached(batch: SettleResult, batchSize: number, throughOrderSeq: bigint | undefined): boolean {
-  if (batch.payments.length + batch.disputes.length < batchSize) return true;
-  if (throughOrderSeq === undefined) return false;
-  const lastSeq = [...batch.payments, ...batch.disputes].reduce((max, x) => (x.orderSeq > max ? x.orderSeq : max), 0n);
-  return lastSeq >= throughOrderSeq;
-}
-
-/** Partitions holding work pending for longer than `olderThanSeconds`, with the newest such seq. */
-export async function findStalePartitions(pool: Pool, olderThanSeconds: number): Promise<{ partition: number; throughOrderSeq: bigint; count: number }[]> {
+/** Partitions holding work pending for longer than `olderThanSeconds`, with how much. */
+export async function findStalePartitions(pool: Pool, olderThanSeconds: number): Promise<{ partition: number; count: number }[]> {
   const { rows } = await pool.query(
-    `SELECT partition, max(order_seq) AS through, count(*) AS n FROM (
+    `SELECT partition, count(*) AS n FROM (
        SELECT partition, order_seq FROM payments
         WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
        UNION ALL
@@ -285,5 +259,5 @@ export async function findStalePartitions(pool: Pool, olderThanSeconds: number):
      GROUP BY partition`,
     [olderThanSeconds],
   );
-  return rows.map((r) => ({ partition: Number(r.partition), throughOrderSeq: BigInt(r.through), count: Number(r.n) }));
+  return rows.map((r) => ({ partition: Number(r.partition), count: Number(r.n) }));
 }

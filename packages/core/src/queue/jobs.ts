@@ -4,16 +4,16 @@ import type { JobsOptions } from "bullmq";
 /**
  * The job catalog: every job name with its payload schema and its delivery policy.
  *
- * `settle` asks a partition's consumer to settle that partition's pending payments in acceptance
- * order, through `through_order_seq` at least. It never retries through BullMQ (`attempts: 1`):
- * a BullMQ retry moves the job behind younger ones and would break per-account order; transient
- * faults are retried inside the processor, and the sweeper re-enqueues whatever stays pending.
+ * `settle` is a wake-up: "settle what is pending in partition p". PostgreSQL says what is pending
+ * and in which order, so the job carries no payment; a lost or repeated wake-up can only delay
+ * work (until the sweeper), never lose or reorder it. It never retries through BullMQ
+ * (`attempts: 1`): transient faults are retried inside the processor, and the sweeper wakes
+ * whatever stays pending.
  */
 export const SettleJob = z.object({
   partition: z.number().int().min(0),
-  through_order_seq: z.string().regex(/^\d+$/),
-  payment_id: z.string().optional(),
-  request_id: z.string().optional(),
+  /** Why it was added, for the dashboard and logs. */
+  reason: z.enum(["accept", "follow-up", "sweep"]).optional(),
 });
 export type SettleJob = z.infer<typeof SettleJob>;
 
@@ -22,7 +22,7 @@ export const JOB_CATALOG = {
     schema: SettleJob,
     options: {
       attempts: 1,
-      // Bounded Redis memory: finished jobs are only kept for the dashboard, briefly.
+      // Bounded Redis memory: finished wake-ups are only kept for the dashboard, briefly.
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     } satisfies JobsOptions,
@@ -30,3 +30,13 @@ export const JOB_CATALOG = {
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOG;
+
+/**
+ * The deduplication id of a partition's wake-ups. With `keepLastIfActive`, a partition has at most
+ * one active and one waiting wake-up: an add while one waits is absorbed by it (it has not scanned
+ * yet), and an add while one is active schedules exactly one follow-up, which closes the race
+ * between the active job's last scan and a payment committed just after it.
+ */
+export function settleDeduplicationId(partition: number): string {
+  return `settle-${partition}`;
+}

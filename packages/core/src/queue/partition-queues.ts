@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import IORedis, { type Redis } from "ioredis";
-import { JOB_CATALOG, type SettleJob } from "./jobs";
+import { JOB_CATALOG, settleDeduplicationId, type SettleJob } from "./jobs";
 
 const pad = (partition: number): string => String(partition).padStart(3, "0");
 
@@ -57,9 +57,30 @@ export class PartitionQueues {
     return queue;
   }
 
-  /** Adds a settle job; `jobId` deduplicates repeated adds of the same job. */
-  async enqueueSettle(data: SettleJob, jobId: string): Promise<void> {
-    await this.queue(data.partition).add("settle", data, { ...JOB_CATALOG.settle.options, jobId });
+  /** Adds a wake-up for a partition, deduplicated per partition (see `settleDeduplicationId`). */
+  async wake(partition: number, reason: SettleJob["reason"] = "accept"): Promise<void> {
+    const data: SettleJob = { partition, reason };
+    await this.queue(partition).add("settle", data, {
+      ...JOB_CATALOG.settle.options,
+      deduplication: { id: settleDeduplicationId(partition), keepLastIfActive: true },
+    });
+  }
+
+  /**
+   * Frees a partition's deduplication key when the job it names can no longer run (failed after
+   * stalling, or gone with a Redis that lost data): such a key would absorb every later wake-up.
+   * Returns true when a key was freed.
+   */
+  async releaseStaleWakeUp(partition: number): Promise<boolean> {
+    const queue = this.queue(partition);
+    const jobId = await queue.getDeduplicationJobId(settleDeduplicationId(partition));
+    // A key naming no job at all is recovered by the next add itself.
+    const job = jobId ? await queue.getJob(jobId) : undefined;
+    if (!job) return false;
+    const state = await job.getState();
+    if (state !== "failed" && state !== "completed" && state !== "unknown") return false;
+    // Conditional on the job id: a key that moved on to a newer wake-up in the meantime stays.
+    return (await job.removeDeduplicationKey()) === true;
   }
 
   /** One job at a time per partition across the whole cluster, enforced atomically by BullMQ in Redis. */
