@@ -155,6 +155,17 @@ export class ApiMetrics {
       this.httpDuration.observe({ method: req.method, route: routeLabel(req.method, path), status: String(status) }, seconds);
       const type = findRoute(req.method, path)?.accepts;
       if (!type) return;
+      const { batch } = responseFacts(res);
+      if (type === "batch" && batch) {
+        // Each item counts like a single request of its type; refused items carry no type.
+        for (const item of batch) {
+          if (item.replayed) this.replayed.inc({ type: item.type ?? type });
+          else if (item.status === 202) this.accepted.inc({ type: item.type ?? type });
+          else this.rejected.inc({ type, code: item.code ?? String(item.status) });
+        }
+        if (status === 202) this.acceptDuration.observe({ type }, seconds);
+        return;
+      }
       if (res.getHeader("Idempotent-Replayed") === "true") {
         this.replayed.inc({ type });
       } else if (status === 202) {

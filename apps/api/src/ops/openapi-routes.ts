@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { ERROR_STATUS, schemas, type ErrorCode } from "@settle/core";
-import { AccountResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, ReadyResponse } from "./openapi-schemas";
+import { AccountResponse, BatchRequestDoc, BatchResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, ReadyResponse } from "./openapi-schemas";
 
 // The route table of the API: every route the app serves, with the zod schema that validates its
 // request and the shape of each answer. The OpenAPI document is generated from it, the metrics
 // label requests by it, and a test fails when the app serves a route that is not listed here.
 
 /** What a 202 accepted: the payment's type, or the dispute operation asked for. */
-export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback";
+export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback" | "batch";
 
 export interface ResponseSpec {
   description: string;
@@ -52,7 +52,7 @@ const IdParam = z.object({ id: z.guid().meta({ description: "A UUID; anything el
 const IDEMPOTENCY_KEY = {
   name: "Idempotency-Key",
   description: "Optional. The same key with the same body returns the original response and creates nothing; with another body, 409 `idempotency_conflict`. Kept 24 hours at least.",
-  schema: z.string().regex(/^[\x20-\x7e]{1,255}$/).meta({ example: "order-1234-attempt" }),
+  schema: z.string().regex(schemas.IDEMPOTENCY_KEY_PATTERN).meta({ example: "order-1234-attempt" }),
 };
 const REPLAYED = { description: "`true` when the answer is the replay of an earlier request with the same Idempotency-Key" };
 
@@ -275,6 +275,32 @@ export const ROUTES: RouteSpec[] = ([
   },
   transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
   transfer("/api/v1/payment", "createPaymentSeedRoute", "The seed's route: the same endpoint as POST /api/v1/payments"),
+  {
+    method: "post",
+    path: "/api/v1/payments/batch",
+    operationId: "createPaymentBatch",
+    summary: "Accept up to 1,000 payments in one request, one commit",
+    description:
+      "Each item is the body of `POST /payments` (or, with `type` `deposit` / `withdrawal`, of those endpoints) with an optional `idempotency_key`. " +
+      "Results come in request order; a refused item refuses only itself. Accepted items commit together and keep their batch order per account. Body limit 1 MiB.",
+    tag: "payments",
+    body: BatchRequestDoc,
+    bodyExample: {
+      payments: [
+        { from_account: ids.account, to_account: ids.other, amount: "99.01", payment_description: "order 1", idempotency_key: "order-1" },
+        { type: "deposit", account_id: ids.account, amount: "100.00" },
+      ],
+    },
+    accepts: "batch",
+    responses: {
+      202: {
+        description: "Every item answered: `status` 202 with the payment, or a 4xx with the contract's error",
+        schema: BatchResponse,
+        example: { results: [{ status: 202, payment: paymentExample }, { status: 422, error: { code: "account_not_found", message: `account ${ids.account} does not exist` } }] },
+      },
+      ...errors(...BODY_ERRORS),
+    },
+  },
   {
     method: "post",
     path: "/api/v1/deposits",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ERROR_STATUS, type AccountView, type EntryView, type ErrorCode, type PaymentView } from "@settle/core";
+import { ERROR_STATUS, schemas, type AccountView, type EntryView, type ErrorCode, type PaymentView } from "@settle/core";
 
 // Response shapes of the API as zod schemas, for the OpenAPI document only: requests are
 // validated by the schemas of @settle/core, responses are built by its repository. The checks
@@ -75,6 +75,23 @@ export const ErrorResponse = z
     }),
   })
   .meta({ id: "Error" });
+
+/** The answer of the batch intake: one result per item, in request order. */
+export const BatchResponse = z
+  .object({
+    results: z.array(
+      z.union([
+        z.object({ status: z.literal(202), payment: PaymentResponse, replayed: z.literal(true).optional() }),
+        z.object({ status: z.number().int().min(400).max(499), error: ErrorResponse.shape.error }),
+      ]),
+    ),
+  })
+  .meta({ id: "BatchResults" });
+
+/** The batch intake's body as documented; each item is validated on its own by the same item schemas. */
+export const BatchRequestDoc = z
+  .object({ payments: z.array(z.union([schemas.BatchTransferItem, schemas.BatchExternalMoveItem])).min(1).max(schemas.MAX_BATCH_ITEMS) })
+  .meta({ id: "BatchRequest" });
 
 export const HealthResponse = z.object({ status: z.literal("ok") }).meta({ id: "Health" });
 

@@ -6,6 +6,15 @@ export interface ResponseFacts {
   errorCode?: string;
   /** The payment an answer was about (accepted, polled, disputed). */
   paymentId?: string;
+  /** The items of a batch answer: each accepted payment's type, or the refused item's code. */
+  batch?: { type?: string; status: number; code?: string; replayed?: boolean }[];
+}
+
+interface BatchResultBody {
+  status: number;
+  payment?: { type?: string };
+  error?: { code?: string };
+  replayed?: boolean;
 }
 
 const FACTS = Symbol("settle.responseFacts");
@@ -20,8 +29,11 @@ export const recordResponseFacts: RequestHandler = (_req, res, next) => {
   (res as unknown as Record<symbol, ResponseFacts>)[FACTS] = facts;
   const json = res.json.bind(res);
   res.json = (body: unknown) => {
-    const b = body as { error?: { code?: unknown }; id?: unknown; type?: unknown; dispute_status?: unknown } | null;
+    const b = body as { error?: { code?: unknown }; id?: unknown; type?: unknown; dispute_status?: unknown; results?: unknown } | null;
     if (typeof b?.error?.code === "string") facts.errorCode = b.error.code;
+    else if (Array.isArray(b?.results)) {
+      facts.batch = (b.results as BatchResultBody[]).map((r) => ({ type: r.payment?.type, status: r.status, code: r.error?.code, replayed: r.replayed }));
+    }
     else if (typeof b?.id === "string" && typeof b.type === "string" && typeof b.dispute_status === "string") facts.paymentId = b.id;
     return json(body);
   };
