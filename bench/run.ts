@@ -1,14 +1,16 @@
-// `pnpm bench`: Settle end to end against the physical limit (pgbench) and the naive design, in
-// one run on one machine. See BENCHMARKS.md for what it measures and why ratios are reported.
+// `pnpm bench`: Settle end to end against the physical limit (pgbench), the naive design and a
+// careful synchronous design, in one run on one machine. See BENCHMARKS.md for what it measures
+// and why ratios are reported.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createPool, createRedis } from "@settle/core";
+import { runCareful, type CarefulRunResult } from "./lib/careful-run";
 import { installCleanup, ROOT, stopAll } from "./lib/children";
 import { summariseCpuProfiles } from "./lib/cpu-profile";
 import { databaseUrl, dropDatabase } from "./lib/database";
-import { runNaive } from "./lib/naive-run";
-import { HelpRequested, parseOptions, UsageError } from "./lib/options";
+import { runNaive, type NaiveRunResult } from "./lib/naive-run";
+import { HelpRequested, parseOptions, specLabel, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
 import { runSpanProfile } from "./lib/profile";
 import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
@@ -45,14 +47,14 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const stale = await deleteStaleBenchPrefixes(opts.redisUrl);
   if (stale) process.stderr.write(`bench: deleted ${stale} Redis keys an interrupted earlier bench left behind\n`);
-  process.stderr.write(`bench ${opts.runId}: ${opts.plan.map((p) => `${p.scenario}@${p.rate}`).join(", ")}; ${opts.durationS} s each, ${opts.workers} workers, ${opts.concurrency} clients → ${path.relative(ROOT, outDir)}\n`);
+  process.stderr.write(`bench ${opts.runId}: ${opts.plan.map(specLabel).join("; ")}; ${opts.durationS} s each, ${opts.workers.join(",")} workers, ${opts.concurrency} clients → ${path.relative(ROOT, outDir)}\n`);
   const result: BenchResult = {
     runId: opts.runId,
     command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(),
     startedAt,
     finishedAt: startedAt,
     machine: await machine(opts),
-    options: { ...opts, plan: opts.plan.map((p) => `${p.scenario}@${p.rate}`).join(",") },
+    options: { ...opts, plan: opts.plan.map(specLabel).join(opts.workers.length > 1 ? "; " : ",") },
     pgbench: [],
     runs: [],
     targets: [],
@@ -79,18 +81,32 @@ async function main(): Promise<void> {
       result.errors.push(`pgbench: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  // In a worker curve the synchronous peers (which have no workers) run once per plan entry, with
+  // its first worker count, and that measurement stands beside the entry's other counts.
+  let peers: { naive?: NaiveRunResult; careful?: CarefulRunResult } = {};
   for (const [index, spec] of opts.plan.entries()) {
-    process.stderr.write(`run ${index + 1}/${opts.plan.length}: ${spec.scenario}@${spec.rate}\n`);
+    process.stderr.write(`run ${index + 1}/${opts.plan.length}: ${specLabel(spec)}\n`);
+    const firstOfEntry = spec.workers === undefined || spec.workers === opts.workers[0];
+    if (firstOfEntry) peers = {};
     try {
       const adjacent = baseline && spec.rate === "max" ? await baseline.run("transfer", Math.min(opts.durationS, 10)).catch(() => undefined) : undefined;
       if (adjacent) process.stderr.write(`\n  pgbench transfer just before: ${adjacent.tps} tps\n`);
       const settle = await runSettle(opts, spec, index, { logs, cpuProf: cpuProfDir });
       settle.adjacentTransferTps = adjacent?.tps;
       process.stderr.write(`  settle: ${settle.acceptedPerS} accepted/s, ${settle.settledPerS} settled/s, accept p99 ${settle.acceptLatency.p99} ms, settled p99 ${Math.round(settle.settleLatency.p99)} ms, ${settle.broken ? "BROKEN" : "invariants hold"}\n`);
-      // The naive baseline runs each scenario once, closed loop (at 1,000/s it would only queue).
-      const naive = opts.naive && spec.rate === "max" ? await runNaive(opts, spec, index, logs) : undefined;
-      if (naive) process.stderr.write(`  naive: ${naive.processedPerS}/s, broke ${naive.brokenCount} of ${naive.invariants.length} invariants\n`);
-      result.runs.push({ settle, naive, ratios: ratiosFor(settle, naive, result.pgbench) });
+      // The synchronous peers run closed loop only (at 1,000/s they would only queue).
+      if (firstOfEntry && spec.rate === "max") {
+        if (opts.naive) {
+          peers.naive = await runNaive(opts, spec, index, logs);
+          process.stderr.write(`  naive: ${peers.naive.processedPerS}/s, broke ${peers.naive.brokenCount} of ${peers.naive.invariants.length} invariants\n`);
+        }
+        if (opts.careful) {
+          peers.careful = await runCareful(opts, spec, index, logs);
+          process.stderr.write(`  careful sync: ${peers.careful.processedPerS}/s, broke ${peers.careful.brokenCount} of ${peers.careful.invariants.length} invariants\n`);
+        }
+      }
+      const { naive, careful } = peers;
+      result.runs.push({ settle, naive, careful, ratios: ratiosFor(settle, naive, careful, result.pgbench) });
     } catch (error) {
       result.errors.push(`${spec.scenario}@${spec.rate}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       process.stderr.write(`  failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -108,6 +124,7 @@ async function main(): Promise<void> {
   await baseline?.close().catch(() => undefined);
   if (cpuProfDir) result.cpuProfiles = summariseCpuProfiles(cpuProfDir);
   await dropDatabase(opts.databaseUrl, "settle_bench_naive").catch(() => undefined);
+  await dropDatabase(opts.databaseUrl, "settle_bench_careful").catch(() => undefined);
   save();
   fs.copyFileSync(path.join(outDir, "result.json"), path.resolve(ROOT, opts.outDir, "latest.json"));
   fs.copyFileSync(path.join(outDir, "report.html"), path.resolve(ROOT, opts.outDir, "latest.html"));

@@ -11,6 +11,13 @@ export interface Operation {
   /** Statuses that count as success for this operation; default 2xx. */
   expected?: (status: number) => boolean;
   onReply?: (reply: HttpReply) => void;
+  /** Payments the request carries (a batch request: several); a failed request fails them all. Default 1. */
+  items?: number;
+  /**
+   * A batch request's answer item by item: how many payments were accepted, and why the others
+   * were not. Without it, an expected status counts as one accepted payment.
+   */
+  count?: (reply: HttpReply) => { ok: number; failures: Record<string, number> };
 }
 
 export interface LoadOptions {
@@ -37,12 +44,17 @@ export interface LoadSnapshot {
 export interface LoadResult {
   startedAt: number;
   endedAt: number;
+  /** Requests sent. */
   sent: number;
+  /** Payments offered: open loop, the arrivals the clock scheduled (sent or not); closed loop, those sent. */
+  offered: number;
+  /** Payments accepted, by operation kind (a batch request counts its accepted items). */
   okByKind: Record<string, number>;
   failures: Record<string, number>;
+  /** Per request (a batch request is one sample), from its intended send time to its reply. */
   latency: Percentiles;
   latencyByKind: Record<string, Percentiles>;
-  /** Per second of the run: 2xx replies and their latency percentiles. */
+  /** Per second of the run: payments accepted and the latency percentiles of their requests. */
   perSecond: { second: number; count: number; p50: number; p99: number; max: number }[];
 }
 
@@ -60,13 +72,14 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
   const latencyByKindRaw: Record<string, number[]> = {};
   const buckets = new SecondBuckets();
   let sent = 0;
+  let offered = 0;
   let ok = 0;
   let failed = 0;
   let inFlight = 0;
   const backlog: { op: Operation; intended: number }[] = [];
-  const fail = (reason: string) => {
-    failed++;
-    failures[reason] = (failures[reason] ?? 0) + 1;
+  const fail = (reason: string, n = 1) => {
+    failed += n;
+    failures[reason] = (failures[reason] ?? 0) + n;
   };
 
   const send = async (op: Operation, intended: number): Promise<void> => {
@@ -77,16 +90,18 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
       const done = Date.now();
       const good = op.expected ? op.expected(reply.status) : reply.status >= 200 && reply.status < 300;
       if (good) {
-        ok++;
-        okByKind[op.kind] = (okByKind[op.kind] ?? 0) + 1;
+        const counted = op.count ? op.count(reply) : { ok: 1, failures: {} };
+        ok += counted.ok;
+        okByKind[op.kind] = (okByKind[op.kind] ?? 0) + counted.ok;
+        for (const [reason, n] of Object.entries(counted.failures)) fail(`${op.kind}: ${reason}`, n);
         const ms = done - intended;
         latencies.push(ms);
         (latencyByKindRaw[op.kind] ??= []).push(ms);
-        buckets.add((intended - startedAt) / 1000, ms);
-      } else fail(`${op.kind}: ${failureReason(reply)}`);
+        buckets.add((intended - startedAt) / 1000, ms, counted.ok);
+      } else fail(`${op.kind}: ${failureReason(reply)}`, op.items ?? 1);
       op.onReply?.(reply);
     } catch (error) {
-      fail(`${op.kind}: ${error instanceof Error ? error.message : String(error)}`);
+      fail(`${op.kind}: ${error instanceof Error ? error.message : String(error)}`, op.items ?? 1);
     } finally {
       inFlight--;
     }
@@ -99,7 +114,11 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
   try {
     if (options.rate === "max") {
       const loop = async () => {
-        while (Date.now() < endAt && sent < options.maxRequests) await send(next(), Date.now());
+        while (Date.now() < endAt && sent < options.maxRequests) {
+          const op = next();
+          offered += op.items ?? 1;
+          await send(op, Date.now());
+        }
       };
       await Promise.all(Array.from({ length: options.concurrency }, loop));
     } else {
@@ -125,9 +144,10 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
             const intended = startedAt + (scheduled * 1000) / rate;
             scheduled++;
             const op = next();
+            offered += op.items ?? 1;
             if (inFlight < options.maxInFlight) dispatch(op, intended);
             else if (backlog.length < maxBacklog) backlog.push({ op, intended });
-            else fail(`${op.kind}: driver backlog full (arrival dropped)`);
+            else fail(`${op.kind}: driver backlog full (arrival dropped)`, op.items ?? 1);
           }
           if (scheduled >= total || now >= endAt) resolve();
           else setTimeout(tick, 1);
@@ -136,12 +156,12 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
       });
       // The run ends on time: arrivals still waiting for a free connection were never sent (the
       // server could not keep up); they count as failures, and only requests in flight are awaited.
-      for (const waiting of backlog.splice(0)) fail(`${waiting.op.kind}: not sent before the end (server saturated)`);
+      for (const waiting of backlog.splice(0)) fail(`${waiting.op.kind}: not sent before the end (server saturated)`, waiting.op.items ?? 1);
       while (pending.size > 0) await Promise.race([...pending, new Promise((r) => setTimeout(r, 50))]);
     }
   } finally {
     if (progress) clearInterval(progress);
   }
   const latencyByKind = Object.fromEntries(Object.entries(latencyByKindRaw).map(([k, v]) => [k, percentiles(v)]));
-  return { startedAt, endedAt: Date.now(), sent, okByKind, failures, latency: percentiles(latencies), latencyByKind, perSecond: buckets.series() };
+  return { startedAt, endedAt: Date.now(), sent, offered, okByKind, failures, latency: percentiles(latencies), latencyByKind, perSecond: buckets.series() };
 }

@@ -6,7 +6,7 @@ import { freePort, ROOT, startChild, stopChild, waitForHttp } from "./children";
 import { recreateDatabase, type InvariantResult } from "./database";
 import { HttpClient } from "./http-client";
 import { runLoad, type Operation } from "./load";
-import type { BenchOptions, RunSpec } from "./options";
+import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
 import { scenarioCatalog, type Intent } from "./scenarios";
 import { round, type Percentiles } from "./stats";
@@ -14,6 +14,8 @@ import { round, type Percentiles } from "./stats";
 export interface NaiveRunResult {
   system: "naive";
   spec: RunSpec;
+  /** What was offered when it differs from the scenario (it has no batch endpoint). */
+  note?: string;
   broken: boolean;
   /** Requests answered (completed, or refused for insufficient funds) per second. */
   processedPerS: number;
@@ -60,7 +62,7 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
     };
     let completed = 0;
     let refused = 0;
-    const label = `naive  ${spec.scenario}@${spec.rate}`;
+    const label = `naive  ${specLabel({ ...spec, workers: undefined })}`;
     const load = await runLoad(
       client,
       () => {
@@ -100,6 +102,7 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
     return {
       system: "naive",
       spec,
+      note: scenario.batch ? `${spec.scenario}'s intents one payment per request (the naive server has no batch endpoint)` : undefined,
       broken: invariants.some((i) => !i.ok),
       processedPerS: round((completed + refused) / loadS),
       completedPerS: round(completed / loadS),

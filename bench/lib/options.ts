@@ -4,7 +4,12 @@ import { SCENARIOS, type ScenarioName } from "./scenarios";
 export interface RunSpec {
   scenario: ScenarioName;
   rate: number | "max";
+  /** Worker processes of this run; set only when --workers is a list (the plan crossed with it). */
+  workers?: number;
 }
+
+/** "uniform@max", or "uniform@max, 4 workers" in a worker curve. */
+export const specLabel = (spec: RunSpec): string => `${spec.scenario}@${spec.rate}${spec.workers === undefined ? "" : `, ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`}`;
 
 const DEFAULT_PLAN = "uniform@max,uniform@1000,hot-merchant@max,contended@max,mixed@max";
 
@@ -14,7 +19,7 @@ const Options = z.object({
   rate: z.string().optional(),
   duration: z.coerce.number().min(1).max(3600).default(10),
   repeat: z.coerce.number().int().min(1).max(10).default(1),
-  workers: z.coerce.number().int().min(1).max(16).default(2),
+  workers: z.string().regex(/^\d+(,\d+)*$/, "a worker count or a list of them, e.g. 1,2,4").default("2"),
   concurrency: z.coerce.number().int().min(1).max(512).default(16),
   "max-in-flight": z.coerce.number().int().min(1).max(4096).default(512),
   "max-requests": z.coerce.number().int().min(1).max(10_000_000).default(2_000_000),
@@ -24,6 +29,8 @@ const Options = z.object({
   "settle-timeout": z.coerce.number().min(5).max(3600).default(180),
   seed: z.coerce.number().int().default(20261121),
   naive: z.enum(["true", "false"]).default("true"),
+  careful: z.enum(["true", "false"]).default("true"),
+  "batch-items": z.coerce.number().int().min(1).max(1000).default(100),
   "naive-duration": z.coerce.number().min(1).max(3600).optional(),
   pgbench: z.enum(["true", "false"]).default("true"),
   profile: z.enum(["true", "false"]).default("true"),
@@ -38,7 +45,8 @@ export interface BenchOptions {
   runId: string;
   plan: RunSpec[];
   durationS: number;
-  workers: number;
+  /** One count, or several for a worker curve (the plan is then run once per count). */
+  workers: number[];
   concurrency: number;
   maxInFlight: number;
   maxRequests: number;
@@ -48,7 +56,11 @@ export interface BenchOptions {
   settleTimeoutS: number;
   seed: number;
   naive: boolean;
+  careful: boolean;
+  /** Load seconds of the naive and careful servers' runs. */
   naiveDurationS: number;
+  /** Payments per request of the batch-intake scenarios. */
+  batchItems: number;
   pgbench: boolean;
   profile: boolean;
   cpuProf: boolean;
@@ -64,12 +76,14 @@ export const USAGE = `pnpm bench [options]    (every option also reads BENCH_<NA
   --rate <r,...>              ... at these rates: arrivals/s (open loop) or max (closed loop); default max
   --duration <s>              load seconds per run (10)
   --repeat <n>                run the whole plan n times, interleaved; the summary takes medians (1)
-  --workers <n>               worker processes (2)
+  --workers <n>|<n,n,...>     worker processes (2); a list runs every plan entry once per count (a worker curve)
   --concurrency <n>           closed-loop clients for "max", and pgbench clients (16)
   --max-in-flight <n>         open loop: requests in flight at most (512)
   --partitions <n>            PARTITIONS (32)          --batch-size <n>   SETTLE_BATCH_SIZE (worker default)
   --log-level <level>         API/worker LOG_LEVEL (info)
-  --naive false               skip the naive server     --naive-duration <s>  its load seconds (= duration)
+  --batch-items <n>           payments per request in uniform-batch (100; its open-loop rate counts payments)
+  --naive false               skip the naive server     --naive-duration <s>  naive and careful load seconds (= duration)
+  --careful false             skip the careful synchronous server (locks in id order, journal, durable commits)
   --pgbench false             skip pgbench              --profile false       skip the span profile
   --cpu-prof true             write V8 CPU profiles of the API and workers and rank their hot spots
   --publish true              also write bench/charts/*.svg for BENCHMARKS.md
@@ -128,12 +142,16 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       return { scenario: parseScenario(s!), rate: parseRate(r) };
     });
   }
+  const workers = o.workers.split(",").map(Number);
+  if (workers.some((w) => w < 1 || w > 16)) throw new UsageError(`--workers ${o.workers}: counts from 1 to 16`);
+  // Each entry's worker counts run back to back, so a drifting machine load hits them alike.
+  if (workers.length > 1) plan = plan.flatMap((p) => workers.map((w) => ({ ...p, workers: w })));
   plan = Array.from({ length: o.repeat }, () => plan).flat();
   return {
     runId: new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-"),
     plan,
     durationS: o.duration,
-    workers: o.workers,
+    workers,
     concurrency: o.concurrency,
     maxInFlight: o["max-in-flight"],
     maxRequests: o["max-requests"],
@@ -143,6 +161,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     settleTimeoutS: o["settle-timeout"],
     seed: o.seed,
     naive: o.naive === "true",
+    careful: o.careful === "true",
+    batchItems: o["batch-items"],
     naiveDurationS: o["naive-duration"] ?? o.duration,
     pgbench: o.pgbench === "true",
     profile: o.profile === "true",

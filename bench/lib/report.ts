@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { CarefulRunResult } from "./careful-run";
 import type { CpuProfileSummary } from "./cpu-profile";
 import type { NaiveRunResult } from "./naive-run";
-import type { BenchOptions } from "./options";
+import { specLabel, type BenchOptions } from "./options";
 import type { PgbenchResult } from "./pgbench";
 import type { SpanProfile } from "./profile";
 import type { SettleRunResult } from "./settle-run";
@@ -21,17 +22,33 @@ export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   machine: Record<string, string | number>;
-  options: Omit<BenchOptions, "plan"> & { plan: string };
+  /** `workers` is a list since worker curves exist (a number in older results). */
+  options: Omit<BenchOptions, "plan" | "workers"> & { plan: string; workers: number[] | number };
   pgbench: PgbenchResult[];
-  runs: { settle: SettleRunResult; naive?: NaiveRunResult; ratios: Record<string, number | null> }[];
+  runs: { settle: SettleRunResult; naive?: NaiveRunResult; careful?: CarefulRunResult; ratios: Record<string, number | null> }[];
   targets: Target[];
   spanProfile?: SpanProfile;
   cpuProfiles?: CpuProfileSummary[];
   errors: string[];
 }
 
-const specName = (r: { spec: { scenario: string; rate: number | "max" } }) => `${r.spec.scenario}@${r.spec.rate}`;
+const specName = (r: { spec: SettleRunResult["spec"] }) => specLabel(r.spec);
+const SHARED_PEERS = "in a worker curve the naive and careful servers (which have no workers) run once per scenario, with its first worker count, and stand beside every count";
+/** Notes on what the peers were offered, once each. */
+const peerNotes = (r: BenchResult): string[] => {
+  const notes = new Set(r.runs.flatMap((run) => [run.naive?.note, run.careful?.note].filter((n): n is string => !!n)));
+  if (r.runs.some((run) => run.settle.spec.workers !== undefined && (run.naive || run.careful))) notes.add(SHARED_PEERS);
+  return [...notes];
+};
 const ms = (p: Percentiles) => `${round(p.p50)} / ${round(p.p95)} / ${round(p.p99)} / ${round(p.max)}`;
+
+/** Settle's CPU ms per settled payment (API + workers + their PostgreSQL backends + Redis); recomputed for results older than the field. */
+export function settleCpu(s: SettleRunResult): SettleRunResult["profile"]["settleCpuMsPerPayment"] {
+  if (s.profile.settleCpuMsPerPayment) return s.profile.settleCpuMsPerPayment;
+  const sum = (pick: (p: string) => boolean) => round(s.profile.cpu.filter((c) => pick(c.process)).reduce((a, c) => a + c.msPerPayment, 0), 3);
+  const parts = { api: sum((p) => p === "api"), workers: sum((p) => p.startsWith("worker-")), postgres: sum((p) => /^postgres \(settle-(api|worker)/.test(p)), redis: sum((p) => p.startsWith("redis-server")) };
+  return { ...parts, total: round(parts.api + parts.workers + parts.postgres + parts.redis, 3) };
+}
 
 /** The unloaded span profile as table rows (span, percentiles, mean), for the HTML and Markdown reports. */
 function spanRows(sp: SpanProfile, digits: number): (string | number)[][] {
@@ -48,19 +65,24 @@ function spanRows(sp: SpanProfile, digits: number): (string | number)[][] {
   ];
 }
 
-export function ratiosFor(settle: SettleRunResult, naive: NaiveRunResult | undefined, pgbench: PgbenchResult[]): Record<string, number | null> {
+export function ratiosFor(settle: SettleRunResult, naive: NaiveRunResult | undefined, careful: CarefulRunResult | undefined, pgbench: PgbenchResult[]): Record<string, number | null> {
   const tpcb = pgbench.find((p) => p.script === "tpcb-like");
   const xfer = pgbench.find((p) => p.script === "transfer");
   return {
     "settled/s ÷ pgbench tpcb-like tps": tpcb ? round(settle.settledPerS / tpcb.tps, 3) : null,
     "settled/s ÷ pgbench transfer tps": xfer ? round(settle.settledPerS / xfer.tps, 3) : null,
     "settled/s ÷ naive processed/s": naive && naive.processedPerS > 0 ? round(settle.settledPerS / naive.processedPerS, 2) : null,
+    "settled/s ÷ careful processed/s": careful && careful.processedPerS > 0 ? round(settle.settledPerS / careful.processedPerS, 2) : null,
     "settled/s ÷ adjacent pgbench transfer tps": settle.adjacentTransferTps ? round(settle.settledPerS / settle.adjacentTransferTps, 3) : null,
   };
 }
 
 export interface SpecSummary {
   spec: string;
+  scenario: string;
+  rate: number | "max";
+  /** Set in a worker curve only. */
+  workers?: number;
   runs: number;
   settledPerS: number;
   acceptedPerS: number;
@@ -70,8 +92,17 @@ export interface SpecSummary {
   ratioAdjacent: number | null;
   naivePerS: number | null;
   ratioNaive: number | null;
+  carefulPerS: number | null;
+  ratioCareful: number | null;
   broken: boolean;
   naiveBrokenMax: number | null;
+  carefulBrokenMax: number | null;
+  /** Every repeat accepted every payment offered, with no failure, and settled all it accepted. */
+  allOfferedSettled: boolean;
+  offeredDetail: string;
+  redisCommandsPerPayment: number | null;
+  scriptCallsPerPayment: number | null;
+  settleCpuMsPerPayment: number;
 }
 
 const median = (v: number[]): number => {
@@ -84,62 +115,142 @@ const medianOrNull = (v: (number | null | undefined)[]): number | null => {
   const xs = v.filter((x): x is number => typeof x === "number");
   return xs.length ? median(xs) : null;
 };
+const failureCount = (s: SettleRunResult) => Object.entries(s.load.failures).reduce((a, [, n]) => a + n, 0);
 
-/** Medians over the repeats of each scenario@rate (one value each when --repeat is 1). */
+/** Medians over the repeats of each scenario@rate (and worker count, in a worker curve); one value each when --repeat is 1. */
 export function summarise(runs: BenchResult["runs"]): SpecSummary[] {
   const by = new Map<string, BenchResult["runs"]>();
   for (const r of runs) by.set(specName(r.settle), [...(by.get(specName(r.settle)) ?? []), r]);
-  return [...by].map(([spec, rs]) => ({
-    spec,
-    runs: rs.length,
-    settledPerS: round(median(rs.map((r) => r.settle.settledPerS))),
-    acceptedPerS: round(median(rs.map((r) => r.settle.acceptedPerS))),
-    acceptP99: round(median(rs.map((r) => r.settle.acceptLatency.p99))),
-    settleP99: round(median(rs.map((r) => r.settle.settleLatency.p99))),
-    adjacentTransferTps: medianOrNull(rs.map((r) => r.settle.adjacentTransferTps)),
-    ratioAdjacent: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ adjacent pgbench transfer tps"])),
-    naivePerS: medianOrNull(rs.map((r) => r.naive?.processedPerS)),
-    ratioNaive: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ naive processed/s"])),
-    broken: rs.some((r) => r.settle.broken),
-    naiveBrokenMax: rs.some((r) => r.naive) ? Math.max(...rs.map((r) => r.naive?.brokenCount ?? 0)) : null,
-  }));
+  return [...by].map(([spec, rs]) => {
+    const first = rs[0]!.settle.spec;
+    // Older results have no offered/accepted counts: the load's sent and accepted requests stand in.
+    const offered = (s: SettleRunResult) => s.offered ?? s.load.sent;
+    const accepted = (s: SettleRunResult) => s.accepted ?? Object.values(s.load.okByKind).reduce((a, n) => a + n, 0);
+    const allOfferedSettled = rs.every((r) => accepted(r.settle) >= offered(r.settle) && failureCount(r.settle) === 0 && r.settle.settled >= accepted(r.settle) && !r.settle.broken);
+    return {
+      spec,
+      scenario: first.scenario,
+      rate: first.rate,
+      workers: first.workers,
+      runs: rs.length,
+      settledPerS: round(median(rs.map((r) => r.settle.settledPerS))),
+      acceptedPerS: round(median(rs.map((r) => r.settle.acceptedPerS))),
+      acceptP99: round(median(rs.map((r) => r.settle.acceptLatency.p99))),
+      settleP99: round(median(rs.map((r) => r.settle.settleLatency.p99))),
+      adjacentTransferTps: medianOrNull(rs.map((r) => r.settle.adjacentTransferTps)),
+      ratioAdjacent: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ adjacent pgbench transfer tps"])),
+      naivePerS: medianOrNull(rs.map((r) => r.naive?.processedPerS)),
+      ratioNaive: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ naive processed/s"])),
+      carefulPerS: medianOrNull(rs.map((r) => r.careful?.processedPerS)),
+      ratioCareful: medianOrNull(rs.map((r) => r.ratios["settled/s ÷ careful processed/s"])),
+      broken: rs.some((r) => r.settle.broken),
+      naiveBrokenMax: rs.some((r) => r.naive) ? Math.max(...rs.map((r) => r.naive?.brokenCount ?? 0)) : null,
+      carefulBrokenMax: rs.some((r) => r.careful) ? Math.max(...rs.map((r) => r.careful?.brokenCount ?? 0)) : null,
+      allOfferedSettled,
+      offeredDetail: rs.map((r) => `offered ${offered(r.settle)}, accepted ${accepted(r.settle)}, settled ${r.settle.settled}, failed ${failureCount(r.settle)}`).join("; "),
+      redisCommandsPerPayment: medianOrNull(rs.map((r) => r.settle.profile.redis?.redisCommandsPerPayment)),
+      scriptCallsPerPayment: medianOrNull(rs.map((r) => r.settle.profile.redis?.scriptCallsPerPayment)),
+      settleCpuMsPerPayment: round(median(rs.map((r) => settleCpu(r.settle).total)), 3),
+    };
+  });
 }
 
+/** Worker curves: for each scenario@rate run at several worker counts, settled/s per count and its ratio to the best. */
+export function workerCurves(summaries: SpecSummary[]): { spec: string; points: { workers: number; settledPerS: number; ratioToBest: number; broken: boolean }[] }[] {
+  const by = new Map<string, SpecSummary[]>();
+  for (const s of summaries) if (s.workers !== undefined) by.set(`${s.scenario}@${s.rate}`, [...(by.get(`${s.scenario}@${s.rate}`) ?? []), s]);
+  return [...by]
+    .filter(([, ss]) => ss.length > 1)
+    .map(([spec, ss]) => {
+      const best = Math.max(...ss.map((s) => s.settledPerS));
+      return { spec, points: ss.sort((a, b) => a.workers! - b.workers!).map((s) => ({ workers: s.workers!, settledPerS: s.settledPerS, ratioToBest: best ? round(s.settledPerS / best, 3) : 0, broken: s.broken })) };
+    });
+}
+
+/**
+ * The targets, on medians over repeats when the plan was repeated (a noisy machine: one run of
+ * each proves little). In a worker curve, a scenario's targets use its run with the most workers.
+ */
 export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options">): Target[] {
   const summaries = summarise(result.runs);
-  if (result.runs.length > summaries.length) return evaluateMedianTargets(result, summaries);
-  const find = (scenario: string, rate: number | "max") => result.runs.find((r) => r.settle.spec.scenario === scenario && r.settle.spec.rate === rate);
+  const get = (scenario: string, rate: number | "max"): SpecSummary | undefined =>
+    summaries.filter((s) => s.scenario === scenario && s.rate === rate).sort((a, b) => (b.workers ?? Infinity) - (a.workers ?? Infinity))[0];
+  const over = (s: SpecSummary) => `${s.runs > 1 ? `median over ${s.runs} runs` : "one run"}${s.workers === undefined ? "" : `, ${s.workers} workers`}`;
+  const clients = result.options.concurrency;
   const xfer = result.pgbench.find((p) => p.script === "transfer");
-  const uniformMax = find("uniform", "max");
   const targets: Target[] = [];
-  if (uniformMax && (xfer || uniformMax.settle.adjacentTransferTps)) {
-    const base = uniformMax.settle.adjacentTransferTps ?? xfer!.tps;
-    const ratio = uniformMax.settle.settledPerS / base;
-    const which = uniformMax.settle.adjacentTransferTps ? "transfer tps measured just before" : "transfer tps";
-    targets.push({ target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: `${uniformMax.settle.settledPerS} / ${base} (${which}) = ${round(ratio, 3)}×${xfer ? `; vs the run's first pgbench: ${round(uniformMax.settle.settledPerS / xfer.tps, 3)}×` : ""}`, met: ratio >= 1 && !uniformMax.settle.broken });
-  } else targets.push({ target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: "not measured (needs uniform@max and pgbench)", met: null });
-  const u1000 = find("uniform", 1000);
+  const notMeasured = (target: string, why: string) => targets.push({ target, value: `not measured (${why})`, met: null });
+
+  const vsTransfer = (scenario: string) => {
+    const target = `${scenario}, ${clients} clients: Settle settled/s ≥ 1.0× pgbench transfer tps measured just before`;
+    const s = get(scenario, "max");
+    if (!s) return notMeasured(target, `needs ${scenario}@max`);
+    if (s.ratioAdjacent !== null) return targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${s.adjacentTransferTps} tps = ${s.ratioAdjacent}× (${over(s)})`, met: s.ratioAdjacent >= 1 && !s.broken });
+    if (!xfer) return notMeasured(target, "needs pgbench");
+    const ratio = round(s.settledPerS / xfer.tps, 3);
+    targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${xfer.tps} tps (the run's first transfer measurement) = ${ratio}× (${over(s)})`, met: ratio >= 1 && !s.broken });
+  };
+  const vsPeer = (scenario: string, peer: "naive" | "careful", factor: number, onlyAtClients?: number) => {
+    const c = onlyAtClients ?? clients;
+    const target = `${scenario}, ${c} clients: Settle ≥ ${factor.toFixed(1)}× the ${peer === "naive" ? "naive endpoint" : "careful synchronous endpoint"}`;
+    if (onlyAtClients !== undefined && clients !== onlyAtClients) return notMeasured(target, `needs --concurrency ${onlyAtClients}`);
+    const s = get(scenario, "max");
+    const ratio = s ? (peer === "naive" ? s.ratioNaive : s.ratioCareful) : null;
+    if (!s || ratio === null) return notMeasured(target, s ? `--${peer} false` : `needs ${scenario}@max`);
+    const perS = peer === "naive" ? s.naivePerS : s.carefulPerS;
+    const broke = peer === "naive" ? s.naiveBrokenMax : s.carefulBrokenMax;
+    targets.push({ target, value: `${s.settledPerS} ÷ ${perS}/s = ${ratio}× (${over(s)}; ${peer} broke ${broke} invariants, Settle ${s.broken ? "BROKE one" : "none"})`, met: ratio >= factor && !s.broken });
+  };
+
+  vsTransfer("uniform");
+  vsPeer("uniform", "naive", 1.0);
+  vsPeer("uniform", "careful", 1.0);
+  vsPeer("hot-merchant", "careful", 1.5);
+  vsPeer("contended", "careful", 1.5);
+  vsPeer("uniform", "naive", 1.5, 64);
+  vsTransfer("uniform-batch");
+
+  const u1000 = get("uniform", 1000);
+  const open = "uniform, offered 1,000/s (open loop)";
   if (u1000) {
-    const s = u1000.settle;
-    const keptUp = s.acceptedPerS >= 950;
-    targets.push({ target: "offered 1,000/s: accept p99 ≤ 25 ms", value: `p99 ${round(s.acceptLatency.p99)} ms (accepted ${s.acceptedPerS}/s)`, met: s.acceptLatency.p99 <= 25 && keptUp });
-    targets.push({ target: "offered 1,000/s: accept-to-settled p99 ≤ 250 ms", value: `p99 ${round(s.settleLatency.p99)} ms (settled ${s.settledPerS}/s)`, met: s.settleLatency.p99 <= 250 && keptUp });
-  } else targets.push({ target: "offered 1,000/s latency targets", value: "not measured (needs uniform@1000)", met: null });
-  const hot = find("hot-merchant", "max");
-  if (hot && uniformMax) {
-    const ratio = hot.settle.settledPerS / uniformMax.settle.settledPerS;
-    targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: `${hot.settle.settledPerS} / ${uniformMax.settle.settledPerS} = ${round(ratio, 3)}×`, met: ratio >= 0.7 && !hot.settle.broken });
-  } else targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: "not measured", met: null });
-  const withNaive = result.runs.filter((r) => r.naive);
-  if (withNaive.length) {
-    const parts = withNaive.map((r) => `${r.settle.spec.scenario}: ${r.ratios["settled/s ÷ naive processed/s"] ?? "?"}× (naive broke ${r.naive!.brokenCount})`);
-    const met = withNaive.every((r) => (r.ratios["settled/s ÷ naive processed/s"] ?? 0) >= 10 && !r.settle.broken);
-    targets.push({ target: "≥ 10 × naive throughput, zero broken invariants", value: parts.join("; "), met });
-  } else targets.push({ target: "≥ 10 × naive throughput", value: "not measured (--naive false)", met: null });
-  const longest = Math.max(0, ...result.runs.map((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000));
-  const mem = result.runs.flatMap((r) => r.settle.memory.map((m) => `${specName(r.settle)} ${m.process} ${m.rssStartMiB}→${m.rssEndMiB} MiB`));
+    const all = u1000.allOfferedSettled;
+    const unless = all ? "" : "; not everything offered was accepted and settled";
+    targets.push({ target: `${open}: everything offered accepted and settled`, value: `${u1000.offeredDetail} (${over(u1000)})`, met: all });
+    targets.push({ target: `${open}: accept p99 ≤ 50 ms`, value: `p99 ${u1000.acceptP99} ms (${over(u1000)}; accepted ${u1000.acceptedPerS}/s${unless})`, met: u1000.acceptP99 <= 50 && all });
+    targets.push({ target: `${open}: accept-to-settled p99 ≤ 250 ms`, value: `p99 ${u1000.settleP99} ms (${over(u1000)}; settled ${u1000.settledPerS}/s${unless})`, met: u1000.settleP99 <= 250 && all });
+    targets.push(
+      u1000.redisCommandsPerPayment === null
+        ? { target: `${open}: Redis commands per payment ≤ 0.2`, value: "not measured (no INFO commandstats)", met: null }
+        : { target: `${open}: Redis commands per payment ≤ 0.2`, value: `${u1000.redisCommandsPerPayment} commands (${u1000.scriptCallsPerPayment} top-level script calls) per settled payment (${over(u1000)})`, met: u1000.redisCommandsPerPayment <= 0.2 },
+    );
+    targets.push({ target: `${open}: Settle CPU per payment ≤ 1.2 ms (API + workers + their PostgreSQL backends + Redis)`, value: `${u1000.settleCpuMsPerPayment} ms (${over(u1000)})`, met: u1000.settleCpuMsPerPayment <= 1.2 });
+  } else for (const t of ["everything offered accepted and settled", "accept p99 ≤ 50 ms", "accept-to-settled p99 ≤ 250 ms", "Redis commands per payment ≤ 0.2", "Settle CPU per payment ≤ 1.2 ms"]) notMeasured(`${open}: ${t}`, "needs uniform@1000");
+
+  const hot = get("hot-merchant", "max");
+  const u = get("uniform", "max");
+  const hotTarget = `hot-merchant, ${clients} clients: Settle settled/s ≥ 0.9× uniform's`;
+  if (hot && u) {
+    const ratio = round(hot.settledPerS / u.settledPerS, 3);
+    targets.push({ target: hotTarget, value: `${hot.settledPerS} ÷ ${u.settledPerS} = ${ratio}× (${over(hot)})`, met: ratio >= 0.9 && !hot.broken });
+  } else notMeasured(hotTarget, "needs hot-merchant@max and uniform@max");
+
+  const withNaive = summaries.filter((s) => s.ratioNaive !== null);
+  const tenX = "every closed-loop scenario: Settle ≥ 10× the naive endpoint, zero broken invariants";
+  if (withNaive.length) targets.push({ target: tenX, value: withNaive.map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`).join("; "), met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken) });
+  else notMeasured(tenX, "--naive false");
+
+  const curves = workerCurves(summaries);
+  const curveTarget = "worker curve: settled/s at every worker count ≥ 0.9× the best count's";
+  if (curves.length) {
+    targets.push({
+      target: curveTarget,
+      value: curves.map((c) => `${c.spec}: ${c.points.map((p) => `${p.workers} → ${p.settledPerS}/s (${p.ratioToBest}×)`).join(", ")}`).join("; "),
+      met: curves.every((c) => c.points.every((p) => p.ratioToBest >= 0.9 && !p.broken)),
+    });
+  } else notMeasured(curveTarget, "needs --workers with several counts");
+
   // Flat: the median RSS of the last minute is within 10 % of the second minute's (the first is warm-up).
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  const memTarget = "API and worker RSS flat over a 10-minute run";
   const long = result.runs.filter((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000 >= 600 && r.settle.memorySeries);
   if (long.length) {
     const checks = long.flatMap((r) =>
@@ -149,39 +260,11 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
         return { text: `${specName(r.settle)} ${proc}: ${early} → ${late} MiB (minute 2 → last minute), Redis keys after drain ${r.settle.redisKeys}`, ok: late <= early * 1.1 };
       }),
     );
-    targets.push({ target: "API and worker RSS flat over a 10-minute run", value: checks.map((c) => c.text).join("; "), met: checks.every((c) => c.ok) });
-  } else targets.push({ target: "API and worker RSS flat over a 10-minute run", value: `not measured in this run (longest run ${round(longest)} s); RSS start→end: ${mem.slice(0, 3).join("; ")}…`, met: null });
-  return targets;
-}
-
-/** The targets on medians over repeats (a noisy machine: one run of each proves little). */
-function evaluateMedianTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options">, summaries: SpecSummary[]): Target[] {
-  const get = (spec: string) => summaries.find((s) => s.spec === spec);
-  const targets: Target[] = [];
-  const u = get("uniform@max");
-  targets.push(
-    u && u.ratioAdjacent !== null
-      ? { target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: `median over ${u.runs} runs of settled/s ÷ the transfer tps measured just before: ${u.ratioAdjacent}× (median ${u.settledPerS} settled/s vs ${u.adjacentTransferTps} tps)`, met: u.ratioAdjacent >= 1 && !u.broken }
-      : { target: "uniform settled/s ≥ 1.0 × pgbench transfer tps", value: "not measured", met: null },
-  );
-  const u1000 = get("uniform@1000");
-  if (u1000) {
-    const kept = u1000.acceptedPerS >= 950;
-    targets.push({ target: "offered 1,000/s: accept p99 ≤ 25 ms", value: `median p99 ${u1000.acceptP99} ms over ${u1000.runs} runs (accepted ${u1000.acceptedPerS}/s)`, met: u1000.acceptP99 <= 25 && kept });
-    targets.push({ target: "offered 1,000/s: accept-to-settled p99 ≤ 250 ms", value: `median p99 ${u1000.settleP99} ms (settled ${u1000.settledPerS}/s)`, met: u1000.settleP99 <= 250 && kept });
-  } else targets.push({ target: "offered 1,000/s latency targets", value: "not measured", met: null });
-  const hot = get("hot-merchant@max");
-  if (hot && u) {
-    const ratio = round(hot.settledPerS / u.settledPerS, 3);
-    targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: `medians ${hot.settledPerS} / ${u.settledPerS} = ${ratio}×`, met: ratio >= 0.7 && !hot.broken });
-  } else targets.push({ target: "hot-merchant settled/s ≥ 0.7 × uniform", value: "not measured", met: null });
-  const withNaive = summaries.filter((s) => s.ratioNaive !== null);
-  targets.push(
-    withNaive.length
-      ? { target: "≥ 10 × naive throughput, zero broken invariants", value: withNaive.map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`).join("; "), met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken) }
-      : { target: "≥ 10 × naive throughput", value: "not measured", met: null },
-  );
-  targets.push({ target: "API and worker RSS flat over a 10-minute run", value: "not measured in this run (see a --duration 600 run)", met: null });
+    targets.push({ target: memTarget, value: checks.map((c) => c.text).join("; "), met: checks.every((c) => c.ok) });
+  } else {
+    const longest = Math.max(0, ...result.runs.map((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000));
+    notMeasured(memTarget, `longest run ${round(longest)} s; see a --duration 600 run`);
+  }
   return targets;
 }
 
@@ -190,26 +273,27 @@ export function textSummary(r: BenchResult): string {
   const lines: string[] = [];
   const row = (cells: (string | number)[], widths: number[]) => cells.map((c, i) => String(c).padEnd(widths[i]!)).join("  ").trimEnd();
   lines.push(`Settle bench ${r.runId} — ${r.machine.cpus} cores, ${r.machine.memGiB} GiB, ${r.machine.postgres}, Redis ${r.machine.redis}; load avg at start ${r.machine.loadStart}, end ${r.machine.loadEnd}`);
-  lines.push(`workers ${r.options.workers}, clients ${r.options.concurrency}, ${r.options.durationS} s per run, partitions ${r.options.partitions}`);
+  lines.push(`workers ${r.options.workers}, clients ${r.options.concurrency}, ${r.options.durationS} s per run, partitions ${r.options.partitions}${r.runs.some((run) => run.settle.batchItems) ? `, ${r.options.batchItems} payments per batch request` : ""}`);
   lines.push("");
   for (const p of r.pgbench) lines.push(`pgbench ${p.script.padEnd(9)}  ${p.tps} tps at ${p.clients} clients (latency avg ${p.latencyAvgMs} ms, failed ${p.failed}${p.cpuMsPerTx ? `; CPU per tx: postgres ${p.cpuMsPerTx.postgres} ms + pgbench ${p.cpuMsPerTx.pgbench} ms` : ""})`);
   lines.push("");
-  const w = [18, 10, 9, 13, 30, 30, 7, 8, 11];
-  lines.push(row(["run", "accepted/s", "settled/s", "pgbench xfer", "accept ms p50/95/99/max", "settled ms p50/95/99/max", "broken", "naive/s", "naive broke"], w));
+  const w = [Math.max(18, ...r.runs.map((run) => specName(run.settle).length)), 10, 9, 13, 30, 30, 7, 8, 11, 10, 13];
+  lines.push(row(["run", "accepted/s", "settled/s", "pgbench xfer", "accept ms p50/95/99/max", "settled ms p50/95/99/max", "broken", "naive/s", "naive broke", "careful/s", "careful broke"], w));
   for (const run of r.runs) {
     const s = run.settle;
-    lines.push(
-      row(
-        [specName(s), s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", ms(s.acceptLatency), ms(s.settleLatency), s.broken ? "BROKEN" : "no", run.naive ? run.naive.processedPerS : "-", run.naive ? `${run.naive.brokenCount} of ${run.naive.invariants.length}` : "-"],
-        w,
-      ),
-    );
+    const peer = (p: NaiveRunResult | CarefulRunResult | undefined) => (p ? [p.processedPerS, `${p.brokenCount} of ${p.invariants.length}`] : ["-", "-"]);
+    lines.push(row([specName(s), s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", ms(s.acceptLatency), ms(s.settleLatency), s.broken ? "BROKEN" : "no", ...peer(run.naive), ...peer(run.careful)], w));
+  }
+  lines.push(...peerNotes(r).map((n) => `note: ${n}`));
+  lines.push("");
+  for (const run of r.runs) {
+    const c = settleCpu(run.settle);
+    lines.push(`${specName(run.settle)} Settle CPU per payment: ${c.total} ms (API ${c.api}, workers ${c.workers}, their PostgreSQL backends ${c.postgres}, Redis ${c.redis})`);
   }
   lines.push("");
   for (const run of r.runs) {
-    const cpu = run.settle.profile.cpu.filter((c) => !c.process.startsWith("redis") && c.process !== "bench driver");
-    const total = cpu.reduce((a, c) => a + c.msPerPayment, 0);
-    lines.push(`${specName(run.settle)} CPU ms per payment: ${round(total, 2)} (${cpu.filter((c) => c.msPerPayment >= 0.05).map((c) => `${c.process} ${c.msPerPayment}`).join(", ")})`);
+    const rs = run.settle.profile.redis;
+    if (rs) lines.push(`${specName(run.settle)} Redis per payment: ${rs.redisCommandsPerPayment} commands, ${rs.scriptCallsPerPayment} top-level script calls; top: ${rs.top.map((t) => `${t.command} ${t.perPayment}`).join(", ")}`);
   }
   lines.push("");
   for (const run of r.runs) {
@@ -222,9 +306,14 @@ export function textSummary(r: BenchResult): string {
   const summaries = summarise(r.runs);
   if (r.runs.length > summaries.length) {
     lines.push("", "medians over repeats:");
-    const w2 = [18, 5, 10, 9, 13, 13, 13, 9, 11, 10];
-    lines.push(row(["run", "runs", "accepted/s", "settled/s", "xfer tps", "÷ xfer tps", "accept p99", "settle p99", "naive/s", "÷ naive"], w2));
-    for (const s of summaries) lines.push(row([s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", s.ratioAdjacent ?? "-", s.acceptP99, s.settleP99, s.naivePerS ?? "-", s.ratioNaive ?? "-"], w2));
+    const w2 = [Math.max(18, ...summaries.map((s) => s.spec.length)), 5, 10, 9, 13, 13, 13, 9, 11, 10, 10, 10];
+    lines.push(row(["run", "runs", "accepted/s", "settled/s", "xfer tps", "÷ xfer tps", "accept p99", "settle p99", "naive/s", "÷ naive", "careful/s", "÷ careful"], w2));
+    for (const s of summaries) lines.push(row([s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", s.ratioAdjacent ?? "-", s.acceptP99, s.settleP99, s.naivePerS ?? "-", s.ratioNaive ?? "-", s.carefulPerS ?? "-", s.ratioCareful ?? "-"], w2));
+  }
+  for (const curve of workerCurves(summaries)) {
+    lines.push("", `workers curve, ${curve.spec}${r.runs.length > summaries.length ? " (medians)" : ""}:`);
+    lines.push(row(["workers", "settled/s", "÷ best"], [8, 10, 7]));
+    for (const p of curve.points) lines.push(row([p.workers, p.settledPerS, p.ratioToBest], [8, 10, 7]));
   }
   lines.push("");
   for (const t of r.targets) lines.push(`[${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}] ${t.target}: ${t.value}`);
@@ -232,7 +321,7 @@ export function textSummary(r: BenchResult): string {
   return lines.join("\n");
 }
 
-const COLORS = { settle: "#2563eb", settle2: "#60a5fa", naive: "#dc2626", tpcb: "#6b7280", xfer: "#111827", p99: "#ea580c" };
+const COLORS = { settle: "#2563eb", settle2: "#60a5fa", naive: "#dc2626", careful: "#16a34a", tpcb: "#6b7280", xfer: "#111827", p99: "#ea580c" };
 
 const PROCESS_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c"];
 
@@ -281,6 +370,7 @@ export function comparisonChart(r: BenchResult): string {
     if (s.adjacentTransferTps !== null) bars.push({ label: `pgbench transfer before ${s.spec}`, value: s.adjacentTransferTps, color: COLORS.xfer, note: `tps${m}` });
     bars.push({ label: `Settle ${s.spec}`, value: s.settledPerS, color: COLORS.settle, note: `${s.broken ? "BROKEN " : ""}settled/s${m}` });
     if (s.naivePerS !== null) bars.push({ label: `naive ${s.spec}`, value: s.naivePerS, color: COLORS.naive, note: `/s, broke ${s.naiveBrokenMax} invariants${m}` });
+    if (s.carefulPerS !== null) bars.push({ label: `careful sync ${s.spec}`, value: s.carefulPerS, color: COLORS.careful, note: `/s, broke ${s.carefulBrokenMax} invariants${m}` });
   }
   return barChart({ title: `Same machine, same run (${r.runId}): transactions or payments per second`, unit: "", bars, width: 860 });
 }
@@ -297,8 +387,9 @@ function table(headers: string[], rows: (string | number)[][]): string {
 export function htmlReport(r: BenchResult): string {
   const sections: string[] = [];
   sections.push(`<h1>Settle bench ${escHtml(r.runId)}</h1><p><code>${escHtml(r.command)}</code><br>${escHtml(Object.entries(r.machine).map(([k, v]) => `${k}: ${v}`).join(" · "))}</p>`);
-  sections.push(`<h2>Targets (issue 6)</h2>${table(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "MET" : "MISS", t.target, t.value]))}`);
+  sections.push(`<h2>Targets</h2>${table(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "MET" : "MISS", t.target, t.value]))}`);
   sections.push(`<h2>Side by side</h2>${comparisonChart(r)}<pre>${escHtml(textSummary(r))}</pre>`);
+  for (const curve of workerCurves(summarise(r.runs))) sections.push(`<h2>Workers curve, ${escHtml(curve.spec)}</h2>${table(["workers", "settled/s", "÷ best"], curve.points.map((p) => [p.workers, p.settledPerS, p.ratioToBest]))}`);
   for (const run of r.runs) {
     const s = run.settle;
     const charts = runCharts(s);
@@ -312,16 +403,21 @@ export function htmlReport(r: BenchResult): string {
         ["accept latency p50/p95/p99/max ms", ms(s.acceptLatency)],
         ["accept→settled p50/p95/p99/max ms", ms(s.settleLatency)],
         ["requests sent", s.load.sent],
+        ...(s.batchItems ? [["payments per batch request", s.batchItems] as [string, number]] : []),
+        ["payments offered / accepted", `${s.offered ?? "-"} / ${s.accepted ?? "-"}`],
+        ["Settle CPU ms per payment (API + workers + their PostgreSQL backends + Redis)", settleCpu(s).total],
         ...Object.entries(s.outcomes).map(([k, v]) => [`outcome: ${k}`, v] as [string, number]),
         ...Object.entries(s.failures).map(([k, v]) => [`failure: ${k}`, v] as [string, number]),
         ...Object.entries(run.ratios).map(([k, v]) => [k, v ?? "-"] as [string, number | string]),
       ])}
       <h3>Invariants</h3>${table(["", "invariant", "detail"], s.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}
       <h3>CPU per process (ms per settled payment)</h3>${table(["process", "CPU s", "ms / payment"], s.profile.cpu.map((c) => [c.process, c.cpuS, c.msPerPayment]))}
+      ${s.profile.redis ? `<h3>Redis commands (load start → drain end): ${s.profile.redis.redisCommandsPerPayment} per payment, ${s.profile.redis.scriptCallsPerPayment} top-level script calls per payment</h3>${table(["command", "calls", "per payment"], s.profile.redis.top.map((t) => [t.command, t.calls, t.perPayment]))}` : ""}
       <p>PostgreSQL: ${s.profile.pg.commits} commits (${s.profile.pg.commitsPerPayment} per payment), ${s.profile.pg.tuplesInsertedPerPayment} rows inserted and ${s.profile.pg.tuplesUpdatedPerPayment} updated per payment, ${s.profile.pg.rollbacks} rollbacks.
       BullMQ (last ${s.profile.jobs.sampled} jobs kept): ${s.profile.jobs.payingJobs} settled something (${s.profile.jobs.paymentsPerPayingJob} payments each), ${s.profile.jobs.emptyJobs} found nothing left; queue wait ${ms(s.profile.jobs.queueWait)} ms; processing ${ms(s.profile.jobs.processing)} ms.</p>
       <h3>Memory (RSS MiB; ${s.redisKeys} Redis keys left under the run's prefix after the drain)</h3>${table(["process", "start", "end", "max"], s.memory.map((m) => [m.process, m.rssStartMiB, m.rssEndMiB, m.rssMaxMiB]))}
-      ${run.naive ? `<h3>Naive server, same scenario</h3><p>${run.naive.processedPerS} requests/s answered (${run.naive.completedPerS}/s completed); latency ${ms(run.naive.latency)} ms</p>${table(["", "invariant", "detail"], run.naive.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}${table(["failure", "count"], Object.entries(run.naive.failures))}` : ""}`);
+      ${run.careful ? `<h3>Careful synchronous server, same ${run.careful.note ? "intents" : "scenario"}</h3><p>${run.careful.note ? `${escHtml(run.careful.note)}. ` : ""}${run.careful.processedPerS} requests/s answered (${run.careful.completedPerS}/s completed); latency ${ms(run.careful.latency)} ms</p>${table(["", "invariant", "detail"], run.careful.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}${table(["failure", "count"], Object.entries(run.careful.failures))}` : ""}
+      ${run.naive ? `<h3>Naive server, same ${run.naive.note ? "intents" : "scenario"}</h3><p>${run.naive.note ? `${escHtml(run.naive.note)}. ` : ""}${run.naive.processedPerS} requests/s answered (${run.naive.completedPerS}/s completed); latency ${ms(run.naive.latency)} ms</p>${table(["", "invariant", "detail"], run.naive.invariants.map((i) => [i.ok ? "ok" : "BROKEN", i.name, i.detail]))}${table(["failure", "count"], Object.entries(run.naive.failures))}` : ""}`);
   }
   if (r.pgbench.length) {
     sections.push(`<h2>pgbench</h2>${lineChart({
@@ -362,7 +458,7 @@ export function markdownSummary(r: BenchResult): string {
   out.push("**Every run** (latencies in ms: p50 / p95 / p99 / max)", "");
   out.push(
     md(
-      ["run", "accepted/s", "settled/s", "pgbench transfer tps just before", "Settle ÷ that", "accept latency", "accept→settled latency", "Settle invariants", "naive /s", "Settle ÷ naive", "naive invariants broken"],
+      ["run", "accepted/s", "settled/s", "pgbench transfer tps just before", "Settle ÷ that", "accept latency", "accept→settled latency", "Settle invariants", "naive /s", "Settle ÷ naive", "naive invariants broken", "careful sync /s", "Settle ÷ careful sync", "careful sync invariants broken"],
       r.runs.map((run) => {
         const s = run.settle;
         return [
@@ -377,20 +473,41 @@ export function markdownSummary(r: BenchResult): string {
           run.naive?.processedPerS,
           run.ratios["settled/s ÷ naive processed/s"],
           run.naive ? `${run.naive.brokenCount} of ${run.naive.invariants.length}: ${run.naive.invariants.filter((i) => !i.ok).map((i) => i.detail).join("; ")}` : "-",
+          run.careful?.processedPerS,
+          run.ratios["settled/s ÷ careful processed/s"],
+          run.careful ? `${run.careful.brokenCount} of ${run.careful.invariants.length}${run.careful.brokenCount ? `: ${run.careful.invariants.filter((i) => !i.ok).map((i) => i.detail).join("; ")}` : ""}` : "-",
         ];
       }),
     ),
     "",
   );
+  const notes = peerNotes(r);
+  if (notes.length) out.push(...notes.map((n) => `Note: ${n}.`), "");
   const summaries = summarise(r.runs);
   if (r.runs.length > summaries.length) {
     out.push("**Medians over the repeats**", "");
-    out.push(md(["run", "runs", "accepted/s", "settled/s", "transfer tps", "Settle ÷ transfer", "accept p99", "settle p99", "naive /s", "Settle ÷ naive"], summaries.map((s) => [s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps, s.ratioAdjacent, s.acceptP99, s.settleP99, s.naivePerS, s.ratioNaive])), "");
+    out.push(md(["run", "runs", "accepted/s", "settled/s", "transfer tps", "Settle ÷ transfer", "accept p99", "settle p99", "naive /s", "Settle ÷ naive", "careful sync /s", "Settle ÷ careful sync"], summaries.map((s) => [s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps, s.ratioAdjacent, s.acceptP99, s.settleP99, s.naivePerS, s.ratioNaive, s.carefulPerS, s.ratioCareful])), "");
+  }
+  for (const curve of workerCurves(summaries)) {
+    out.push(`**Workers curve, ${curve.spec}**${r.runs.length > summaries.length ? " (medians)" : ""}`, "");
+    out.push(md(["workers", "settled/s", "÷ best"], curve.points.map((p) => [p.workers, p.settledPerS, p.ratioToBest])), "");
   }
   out.push("**Failures** (HTTP errors and payments settled as failed)", "");
   out.push(md(["run", "failures"], r.runs.map((run) => [specName(run.settle), Object.entries(run.settle.failures).map(([k, v]) => `${k}: ${v}`).join("; ") || "none"])), "");
   out.push("**Targets**", "");
   out.push(md(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "met" : "**not met**", t.target, t.value])), "");
+  out.push("**Settle CPU per settled payment (ms)**: API + workers + their PostgreSQL backends + Redis", "");
+  out.push(md(["run", "API", "workers", "PostgreSQL (API's and workers' backends)", "Redis", "Settle total"], r.runs.map((run) => {
+    const c = settleCpu(run.settle);
+    return [specName(run.settle), c.api, c.workers, c.postgres, c.redis, c.total];
+  })), "");
+  if (r.runs.some((run) => run.settle.profile.redis)) {
+    out.push("**Redis commands per settled payment** (INFO commandstats, load start → drain end; commands run by scripts count too)", "");
+    out.push(md(["run", "commands", "top-level script calls", "total_commands_processed", "top commands (per payment)"], r.runs.map((run) => {
+      const rs = run.settle.profile.redis;
+      return rs ? [specName(run.settle), rs.redisCommandsPerPayment, rs.scriptCallsPerPayment, rs.commandsProcessedPerPayment, rs.top.map((t) => `${t.command} ${t.perPayment}`).join(", ")] : [specName(run.settle), "-", "-", "-", "-"];
+    })), "");
+  }
   out.push("**CPU per settled payment (ms), by process**", "");
   const procs = [...new Set(r.runs.flatMap((run) => run.settle.profile.cpu.map((c) => c.process)))];
   out.push(md(["run", ...procs], r.runs.map((run) => [specName(run.settle), ...procs.map((p) => run.settle.profile.cpu.find((c) => c.process === p)?.msPerPayment)])), "");
@@ -423,7 +540,7 @@ export function publishCharts(result: BenchResult, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   if (result.runs.length > 1 || result.pgbench.length) fs.writeFileSync(path.join(dir, "comparison.svg"), comparisonChart(result));
   for (const run of result.runs) {
-    const name = `${run.settle.spec.scenario}-${run.settle.spec.rate}`;
+    const name = `${run.settle.spec.scenario}-${run.settle.spec.rate}${run.settle.spec.workers === undefined ? "" : `-${run.settle.spec.workers}w`}`;
     const c = runCharts(run.settle);
     fs.writeFileSync(path.join(dir, `${name}-throughput.svg`), c.throughput);
     fs.writeFileSync(path.join(dir, `${name}-latency.svg`), c.latency);

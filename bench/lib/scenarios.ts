@@ -1,8 +1,8 @@
 // The benchmark's scenarios: which accounts exist, how they are funded, and the stream of
-// operations a run offers. Settle and the naive server get the same seeded stream.
+// operations a run offers. Settle and the naive and careful servers get the same seeded stream.
 
-export type ScenarioName = "uniform" | "hot-merchant" | "contended" | "mixed";
-export const SCENARIOS: ScenarioName[] = ["uniform", "hot-merchant", "contended", "mixed"];
+export type ScenarioName = "uniform" | "uniform-batch" | "hot-merchant" | "contended" | "mixed";
+export const SCENARIOS: ScenarioName[] = ["uniform", "uniform-batch", "hot-merchant", "contended", "mixed"];
 
 export type Intent =
   | { type: "transfer"; from: number; to: number; amount: string }
@@ -18,6 +18,11 @@ export interface Scenario {
   accounts: number;
   /** Initial deposit per account (a decimal string). */
   funding: string;
+  /**
+   * Sent to Settle as POST /api/v1/payments/batch of --batch-items transfers each. The naive and
+   * careful servers have no batch endpoint: they get the same intents one payment per request.
+   */
+  batch?: boolean;
   /** A fresh, seeded intent stream: accounts are indexes into the run's account list. */
   intents(seed: number, options: { disputes: boolean }): () => Intent;
 }
@@ -47,19 +52,27 @@ function pair(random: () => number, n: number): [number, number] {
   return [from, to];
 }
 
+const uniform: Scenario = {
+  name: "uniform",
+  description: "transfers between random pairs of 10,000 accounts",
+  accounts: 10_000,
+  funding: "100000.00",
+  intents(seed) {
+    const random = seededRandom(seed);
+    return () => {
+      const [from, to] = pair(random, 10_000);
+      return { type: "transfer", from, to, amount: amount(random, 99) };
+    };
+  },
+};
+
 export const scenarioCatalog: Record<ScenarioName, Scenario> = {
-  uniform: {
-    name: "uniform",
-    description: "transfers between random pairs of 10,000 accounts",
-    accounts: 10_000,
-    funding: "100000.00",
-    intents(seed) {
-      const random = seededRandom(seed);
-      return () => {
-        const [from, to] = pair(random, 10_000);
-        return { type: "transfer", from, to, amount: amount(random, 99) };
-      };
-    },
+  uniform,
+  "uniform-batch": {
+    ...uniform,
+    name: "uniform-batch",
+    description: "uniform's accounts, funding and stream, sent to Settle in batch requests (POST /api/v1/payments/batch)",
+    batch: true,
   },
   "hot-merchant": {
     name: "hot-merchant",

@@ -6,8 +6,9 @@ import { checkSettleInvariants, recreateDatabase, type InvariantResult } from ".
 import { seedFundedAccounts } from "./funding";
 import { HttpClient, type HttpReply } from "./http-client";
 import { runLoad, type LoadResult, type Operation } from "./load";
-import type { BenchOptions, RunSpec } from "./options";
+import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
+import { redisCommandStats, redisSnapshot, redisStatsConnection, type RedisCommandStats } from "./redis-stats";
 import { scenarioCatalog, type Intent } from "./scenarios";
 import { EMPTY_PERCENTILES, percentiles, round, type Percentiles } from "./stats";
 
@@ -20,11 +21,18 @@ export interface CpuShare {
 export interface SettleRunResult {
   system: "settle";
   spec: RunSpec;
+  /** Worker processes of this run. */
+  workers: number;
+  /** Payments per request (uniform-batch); absent for single-payment scenarios. */
+  batchItems?: number;
   broken: boolean;
   disputes: boolean;
   /** pgbench's transfer script, run just before this run (same clients), when measured. */
   adjacentTransferTps?: number;
   load: Omit<LoadResult, "perSecond">;
+  /** Payments offered (open loop: scheduled by the clock, sent or not) and accepted (202). */
+  offered: number;
+  accepted: number;
   acceptedPerS: number;
   settled: number;
   settledPerS: number;
@@ -47,6 +55,10 @@ export interface SettleRunResult {
 
 export interface SettleProfile {
   cpu: CpuShare[];
+  /** Settle's CPU ms per settled payment: API + workers + their PostgreSQL backends + Redis. */
+  settleCpuMsPerPayment: { api: number; workers: number; postgres: number; redis: number; total: number };
+  /** Redis commands in the window from the load's start to the drain's end. */
+  redis?: RedisCommandStats;
   pg: { commits: number; rollbacks: number; commitsPerPayment: number; tuplesInsertedPerPayment: number; tuplesUpdatedPerPayment: number };
   jobs: { sampled: number; payingJobs: number; paymentsPerPayingJob: number; emptyJobs: number; queueWait: Percentiles; processing: Percentiles };
 }
@@ -56,7 +68,7 @@ interface ProcessSet {
   workers: Child[];
 }
 
-async function startSystem(opts: BenchOptions, dbUrl: string, prefix: string, logDir: string, cpuProfDir: string | undefined): Promise<{ procs: ProcessSet; baseUrl: string }> {
+async function startSystem(opts: BenchOptions, workerCount: number, dbUrl: string, prefix: string, logDir: string, cpuProfDir: string | undefined): Promise<{ procs: ProcessSet; baseUrl: string }> {
   const port = await freePort();
   const common: Record<string, string> = {
     DATABASE_URL: dbUrl,
@@ -73,10 +85,10 @@ async function startSystem(opts: BenchOptions, dbUrl: string, prefix: string, lo
   // The per-client rate limit would cap the driver (one client): a benchmark measures capacity.
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}/healthz`, api);
-  const workers = Array.from({ length: opts.workers }, (_, i) =>
+  const workers = Array.from({ length: workerCount }, (_, i) =>
     startChild(`worker-${i + 1}`, { cwd: path.join(ROOT, "apps/worker"), script: "src/main.ts", env: common, logFile: path.join(logDir, `worker-${i + 1}.log`), nodeOptions: nodeOptions(`worker-${i + 1}`) }),
   );
-  await waitForLeases(opts, prefix, workers);
+  await waitForLeases(opts.redisUrl, opts.partitions, prefix, workers);
   return { procs: { api, workers }, baseUrl };
 }
 
@@ -84,8 +96,8 @@ async function startSystem(opts: BenchOptions, dbUrl: string, prefix: string, lo
  * Waits until every worker has registered and every partition is leased, so that the load does
  * not start while workers are still loading (their start-up would show as queue latency).
  */
-async function waitForLeases(opts: BenchOptions, prefix: string, workers: Child[], timeoutMs = 60_000): Promise<void> {
-  const redis = createRedis(opts.redisUrl, "worker");
+async function waitForLeases(redisUrl: string, partitions: number, prefix: string, workers: Child[], timeoutMs = 60_000): Promise<void> {
+  const redis = createRedis(redisUrl, "worker");
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -98,8 +110,8 @@ async function waitForLeases(opts: BenchOptions, prefix: string, workers: Child[
         cursor = next;
         leases += keys.length;
       } while (cursor !== "0");
-      if (live >= workers.length && leases >= opts.partitions) return;
-      if (Date.now() > deadline) throw new Error(`workers not ready after ${timeoutMs} ms (${live} registered, ${leases}/${opts.partitions} partitions leased)`);
+      if (live >= workers.length && leases >= partitions) return;
+      if (Date.now() > deadline) throw new Error(`workers not ready after ${timeoutMs} ms (${live} registered, ${leases}/${partitions} partitions leased)`);
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
@@ -203,12 +215,16 @@ export async function deletePrefix(url: string, prefix: string): Promise<number>
 /** One Settle run of a scenario: fresh database and queue prefix, API + N workers, load, drain, checks. */
 export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number, dirs: { logs: string; cpuProf?: string }): Promise<SettleRunResult> {
   const scenario = scenarioCatalog[spec.scenario];
+  const workerCount = spec.workers ?? opts.workers[0]!;
+  const batchItems = scenario.batch ? opts.batchItems : undefined;
   const dbName = "settle_bench";
   const prefix = `bench-${opts.runId}-${index}`;
+  const runName = `${index}-${spec.scenario}-${spec.rate}${spec.workers === undefined ? "" : `-${spec.workers}w`}`;
   const dbUrl = await recreateDatabase(opts.databaseUrl, dbName, { migrate: true });
   const forgetPrefix = onInterrupt(() => deletePrefix(opts.redisUrl, prefix));
   const pool = createPool({ url: dbUrl, max: 2, applicationName: "settle-bench" });
-  const { procs, baseUrl } = await startSystem(opts, dbUrl, prefix, path.join(dirs.logs, `${index}-${spec.scenario}-${spec.rate}`), dirs.cpuProf ? path.join(dirs.cpuProf, `${index}-${spec.scenario}-${spec.rate}`) : undefined);
+  const { procs, baseUrl } = await startSystem(opts, workerCount, dbUrl, prefix, path.join(dirs.logs, runName), dirs.cpuProf ? path.join(dirs.cpuProf, runName) : undefined);
+  const redisStats = redisStatsConnection(opts.redisUrl);
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
   try {
     const fundStart = Date.now();
@@ -250,21 +266,36 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     // back. Acceptance order is what a client can observe: a 202 received before another
     // request was even made. Requests in flight together have no order between them.
     const debits: { account: number; id: string; createdAt: number; ackedAt: number }[] = [];
+    const noteDebit = (account: number, id: string, createdAt: number) => {
+      debits.push({ account, id, createdAt, ackedAt: Date.now() });
+      if (disputes && transfers.length < 20_000) transfers.push({ id, at: Date.now() });
+    };
     const recordDebit = (account: number, createdAt: number) => (r: HttpReply) => {
       const id = r.status === 202 && r.body ? ID_IN_BODY.exec(r.body)?.[1] : undefined;
-      if (id) debits.push({ account, id, createdAt, ackedAt: Date.now() });
-      if (id && disputes && transfers.length < 20_000) transfers.push({ id, at: Date.now() });
+      if (id) noteDebit(account, id, createdAt);
+    };
+    // The body of POST /api/v1/payments, and of each item of a batch request.
+    const transferBody = (intent: Extract<Intent, { type: "transfer" }>) => ({ from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount });
+    const batchOp = (): Operation => {
+      const items = Array.from({ length: batchItems ?? 1 }, () => {
+        const intent = intents();
+        if (intent.type !== "transfer") throw new Error(`${spec.scenario}: batches carry transfers only`);
+        return intent;
+      });
+      const createdAt = Date.now();
+      return {
+        kind: "transfer-batch",
+        path: "/api/v1/payments/batch",
+        body: { payments: items.map(transferBody) },
+        items: items.length,
+        wantBody: true,
+        count: (r) => countBatchReply(r, items.length, (i, id) => noteDebit(items[i]!.from, id, createdAt)),
+      };
     };
     const toOp = (intent: Intent): Operation => {
       switch (intent.type) {
         case "transfer":
-          return {
-            kind: "transfer",
-            path: "/api/v1/payments",
-            body: { from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount },
-            wantBody: true,
-            onReply: recordDebit(intent.from, Date.now()),
-          };
+          return { kind: "transfer", path: "/api/v1/payments", body: transferBody(intent), wantBody: true, onReply: recordDebit(intent.from, Date.now()) };
         case "deposit":
           return { kind: "deposit", path: "/api/v1/deposits", body: { account_id: ids[intent.account], amount: intent.amount } };
         case "withdrawal":
@@ -293,9 +324,11 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const poller = setInterval(() => {
       pendingCount(pool).then((n) => (pendingNow = n), () => undefined);
     }, 1000);
-    const label = `settle ${spec.scenario}@${spec.rate}`;
-    const load = await runLoad(client, () => toOp(intents()), {
-      rate: spec.rate,
+    const label = `settle ${specLabel(spec)}`;
+    const redisBefore = await redisSnapshot(redisStats).catch(() => undefined);
+    const load = await runLoad(client, batchItems ? batchOp : () => toOp(intents()), {
+      // An open-loop rate counts payments: a batch request carries batchItems of them.
+      rate: spec.rate === "max" || !batchItems ? spec.rate : spec.rate / batchItems,
       durationS: opts.durationS,
       concurrency: opts.concurrency,
       maxInFlight: opts.maxInFlight,
@@ -308,12 +341,13 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
       progressLine(label, { elapsedS: (Date.now() - load.startedAt) / 1000, sent: load.sent, ok: Object.values(load.okByKind).reduce((a, n) => a + n, 0), failed: 0, inFlight: 0, backlog: 0 }, opts.durationS, `draining: pending ${p}`),
     );
     const drainS = (Date.now() - drainStart) / 1000;
+    const redisAfter = redisBefore ? await redisSnapshot(redisStats).catch(() => undefined) : undefined;
     process.stderr.write("\n");
 
     // The steady-state window of each process's CPU profile: from the load's start to the drain's end.
     if (dirs.cpuProf) {
       const windows = Object.fromEntries(all.map((c) => [c.name, { fromMs: load.startedAt - c.startedAt, toMs: Date.now() - c.startedAt }]));
-      const runDir = path.join(dirs.cpuProf, `${index}-${spec.scenario}-${spec.rate}`);
+      const runDir = path.join(dirs.cpuProf, runName);
       fs.mkdirSync(runDir, { recursive: true });
       fs.writeFileSync(path.join(runDir, "windows.json"), JSON.stringify(windows));
     }
@@ -365,8 +399,23 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const settledDuringLoad = lat.filter((r) => Number(r.processed_ms) <= load.endedAt).length;
     const accepted = Object.values(load.okByKind).reduce((a, n) => a + n, 0);
 
+    const cpuMs = (pick: (process: string) => boolean) => (settled ? (cpu.filter((c) => pick(c.process)).reduce((a, c) => a + c.cpuS, 0) * 1000) / settled : 0);
+    const settleCpu = {
+      api: cpuMs((p) => p === "api"),
+      workers: cpuMs((p) => p.startsWith("worker-")),
+      postgres: cpuMs((p) => /^postgres \(settle-(api|worker)/.test(p)),
+      redis: cpuMs((p) => p.startsWith("redis-server")),
+    };
     const profile: SettleProfile = {
       cpu: cpu.map((c) => ({ process: c.process, cpuS: round(c.cpuS, 2), msPerPayment: settled ? round((c.cpuS * 1000) / settled, 3) : 0 })),
+      settleCpuMsPerPayment: {
+        api: round(settleCpu.api, 3),
+        workers: round(settleCpu.workers, 3),
+        postgres: round(settleCpu.postgres, 3),
+        redis: round(settleCpu.redis, 3),
+        total: round(settleCpu.api + settleCpu.workers + settleCpu.postgres + settleCpu.redis, 3),
+      },
+      redis: redisBefore && redisAfter ? redisCommandStats(redisBefore, redisAfter, settled) : undefined,
       pg: (() => {
         const a = statsAfter.rows[0]!;
         const bf = statsBefore.rows[0]!;
@@ -399,9 +448,13 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     return {
       system: "settle",
       spec,
+      workers: workerCount,
+      batchItems,
       broken: invariants.some((i) => !i.ok),
       disputes,
       load: loadSummary,
+      offered: load.offered,
+      accepted,
       acceptedPerS: round(accepted / loadS),
       settled,
       settledPerS: round(settled / Math.max(0.001, (lastProcessed - load.startedAt) / 1000)),
@@ -420,6 +473,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     };
   } finally {
     client.close();
+    redisStats.disconnect();
     await Promise.all([procs.api, ...procs.workers].map((c) => stopChild(c)));
     await pool.end();
     await deletePrefix(opts.redisUrl, prefix).catch(() => 0);
@@ -428,6 +482,32 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
 }
 
 const ID_IN_BODY = /"id":"([0-9a-f-]{36})"/;
+
+/**
+ * A batch reply item by item, in request order: `{ results: [{ status: 202, payment: { id } } |
+ * { status: 4xx, error: { code } }] }`. Each accepted item is reported to `accepted` with its id.
+ */
+function countBatchReply(reply: HttpReply, items: number, accepted: (index: number, id: string) => void): { ok: number; failures: Record<string, number> } {
+  const failures: Record<string, number> = {};
+  let results: { status?: number; payment?: { id?: string }; error?: { code?: string } }[];
+  try {
+    results = (JSON.parse(reply.body ?? "") as { results?: typeof results }).results ?? [];
+  } catch {
+    return { ok: 0, failures: { [`http ${reply.status}, unreadable batch reply`]: items } };
+  }
+  let ok = 0;
+  for (const [i, r] of results.slice(0, items).entries()) {
+    if (r.status === 202 && typeof r.payment?.id === "string") {
+      ok++;
+      accepted(i, r.payment.id);
+    } else {
+      const reason = `item http ${r.status ?? "?"}${r.error?.code ? ` ${r.error.code}` : ""}`;
+      failures[reason] = (failures[reason] ?? 0) + 1;
+    }
+  }
+  if (results.length < items) failures["item missing from the batch reply"] = items - results.length;
+  return { ok, failures };
+}
 
 /**
  * Per account, no debit may be journaled before a debit of the same account whose 202 the client

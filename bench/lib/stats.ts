@@ -21,20 +21,26 @@ export function percentiles(values: number[]): Percentiles {
   return { count: values.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: values[values.length - 1]!, mean: sum / values.length };
 }
 
-/** Per-second series: bucket index → values recorded in that second. */
+/** Per-second series: bucket index → values recorded in that second, and what they count. */
 export class SecondBuckets {
   private readonly buckets: number[][] = [];
+  private readonly counts: number[] = [];
 
-  add(second: number, value: number): void {
+  /** `count`: what the value stands for (a batch request's latency counts its accepted payments). */
+  add(second: number, value: number, count = 1): void {
     const i = Math.max(0, Math.floor(second));
-    while (this.buckets.length <= i) this.buckets.push([]);
+    while (this.buckets.length <= i) {
+      this.buckets.push([]);
+      this.counts.push(0);
+    }
     this.buckets[i]!.push(value);
+    this.counts[i]! += count;
   }
 
   series(): { second: number; count: number; p50: number; p99: number; max: number }[] {
     return this.buckets.map((values, second) => {
       const p = percentiles(values);
-      return { second, count: p.count, p50: p.p50, p99: p.p99, max: p.max };
+      return { second, count: this.counts[second]!, p50: p.p50, p99: p.p99, max: p.max };
     });
   }
 }
