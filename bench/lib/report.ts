@@ -57,7 +57,7 @@ function spanRows(sp: SpanProfile, digits: number): (string | number)[][] {
     row("HTTP POST /api/v1/payments (whole accept, client side)", sp.accept.httpPost),
     row("HTTP GET /healthz (Express + middleware, no I/O)", sp.accept.httpHealthz),
     row("insertPayment: one INSERT … RETURNING, autocommit", sp.accept.insertPayment),
-    row("BullMQ add (enqueueSettle)", sp.accept.bullmqAdd),
+    row("BullMQ add (the partition's wake-up)", sp.accept.bullmqAdd),
     ["rest of the accept (POST − INSERT − add): HTTP, JSON, zod, routing, logging", "", sp.accept.httpAndValidationMeanMs],
     row("queue wait: job added → picked up", sp.hop.queueWait),
     row("job processing: picked up → finished", sp.hop.jobProcessing),
