@@ -12,8 +12,9 @@ let api: ApiClient;
 const PARTITIONS = 8;
 
 beforeAll(async () => {
-  // No worker yet: each test starts the one it needs, so what waits in Redis can be seen.
-  system = await startInProcess("wake-ups", { workers: 0, env: { PARTITIONS: String(PARTITIONS), SWEEP_AFTER_SECONDS: "1" } });
+  // No worker yet: each test starts the one it needs, so what waits in Redis can be seen. No
+  // linger: every accept adds its wake-up, so deduplication alone is what these tests see.
+  system = await startInProcess("wake-ups", { workers: 0, env: { PARTITIONS: String(PARTITIONS), SWEEP_AFTER_SECONDS: "1", SETTLE_LINGER_MS: "0" } });
   api = client(system.api.url);
 });
 afterAll(() => system.stop());
@@ -109,4 +110,29 @@ it("frees a deduplication key left on a wake-up that can no longer run, then set
   await system.startWorker({ SWEEP_AFTER_SECONDS: "1", SWEEP_INTERVAL_MS: "300" });
   expect((await settled(api, res.body.id, 20_000)).status).toBe("completed");
   expect(await redis.get(dedupKey)).not.toBe(dead.id);
+});
+
+it("with a linger, one wake-up settles what its partition accepts meanwhile, and the API adds no more", async () => {
+  const lingering = await startInProcess("wake-ups-linger", { workers: 1, env: { PARTITIONS: String(PARTITIONS), SETTLE_LINGER_MS: "3000" } });
+  try {
+    const lapi = client(lingering.api.url);
+    const [payer, payee] = [await newAccount(lapi), await newAccount(lapi)];
+    const deposit = await lapi.post("/api/v1/deposits", { account_id: payer, amount: "100.00" });
+    expect((await settled(lapi, deposit.body.id)).status).toBe("completed");
+    const queue = lingering.api.deps.queues.queue(partitionFor(payer, PARTITIONS));
+    const jobsBefore = (await queue.getJobCounts("active", "waiting", "completed", "delayed")) as Record<string, number>;
+    const added = () => queue.getJobCountByTypes("active", "waiting", "completed", "delayed", "failed");
+    const before = await added();
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push((await lapi.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" })).body.id);
+      expect((await settled(lapi, ids[i]!)).status).toBe("completed");
+    }
+    // Each settled within the linger of the deposit's wake-up (still active): no job was added.
+    expect(jobsBefore.active).toBe(1);
+    expect(await added()).toBe(before);
+    expect((await lapi.get(`/api/v1/accounts/${payee}`)).body.available).toBe("10.00");
+  } finally {
+    await lingering.stop();
+  }
 });

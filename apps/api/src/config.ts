@@ -41,6 +41,8 @@ export interface ApiConfig {
   apiKeys: string[] | undefined;
   /** Most payments one group-commit INSERT carries; 1 inserts each payment alone. */
   acceptBatchMax: number;
+  /** How long workers hold a woken partition (SETTLE_LINGER_MS); wake-ups it covers are skipped. */
+  lingerMs: number;
   /** Per-client token bucket; perSecond 0 turns it off. */
   rateLimit: { perSecond: number; burst: number };
 }
@@ -60,6 +62,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     dbPoolSize: e.DB_POOL_SIZE,
     apiKeys: e.API_KEYS,
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
+    lingerMs: e.SETTLE_LINGER_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY === "true" } : undefined,
   };

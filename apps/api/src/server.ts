@@ -30,7 +30,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   await events.start();
   // Half the pool for group-commit inserts leaves the rest to reads and keyed (idempotent) accepts.
   const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: Math.max(1, Math.floor(config.dbPoolSize / 2)) }) : undefined;
-  const waker = new PartitionWaker(queues, { logger: log });
+  const waker = new PartitionWaker(queues, { logger: log, lingerMs: config.lingerMs });
   const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.

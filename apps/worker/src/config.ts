@@ -23,6 +23,8 @@ export interface WorkerConfig {
   dbPoolSize: number;
   /** Pending payments settled per transaction, at most. */
   batchSize: number;
+  /** How long a wake-up holds its partition (SETTLE_LINGER_MS, shared with the API). */
+  lingerMs: number;
   /** A payment still pending after this long is enqueued again by the sweeper. */
   sweepAfterSeconds: number;
   sweepIntervalMs: number;
@@ -47,6 +49,7 @@ export function loadConfig(env: Record<string, string | undefined>): WorkerConfi
     logPretty: e.LOG_PRETTY === "true",
     dbPoolSize: e.DB_POOL_SIZE,
     batchSize: e.SETTLE_BATCH_SIZE,
+    lingerMs: e.SETTLE_LINGER_MS,
     sweepAfterSeconds: e.SWEEP_AFTER_SECONDS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     leaseTtlMs: e.LEASE_TTL_MS,

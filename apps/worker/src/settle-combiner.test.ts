@@ -36,10 +36,24 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 const drained = (r: SettleResult, more = false) => ({ settled: r, more });
 
+/** Options with a hand-driven clock: no linger and no hold limit unless a test sets them. */
+function clocked(overrides: { batchSize: number; lingerMs?: number; maxHoldMs?: number }) {
+  const clock = { t: 0 };
+  const options = {
+    lingerMs: 0,
+    maxHoldMs: 1e9,
+    idlePollMs: 50,
+    now: () => clock.t,
+    sleep: async (ms: number) => void (clock.t += ms),
+    ...overrides,
+  };
+  return { clock, options };
+}
+
 describe("SettleCombiner", () => {
   it("settles the partitions whose wake-ups arrive during a round together, in the next round", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const combiner = new SettleCombiner(settle, clocked({ batchSize: 10 }).options);
     const first = combiner.drain(7);
     await tick();
     expect(calls.map((c) => c.partitions)).toEqual([[7]]);
@@ -61,7 +75,7 @@ describe("SettleCombiner", () => {
 
   it("keeps draining after a full round, until a round is not full", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, { batchSize: 2, maxRounds: 8 });
+    const combiner = new SettleCombiner(settle, clocked({ batchSize: 2 }).options);
     let done = false;
     const waiter = combiner.drain(5).then((r) => ((done = true), r));
     await tick();
@@ -73,22 +87,68 @@ describe("SettleCombiner", () => {
     await expect(waiter).resolves.toEqual(drained(result(payment(5, 1), payment(5, 2), payment(5, 3))));
   });
 
-  it("hands a busy partition back after maxRounds full rounds, saying more is pending", async () => {
+  it("hands a busy partition back after maxHoldMs of full rounds, saying more is pending", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, { batchSize: 1, maxRounds: 2 });
+    const { clock, options } = clocked({ batchSize: 1, maxHoldMs: 100 });
+    const combiner = new SettleCombiner(settle, options);
     const waiter = combiner.drain(4);
     await tick();
+    clock.t = 60;
     calls[0]!.answer(result(payment(4, 1)));
     await tick();
+    clock.t = 120;
     calls[1]!.answer(result(payment(4, 2)));
     await expect(waiter).resolves.toEqual(drained(result(payment(4, 1), payment(4, 2)), true));
     await tick();
     expect(calls).toHaveLength(2);
   });
 
+  it("lingers: lets go only after a round that began lingerMs after the wake-up found nothing", async () => {
+    const { calls, settle } = scripted();
+    const { clock, options } = clocked({ batchSize: 10, lingerMs: 100 });
+    const combiner = new SettleCombiner(settle, options);
+    let done = false;
+    const waiter = combiner.drain(6).then((r) => ((done = true), r));
+    await tick();
+    calls[0]!.answer(result()); // began at 0: too early to let go; the combiner pauses 50
+    await tick();
+    expect(clock.t).toBe(50);
+    calls[1]!.answer(result(payment(6, 1))); // began at 50: a payment committed meanwhile
+    await tick();
+    calls[2]!.answer(result()); // began at 50 (no pause after a round that found work)
+    await tick();
+    expect(done).toBe(false);
+    expect(clock.t).toBe(100);
+    calls[3]!.answer(result()); // began at 100: empty, and late enough
+    await expect(waiter).resolves.toEqual(drained(result(payment(6, 1))));
+    expect(calls).toHaveLength(4);
+  });
+
+  it("lets a released partition go when the round in flight ends, or at once between rounds", async () => {
+    const { calls, settle } = scripted();
+    const { options } = clocked({ batchSize: 10, lingerMs: 1000 });
+    const combiner = new SettleCombiner(settle, options);
+    const kept = combiner.drain(1);
+    await tick();
+    const released = combiner.drain(2);
+    calls[0]!.answer(result());
+    await tick();
+    expect(calls.map((c) => c.partitions)).toEqual([[1], [1, 2]]);
+    combiner.release(2); // during the round: it lets go when that round ends, with what it settled
+    calls[1]!.answer(result(payment(2, 1)));
+    await expect(released).resolves.toEqual(drained(result(payment(2, 1)), true));
+    await tick();
+    expect(calls[2]!.partitions).toEqual([1]);
+    combiner.release();
+    calls[2]!.answer(result());
+    await expect(kept).resolves.toEqual(drained(result(), true));
+    await tick();
+    expect(calls).toHaveLength(3);
+  });
+
   it("splits a failed round into one per partition, so only the failing partition's wake-up fails", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const combiner = new SettleCombiner(settle, clocked({ batchSize: 10 }).options);
     const first = combiner.drain(8);
     await tick();
     const [bad, good] = [combiner.drain(1), combiner.drain(2)];
@@ -109,7 +169,7 @@ describe("SettleCombiner", () => {
 
   it("fails a round's waiters when the settle fails and goes on with the next ones", async () => {
     const { calls, settle } = scripted();
-    const combiner = new SettleCombiner(settle, { batchSize: 10, maxRounds: 8 });
+    const combiner = new SettleCombiner(settle, clocked({ batchSize: 10 }).options);
     const failed = combiner.drain(1);
     await tick();
     const next = combiner.drain(2);

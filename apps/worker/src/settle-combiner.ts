@@ -3,13 +3,32 @@ import type { SettleResult } from "@settle/core";
 /** What one wake-up settled in its partition, and whether it stopped with work left. */
 export interface Drained {
   settled: SettleResult;
-  /** True when the round budget ran out before the partition was empty: wake it again. */
+  /** True when it let go before its partition was known to be empty: wake the partition again. */
   more: boolean;
+}
+
+export interface SettleCombinerOptions {
+  /** Operations per round (one transaction), at most. */
+  batchSize: number;
+  /**
+   * How long a wake-up keeps its partition after it began: it lets go only after a round that
+   * began this late found the partition empty. Producers rely on it (see `PartitionWaker`).
+   */
+  lingerMs: number;
+  /** How long a wake-up may hold a partition that never empties before a follow-up takes over. */
+  maxHoldMs: number;
+  /** The pause between rounds that found nothing, while wake-ups linger. */
+  idlePollMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 interface Waiter {
   partition: number;
-  roundsLeft: number;
+  /** Let go as soon as the round in flight ends. */
+  released?: boolean;
+  lingerUntil: number;
+  holdUntil: number;
   settled: SettleResult;
   resolve: (drained: Drained) => void;
   reject: (error: unknown) => void;
@@ -17,33 +36,56 @@ interface Waiter {
 
 /**
  * Group commit for the settle side. Each owned partition has its own BullMQ consumer (one wake-up
- * at a time per partition); each wake-up comes here to drain its partition, and the partitions
- * waiting together are settled together, in one transaction per round. Under light load a round
- * holds one partition; under load it holds many, so the cost of a transaction is shared by many
- * payments instead of being paid again by every partition.
+ * at a time per partition); each wake-up comes here and holds its partition, and the partitions
+ * held together are settled together, one transaction per round: under load a round carries what
+ * arrived in all of them during the previous one, so the cost of a transaction, and of a BullMQ
+ * job, is shared by many payments.
  *
- * A round takes the oldest pending operations of its partitions, up to the batch size. One that
- * was not full took everything pending there, so its waiters are done; after a full round they
- * stay for the next one, for at most `maxRounds` rounds (then the caller wakes the partition
- * again, so a busy partition never holds its consumer for long). One round runs at a time per
- * process. A round that fails is split into one round per partition, so a failure stays with its
- * partition.
+ * A wake-up lingers: it lets go of its partition only after a round that began at least
+ * `lingerMs` after the wake-up did found nothing more pending there. So everything committed to
+ * the partition before that moment is settled by this wake-up, which is what lets a producer skip
+ * adding wake-ups for a while after one (`PartitionWaker`). A partition that never empties is let
+ * go after `maxHoldMs` with `more: true`, as is every partition when the worker stops or gives it
+ * up; the caller then adds a follow-up wake-up. One round runs at a time per process. A round that
+ * fails is split into one round per partition, so a failure stays with its partition.
  */
 export class SettleCombiner {
   private waiting: Waiter[] = [];
+  private inRound: Waiter[] = [];
   private running = false;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly settle: (partitions: number[]) => Promise<SettleResult>,
-    private readonly options: { batchSize: number; maxRounds: number },
-  ) {}
+    private readonly options: SettleCombinerOptions,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
 
-  /** Settles what is pending in `partition`, in rounds shared with the other waiting partitions. */
+  /** Settles what is pending in `partition`, in rounds shared with the other partitions held. */
   drain(partition: number): Promise<Drained> {
+    const began = this.now();
     return new Promise((resolve, reject) => {
-      this.waiting.push({ partition, roundsLeft: this.options.maxRounds, settled: { payments: [], disputes: [] }, resolve, reject });
+      this.waiting.push({
+        partition,
+        lingerUntil: began + this.options.lingerMs,
+        holdUntil: began + Math.max(this.options.maxHoldMs, this.options.lingerMs),
+        settled: { payments: [], disputes: [] },
+        resolve,
+        reject,
+      });
       void this.run();
     });
+  }
+
+  /** Lets go of `partition` (or of every partition) with `more: true`: now, or when the round in flight ends. */
+  release(partition?: number): void {
+    const leaving = (w: Waiter) => partition === undefined || w.partition === partition;
+    for (const w of this.inRound) if (leaving(w)) w.released = true;
+    for (const w of this.waiting) if (leaving(w)) w.resolve({ settled: w.settled, more: true });
+    this.waiting = this.waiting.filter((w) => !leaving(w));
   }
 
   private async run(): Promise<void> {
@@ -53,39 +95,47 @@ export class SettleCombiner {
       while (this.waiting.length > 0) {
         const round = this.waiting;
         this.waiting = [];
-        await this.settleRound(round);
+        this.inRound = round;
+        const found = await this.settleRound(round).finally(() => (this.inRound = []));
+        if (found === 0 && this.waiting.length > 0) await this.sleep(this.options.idlePollMs);
       }
     } finally {
       this.running = false;
     }
   }
 
-  private async settleRound(round: Waiter[]): Promise<void> {
+  /** One round; returns how many operations it settled. */
+  private async settleRound(round: Waiter[]): Promise<number> {
     const partitions = [...new Set(round.map((w) => w.partition))].sort((a, b) => a - b);
+    const began = this.now();
     let batch: SettleResult;
     try {
       batch = await this.settle(partitions);
     } catch (error) {
       if (partitions.length === 1) {
         for (const w of round) w.reject(error);
-        return;
+        return 0;
       }
       // A failure that retrying did not cure (the settle retries transient faults) may come from
-      // one partition's data: settle each partition alone, so only that one's job fails.
-      for (const p of partitions) await this.settleRound(round.filter((w) => w.partition === p));
-      return;
+      // one partition's data: settle each partition alone, so only that one's wake-up fails.
+      let found = 0;
+      for (const p of partitions) found += await this.settleRound(round.filter((w) => w.partition === p));
+      return found;
     }
     // One consumer per partition means one waiter per partition; were there two, the first reports.
     const byPartition = new Map<number, Waiter>();
     for (const w of round) if (!byPartition.has(w.partition)) byPartition.set(w.partition, w);
     for (const p of batch.payments) byPartition.get(p.partition)?.settled.payments.push(p);
     for (const d of batch.disputes) byPartition.get(d.partition)?.settled.disputes.push(d);
-    const full = batch.payments.length + batch.disputes.length >= this.options.batchSize;
+    const found = batch.payments.length + batch.disputes.length;
+    // Not full: this round took everything pending in its partitions when it began.
+    const emptied = found < this.options.batchSize;
+    const ended = this.now();
     for (const w of round) {
-      w.roundsLeft--;
-      if (!full) w.resolve({ settled: w.settled, more: false });
-      else if (w.roundsLeft <= 0) w.resolve({ settled: w.settled, more: true });
+      if (emptied && began >= w.lingerUntil) w.resolve({ settled: w.settled, more: false });
+      else if (w.released || ended >= w.holdUntil) w.resolve({ settled: w.settled, more: true });
       else this.waiting.push(w);
     }
+    return found;
   }
 }

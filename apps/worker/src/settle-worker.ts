@@ -30,8 +30,8 @@ export interface SettleWorkerHooks {
   onSettled?: (result: SettleResult, partition: number) => void;
 }
 
-/** Rounds one wake-up may run before it hands its partition to a follow-up wake-up. */
-const ROUNDS_PER_WAKE_UP = 8;
+/** The pause between settle rounds that found nothing while wake-ups linger. */
+const IDLE_POLL_MS = 10;
 
 /** One worker process: consumes its fair share of partitions, settles payments, sweeps. */
 export class SettleWorker {
@@ -79,7 +79,9 @@ export class SettleWorker {
           what: "settle",
           onRetry: (err) => this.metrics.transientRetry(err),
         }),
-      { batchSize: config.batchSize, maxRounds: ROUNDS_PER_WAKE_UP },
+      // A partition that never empties is handed to a follow-up wake-up now and then, so that
+      // leases can move and the dashboard shows progress.
+      { batchSize: config.batchSize, lingerMs: config.lingerMs, maxHoldMs: Math.max(2000, 4 * config.lingerMs), idlePollMs: IDLE_POLL_MS },
     );
     this.metrics = new WorkerMetrics({ pool: this.pool, ownedPartitions: () => this.leases.ownedPartitions.length });
     this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, this.waker, {
@@ -138,6 +140,8 @@ export class SettleWorker {
     const worker = this.consumers.get(partition);
     if (!worker) return;
     this.consumers.delete(partition);
+    // Its wake-up lets go at once (with a follow-up for the partition's next owner).
+    this.combiner.release(partition);
     // close() waits for the job in hand. Bounded: after Redis came back empty, a BullMQ worker's
     // close has been seen to hang, and the lease rounds (which await this) must go on, or the
     // partition would stay without a consumer. The job in hand still runs to its end; the database
@@ -153,6 +157,11 @@ export class SettleWorker {
 
   private async process(partition: number, job: Job): Promise<{ settled: number }> {
     SettleJob.parse(job.data);
+    if (this.stopping || !this.consumers.has(partition)) {
+      // Given up while this wake-up was on its way: hand it on rather than hold the partition.
+      await this.waker.wake(partition, "follow-up");
+      return { settled: 0 };
+    }
     const log = this.logger.child({ partition, jobId: job.id });
     const started = process.hrtime.bigint();
     const { settled, more } = await this.combiner.drain(partition);

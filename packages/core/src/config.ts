@@ -17,6 +17,9 @@ export const sharedEnv = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -").default("settle"),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // Workers hold a woken partition this long; API processes skip wake-ups it already covers.
+  // Both sides must agree: set it once for the deployment (docs/ARCHITECTURE.md "Wake-ups").
+  SETTLE_LINGER_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
 };
 
 export class ConfigError extends Error {

@@ -5,6 +5,11 @@ import type { PartitionQueues } from "./partition-queues";
 
 export interface PartitionWakerOptions {
   logger: Logger;
+  /**
+   * How long a wake-up holds its partition once it begins (SETTLE_LINGER_MS, as the workers have
+   * it). Work committed within half of it after an add needs no add of its own. @defaultValue 0
+   */
+  lingerMs?: number;
   /** How long a caller may wait on Redis before leaving its work to the sweeper. @defaultValue 1000 */
   timeoutMs?: number;
 }
@@ -16,14 +21,21 @@ interface NextWake {
 }
 
 /**
- * Wakes partitions, one BullMQ add per partition for all the callers of one moment: every payment
- * of an accept batch asks, one add goes. A wake-up must be added *after* the work it announces
- * committed (an add sent earlier may be absorbed by a job that has already scanned), so callers
- * that arrive while an add of their partition is in flight wait for the next one.
+ * Wakes partitions with as few BullMQ adds as correctness allows.
+ *
+ * The wake-up that an add creates or joins begins after the add was sent, and a worker holds a
+ * woken partition for `lingerMs` from then on, settling whatever commits to it until a scan that
+ * began that late finds it empty (`SettleCombiner`). So work committed before `sent + lingerMs`
+ * is settled by that wake-up and needs no add of its own: for half that window (the other half is
+ * margin) a partition's callers are answered at once. Otherwise one add goes per partition for
+ * all the callers of one moment (every payment of an accept batch asks; one add goes). A lost add
+ * or a lost job only delays work until the sweeper: PostgreSQL holds it.
  */
 export class PartitionWaker {
   private readonly next = new Map<number, NextWake>();
-  private readonly inFlight = new Set<number>();
+  private readonly inFlight = new Map<number, { sentAt: number; promise: Promise<boolean> }>();
+  /** Per partition: until when (performance.now()) a confirmed add covers new work. */
+  private readonly coveredUntil = new Map<number, number>();
 
   constructor(
     private readonly queues: PartitionQueues,
@@ -36,6 +48,13 @@ export class PartitionWaker {
    * later). Never rejects: the work is already durable in PostgreSQL.
    */
   wake(partition: number, reason: SettleJob["reason"] = "accept"): Promise<boolean> {
+    const now = performance.now();
+    if (reason === "accept") {
+      if (now < (this.coveredUntil.get(partition) ?? -Infinity)) return Promise.resolve(true);
+      // An add in flight covers this work too, once Redis confirms it.
+      const flying = this.inFlight.get(partition);
+      if (flying && now < flying.sentAt + this.cover) return flying.promise;
+    }
     let next = this.next.get(partition);
     if (!next) {
       let resolve!: (sent: boolean) => void;
@@ -52,15 +71,21 @@ export class PartitionWaker {
     setImmediate(() => void this.send(partition));
   }
 
+  private get cover(): number {
+    return (this.options.lingerMs ?? 0) / 2;
+  }
+
   private async send(partition: number): Promise<void> {
     const next = this.next.get(partition);
     if (!next) return;
     this.next.delete(partition);
-    this.inFlight.add(partition);
+    const sentAt = performance.now();
+    this.inFlight.set(partition, { sentAt, promise: next.promise });
     let sent = false;
     try {
       await withTimeout(this.queues.wake(partition, next.reason), this.options.timeoutMs ?? 1000, "wake-up");
       sent = true;
+      if (this.cover > 0) this.coveredUntil.set(partition, Math.max(this.coveredUntil.get(partition) ?? -Infinity, sentAt + this.cover));
     } catch (error) {
       this.options.logger.warn({ err: error, partition }, "wake-up not added; the sweeper will wake the partition");
     }
