@@ -19,6 +19,8 @@ export interface SettleCombinerOptions {
   maxHoldMs: number;
   /** The pause between rounds that found nothing, while wake-ups linger. */
   idlePollMs: number;
+  /** Called after each round that settled something, before its wake-ups are answered. */
+  onRound?: (settled: SettleResult, seconds: number) => void;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -128,9 +130,10 @@ export class SettleCombiner {
     for (const p of batch.payments) byPartition.get(p.partition)?.settled.payments.push(p);
     for (const d of batch.disputes) byPartition.get(d.partition)?.settled.disputes.push(d);
     const found = batch.payments.length + batch.disputes.length;
+    const ended = this.now();
+    if (found > 0) this.options.onRound?.(batch, (ended - began) / 1000);
     // Not full: this round took everything pending in its partitions when it began.
     const emptied = found < this.options.batchSize;
-    const ended = this.now();
     for (const w of round) {
       if (emptied && began >= w.lingerUntil) w.resolve({ settled: w.settled, more: false });
       else if (w.released || ended >= w.holdUntil) w.resolve({ settled: w.settled, more: true });

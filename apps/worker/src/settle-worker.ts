@@ -81,7 +81,14 @@ export class SettleWorker {
         }),
       // A partition that never empties is handed to a follow-up wake-up now and then, so that
       // leases can move and the dashboard shows progress.
-      { batchSize: config.batchSize, lingerMs: config.lingerMs, maxHoldMs: Math.max(2000, 4 * config.lingerMs), idlePollMs: IDLE_POLL_MS },
+      {
+        batchSize: config.batchSize,
+        lingerMs: config.lingerMs,
+        maxHoldMs: Math.max(2000, 4 * config.lingerMs),
+        idlePollMs: IDLE_POLL_MS,
+        // Counted and logged per round, not per wake-up: a wake-up lingers, its payments do not wait.
+        onRound: (settled, seconds) => this.reportRound(settled, seconds),
+      },
     );
     this.metrics = new WorkerMetrics({ pool: this.pool, ownedPartitions: () => this.leases.ownedPartitions.length });
     this.sweeper = new Sweeper(this.pool, this.consumerConnection, this.queues, this.waker, {
@@ -162,19 +169,24 @@ export class SettleWorker {
       await this.waker.wake(partition, "follow-up");
       return { settled: 0 };
     }
-    const log = this.logger.child({ partition, jobId: job.id });
-    const started = process.hrtime.bigint();
     const { settled, more } = await this.combiner.drain(partition);
-    this.metrics.recordSettled(settled, Number(process.hrtime.bigint() - started) / 1e9);
-    // Each line names the request that accepted its payment, even in a round another wake-up began.
-    for (const p of settled.payments) {
-      log.info({ paymentId: p.id, requestId: p.requestId ?? undefined, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
-    }
-    for (const d of settled.disputes) log.info({ paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
-    this.hooks.onSettled?.(settled, partition);
     // Added while this job is active, it becomes the partition's one follow-up wake-up.
     if (more) await this.waker.wake(partition, "follow-up");
     return { settled: settled.payments.length + settled.disputes.length };
+  }
+
+  private reportRound(settled: SettleResult, seconds: number): void {
+    this.metrics.recordSettled(settled, seconds);
+    // Each line names the request that accepted its payment.
+    for (const p of settled.payments) {
+      this.logger.info({ partition: p.partition, paymentId: p.id, requestId: p.requestId ?? undefined, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+    }
+    for (const d of settled.disputes) {
+      this.logger.info({ partition: d.partition, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
+    }
+    for (const partition of new Set([...settled.payments, ...settled.disputes].map((x) => x.partition))) {
+      this.hooks.onSettled?.({ payments: settled.payments.filter((p) => p.partition === partition), disputes: settled.disputes.filter((d) => d.partition === partition) }, partition);
+    }
   }
 
   /** Stops taking jobs, finishes the ones in hand, gives partitions up at once, closes pools. */
