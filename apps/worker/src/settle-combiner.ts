@@ -17,7 +17,7 @@ export interface SettleCombinerOptions {
   lingerMs: number;
   /** How long a wake-up may hold a partition that never empties before a follow-up takes over. */
   maxHoldMs: number;
-  /** The pause between rounds that found nothing, while wake-ups linger. */
+  /** The pause after a round that was not full, while wake-ups linger or more arrive. */
   idlePollMs: number;
   /** Called after each round that settled something, before its wake-ups are answered. */
   onRound?: (settled: SettleResult, seconds: number) => void;
@@ -99,7 +99,9 @@ export class SettleCombiner {
         this.waiting = [];
         this.inRound = round;
         const found = await this.settleRound(round).finally(() => (this.inRound = []));
-        if (found === 0 && this.waiting.length > 0) await this.sleep(this.options.idlePollMs);
+        // After a round that was not full, what arrives next is gathered for a moment: on a
+        // machine where each round trip costs a system call, a few large rounds beat many small.
+        if (found < this.options.batchSize && this.waiting.length > 0) await this.sleep(this.options.idlePollMs);
       }
     } finally {
       this.running = false;

@@ -30,7 +30,7 @@ export interface SettleWorkerHooks {
   onSettled?: (result: SettleResult, partition: number) => void;
 }
 
-/** The pause between settle rounds that found nothing while wake-ups linger. */
+/** The pause after a settle round that was not full, while wake-ups linger. */
 const IDLE_POLL_MS = 10;
 
 /** One worker process: consumes its fair share of partitions, settles payments, sweeps. */
