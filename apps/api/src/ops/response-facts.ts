@@ -44,7 +44,7 @@ export function responseFacts(res: Response): ResponseFacts {
   return (res as unknown as Record<symbol, ResponseFacts | undefined>)[FACTS] ?? {};
 }
 
-/** Extra fields of the request's log line (pino-http `customProps`). */
+/** Extra fields of the request's log line. */
 export function logFacts(res: Response): Record<string, string> {
   const { paymentId } = responseFacts(res);
   return paymentId ? { paymentId } : {};
