@@ -1,8 +1,9 @@
-import { createTestDatabase, type TestDatabase } from "../testing";
+import { Client } from "pg";
+import { createTestDatabase, waitFor, type TestDatabase } from "../testing";
 import { uuidv7 } from "../ids";
 import { partitionFor } from "../partition";
-import { createAccount, insertPayment } from "./ledger-repository";
-import { settleBatch } from "./settle";
+import { createAccount, insertPayment, insertPayments } from "./ledger-repository";
+import { SETTLE_EVENTS_CHANNEL, settleBatch } from "./settle";
 import { verifyLedger } from "./verify";
 
 const PARTITIONS = 8;
@@ -70,5 +71,33 @@ it("settles several partitions in one transaction, oldest first, each account in
   ]);
   const pending = await db.pool.query("SELECT id FROM payments WHERE status = 'pending'");
   expect(pending.rows.map((r) => r.id)).toEqual([other.id]);
+  expect((await verifyLedger(db.pool)).problems).toEqual([]);
+});
+
+it("settles a backlog of 1,000 in one partition at the largest batch size, announcing every id", async () => {
+  // Outside partitions where earlier tests left work pending, so the counts below are this test's.
+  const busy = (await db.pool.query("SELECT DISTINCT partition FROM payments WHERE status = 'pending'")).rows.map((r) => Number(r.partition));
+  const a = await accountOutside(busy);
+  const b = await accountOutside([]);
+  await accept("deposit", null, a, "100.00");
+  expect((await settleBatch(db.pool, [a.partition], 1000)).payments).toHaveLength(1);
+  const backlog = Array.from({ length: 1000 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "0.01", description: null }));
+  expect((await insertPayments(db.pool, backlog)).size).toBe(1000);
+
+  const listener = new Client({ connectionString: db.url });
+  await listener.connect();
+  const announced = new Set<string>();
+  listener.on("notification", (n) => (n.payload ?? "").split(",").forEach((id) => announced.add(id)));
+  await listener.query(`LISTEN ${SETTLE_EVENTS_CHANNEL}`);
+  try {
+    // One notification listing 1,000 ids would exceed PostgreSQL's 8,000-byte payload limit and fail the round.
+    const settled = await settleBatch(db.pool, [a.partition], 1000);
+    expect(settled.payments).toHaveLength(1000);
+    expect(settled.payments.every((p) => p.status === "completed")).toBe(true);
+    await waitFor(() => announced.size >= 1000, { what: "every settled id to be announced" });
+    expect(backlog.every((p) => announced.has(p.id))).toBe(true);
+  } finally {
+    await listener.end();
+  }
   expect((await verifyLedger(db.pool)).problems).toEqual([]);
 });

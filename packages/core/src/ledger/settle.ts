@@ -15,6 +15,9 @@ import {
 /** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
 export const SETTLE_EVENTS_CHANNEL = "settle_events";
 
+/** Ids per notification: 200 × 37 bytes stays under PostgreSQL's 8,000-byte payload limit. */
+const NOTIFY_IDS_PER_PAYLOAD = 200;
+
 export interface SettledPayment {
   id: string;
   partition: number;
@@ -125,9 +128,11 @@ const WRITE_BATCH = `
      WHERE d.id = v.id
     RETURNING d.payment_id AS id
   )
-  SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', string_agg(DISTINCT id::text, ','))
-    FROM (SELECT id FROM settled UNION ALL SELECT id FROM operations) touched
-  HAVING count(*) > 0`;
+  -- PostgreSQL refuses a payload over 8,000 bytes: one notification per ${NOTIFY_IDS_PER_PAYLOAD} ids (37 bytes each).
+  SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', string_agg(id::text, ','))
+    FROM (SELECT id, (row_number() OVER () - 1) / ${NOTIFY_IDS_PER_PAYLOAD} AS chunk
+            FROM (SELECT id FROM settled UNION SELECT id FROM operations) touched) numbered
+   GROUP BY chunk`;
 
 type Row = Record<string, any>;
 
