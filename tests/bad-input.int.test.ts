@@ -109,3 +109,21 @@ describe("the HTTP envelope", () => {
     expect(res.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
+
+describe("characters PostgreSQL cannot store", () => {
+  it("refuses U+0000 in a description with 400, on every endpoint and in a batch item alone", async () => {
+    const nul = "before\u0000after";
+    const error = await expectError("POST", "/api/v1/payments", { from_account: usd1, to_account: usd2, amount: "1.00", payment_description: nul }, 400, "invalid_request");
+    expect(error.details).toEqual([{ path: "payment_description", message: "must not contain the character U+0000" }]);
+    await expectError("POST", "/api/v1/deposits", { account_id: usd1, amount: "1.00", description: nul }, 400, "invalid_request");
+    await expectError("POST", "/api/v1/withdrawals", { account_id: usd1, amount: "1.00", description: nul }, 400, "invalid_request");
+    const batch = await api.post("/api/v1/payments/batch", {
+      payments: [
+        { type: "deposit", account_id: usd1, amount: "1.00", description: "fine" },
+        { type: "deposit", account_id: usd1, amount: "1.00", description: nul },
+      ],
+    });
+    expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([202, 400]);
+    expect(batch.body.results[0].payment.payment_description).toBe("fine");
+  });
+});

@@ -17,7 +17,12 @@ export const Currency = z
   .string({ error: "must be a string" })
   .refine((s) => /^[A-Z]{3}$/.test(s) && KNOWN_CURRENCIES.has(s), "must be an ISO 4217 currency code such as USD");
 
-const Description = z.string({ error: "must be a string" }).max(500, "must be at most 500 characters").nullish();
+// PostgreSQL text cannot hold U+0000: refused here, it never reaches (and never fails) a batch insert.
+const Description = z
+  .string({ error: "must be a string" })
+  .max(500, "must be at most 500 characters")
+  .refine((text) => !text.includes("\u0000"), "must not contain the character U+0000")
+  .nullish();
 
 export const CreateAccountRequest = z.strictObject({
   currency: Currency.default("USD"),
