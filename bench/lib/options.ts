@@ -31,6 +31,7 @@ const Options = z.object({
   naive: z.enum(["true", "false"]).default("true"),
   careful: z.enum(["true", "false"]).default("true"),
   "batch-items": z.coerce.number().int().min(1).max(1000).default(100),
+  warmup: z.coerce.number().min(0).max(600).default(3),
   "naive-duration": z.coerce.number().min(1).max(3600).optional(),
   pgbench: z.enum(["true", "false"]).default("true"),
   profile: z.enum(["true", "false"]).default("true"),
@@ -61,6 +62,8 @@ export interface BenchOptions {
   naiveDurationS: number;
   /** Payments per request of the batch-intake scenarios. */
   batchItems: number;
+  /** Open-loop runs: seconds of warm-up load (deposits) before the measured one. */
+  warmupS: number;
   pgbench: boolean;
   profile: boolean;
   cpuProf: boolean;
@@ -82,6 +85,7 @@ export const USAGE = `pnpm bench [options]    (every option also reads BENCH_<NA
   --partitions <n>            PARTITIONS (32)          --batch-size <n>   SETTLE_BATCH_SIZE (worker default)
   --log-level <level>         API/worker LOG_LEVEL (info)
   --batch-items <n>           payments per request in uniform-batch (100; its open-loop rate counts payments)
+  --warmup <s>                open-loop runs: seconds of deposits at the run's rate before the measured load (3)
   --naive false               skip the naive server     --naive-duration <s>  naive and careful load seconds (= duration)
   --careful false             skip the careful synchronous server (locks in id order, journal, durable commits)
   --pgbench false             skip pgbench              --profile false       skip the span profile
@@ -163,6 +167,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     naive: o.naive === "true",
     careful: o.careful === "true",
     batchItems: o["batch-items"],
+    warmupS: o.warmup,
     naiveDurationS: o["naive-duration"] ?? o.duration,
     pgbench: o.pgbench === "true",
     profile: o.profile === "true",
