@@ -11,6 +11,8 @@ import {
   partitionQueueName,
   partitionQueuePrefix,
   settleBatch,
+  settleIsolatingFailure,
+  isTransientDbError,
   SettleJob,
   uuidv7,
   type Logger,
@@ -71,14 +73,7 @@ export class SettleWorker {
       logger: this.logger,
     });
     this.combiner = new SettleCombiner(
-      (partitions) =>
-        retryTransient(() => settleBatch(this.pool, partitions, config.batchSize), {
-          logger: this.logger,
-          giveUpAfterMs: 60_000,
-          isStopping: () => this.stopping,
-          what: "settle",
-          onRetry: (err) => this.metrics.transientRetry(err),
-        }),
+      (partitions) => this.settleRound(partitions),
       // A partition that never empties is handed to a follow-up wake-up now and then, so that
       // leases can move and the dashboard shows progress.
       {
@@ -173,6 +168,36 @@ export class SettleWorker {
     // Added while this job is active, it becomes the partition's one follow-up wake-up.
     if (more) await this.waker.wake(partition, "follow-up");
     return { settled: settled.payments.length + settled.disputes.length };
+  }
+
+  private retrying<T>(work: () => Promise<T>): Promise<T> {
+    return retryTransient(work, {
+      logger: this.logger,
+      giveUpAfterMs: 60_000,
+      isStopping: () => this.stopping,
+      what: "settle",
+      onRetry: (err) => this.metrics.transientRetry(err),
+    });
+  }
+
+  /**
+   * One settle round. A round of one partition that fails for a reason no retry cures would fail
+   * again on every wake-up and stall the partition: its operations are then settled one by one,
+   * and the one at fault is recorded as failed (`internal_error`), logged and counted.
+   */
+  private async settleRound(partitions: number[]): Promise<SettleResult> {
+    try {
+      return await this.retrying(() => settleBatch(this.pool, partitions, this.config.batchSize));
+    } catch (error) {
+      const [partition] = partitions;
+      if (partitions.length !== 1 || partition === undefined || isTransientDbError(error) || this.stopping) throw error;
+      return this.retrying(() =>
+        settleIsolatingFailure(this.pool, partition, this.config.batchSize, (operation, cause) => {
+          this.metrics.operationIsolated(operation.kind);
+          this.logger.error({ err: cause, partition, operationId: operation.id, kind: operation.kind }, "operation could not be settled; recorded as failed with internal_error");
+        }),
+      );
+    }
   }
 
   private reportRound(settled: SettleResult, seconds: number): void {

@@ -30,7 +30,7 @@ export {
 export { AcceptBatcher } from "./ledger/accept-batcher";
 export { acceptPayment, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
 export { acceptPaymentBatch, type BatchItem, type BatchItemResult } from "./ledger/accept-batch";
-export { settleBatch, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
+export { settleBatch, settleIsolatingFailure, failOldestPending, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";

@@ -35,7 +35,7 @@ export const PaymentResponse = z
     amount: MoneyOut,
     currency: z.string().regex(/^[A-Z]{3}$/),
     payment_description: z.string().nullable(),
-    failure_reason: z.enum(["insufficient_funds", "account_frozen"]).nullable(),
+    failure_reason: z.enum(["insufficient_funds", "account_frozen", "internal_error"]).nullable(),
     dispute_status: z.enum(["none", "open", "resolved", "charged_back"]),
     created_at: Timestamp,
     processed_at: Timestamp.nullable(),

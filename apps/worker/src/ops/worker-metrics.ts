@@ -34,6 +34,7 @@ export class WorkerMetrics {
   private readonly acceptToSettle: Histogram<"type" | "status">;
   private readonly settleDuration: Histogram;
   private readonly reenqueues: Counter;
+  private readonly isolated: Counter<"kind">;
   private readonly reenqueuedPayments: Counter;
   private readonly retries: Counter<"reason">;
   private readonly redisPolicy: Gauge<"policy">;
@@ -65,6 +66,12 @@ export class WorkerMetrics {
       name: "settle_settle_transaction_duration_seconds",
       help: "Time one settle job waits for its partition to be settled: the settle transaction in flight, then the one(s) it joins with the worker's other waiting partitions, retries included",
       buckets: SETTLE_BUCKETS,
+      registers,
+    });
+    this.isolated = new Counter({
+      name: "settle_operations_isolated_total",
+      help: "Operations that could not be settled (a repeatable error) and were recorded as failed with internal_error, by kind",
+      labelNames: ["kind"],
       registers,
     });
     this.reenqueues = new Counter({ name: "settle_sweeper_reenqueues_total", help: "Partitions the sweeper enqueued again because payments stayed pending", registers });
@@ -111,6 +118,10 @@ export class WorkerMetrics {
   sweeperReenqueued(stalePayments: number): void {
     this.reenqueues.inc();
     this.reenqueuedPayments.inc(stalePayments);
+  }
+
+  operationIsolated(kind: "payment" | "dispute"): void {
+    this.isolated.inc({ kind });
   }
 
   transientRetry(error: unknown): void {

@@ -4,7 +4,8 @@ import { entryHash, type HashedEntryFields } from "./journal-hash";
 export type AccountStatus = "active" | "frozen";
 export type EntryType = "credit" | "debit" | "hold" | "release" | "chargeback";
 export type PaymentType = "transfer" | "deposit" | "withdrawal";
-export type FailureReason = "insufficient_funds" | "account_frozen";
+/** Why a payment failed; `internal_error`: it could not be settled at all (docs/ARCHITECTURE.md "Failure handling"). */
+export type FailureReason = "insufficient_funds" | "account_frozen" | "internal_error";
 
 /** An account as the settle transaction holds it under its row lock. */
 export interface AccountState {

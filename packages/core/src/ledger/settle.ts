@@ -1,5 +1,5 @@
 import type { Pool } from "pg";
-import { withTransaction } from "../db/pool";
+import { isTransientDbError, withTransaction } from "../db/pool";
 import { moneyFromDb } from "../money";
 import {
   applyDispute,
@@ -265,4 +265,72 @@ export async function findStalePartitions(pool: Pool, olderThanSeconds: number):
     [olderThanSeconds],
   );
   return rows.map((r) => ({ partition: Number(r.partition), count: Number(r.n) }));
+}
+
+const OLDEST_PENDING = `
+  SELECT 'payment' AS kind, id, id AS payment_id, type, order_seq, created_at, request_id FROM (
+    SELECT * FROM payments WHERE partition = $1 AND status = 'pending' ORDER BY order_seq LIMIT 1 FOR NO KEY UPDATE) p
+  UNION ALL
+  SELECT 'dispute', id, payment_id, kind, order_seq, created_at, NULL FROM (
+    SELECT * FROM dispute_operations WHERE partition = $1 AND status = 'pending' ORDER BY order_seq LIMIT 1 FOR NO KEY UPDATE) d
+  ORDER BY order_seq
+  LIMIT 1`;
+
+/**
+ * Records the oldest pending operation of a partition as one that cannot be settled: a payment
+ * fails with `internal_error`, a dispute operation is rejected with it. No money moves and no
+ * entry is written; the partition's later operations can then go on.
+ */
+export async function failOldestPending(pool: Pool, partition: number): Promise<SettleResult> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query(OLDEST_PENDING, [partition]);
+    const row = rows[0];
+    if (!row) return { payments: [], disputes: [] };
+    const now = new Date();
+    if (row.kind === "payment") {
+      await client.query("UPDATE payments SET status = 'failed', failure_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
+    } else {
+      await client.query("UPDATE dispute_operations SET status = 'rejected', rejection_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
+    }
+    await client.query(`SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', $1)`, [String(row.payment_id)]);
+    if (row.kind === "payment") {
+      const failed: SettledPayment = { id: String(row.id), partition, type: row.type, orderSeq: BigInt(row.order_seq), status: "failed", failureReason: "internal_error", createdAt: row.created_at, processedAt: now, requestId: row.request_id ?? null };
+      return { payments: [failed], disputes: [] };
+    }
+    const { rows: target } = await client.query("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
+    const rejected: SettledDispute = { id: String(row.id), partition, paymentId: String(row.payment_id), kind: row.type, orderSeq: BigInt(row.order_seq), status: "rejected", disputeStatus: target[0]?.dispute_status ?? "none" };
+    return { payments: [], disputes: [rejected] };
+  });
+}
+
+/**
+ * Settles a partition whose round failed for a reason no retry cures: one operation at a time, up
+ * to `limit`, so the operation at fault is found; it is recorded as failed (`failOldestPending`)
+ * and reported through `onIsolated`, and the partition goes on. A transient fault is thrown.
+ */
+export async function settleIsolatingFailure(
+  pool: Pool,
+  partition: number,
+  limit: number,
+  onIsolated: (operation: { id: string; kind: "payment" | "dispute" }, error: unknown) => void,
+): Promise<SettleResult> {
+  const all: SettleResult = { payments: [], disputes: [] };
+  for (let i = 0; i < limit; i++) {
+    let one: SettleResult;
+    try {
+      one = await settleBatch(pool, [partition], 1);
+    } catch (error) {
+      if (isTransientDbError(error)) throw error;
+      one = await failOldestPending(pool, partition);
+      const failed = one.payments[0] ?? one.disputes[0];
+      if (failed) onIsolated({ id: failed.id, kind: one.payments[0] ? "payment" : "dispute" }, error);
+      all.payments.push(...one.payments);
+      all.disputes.push(...one.disputes);
+      return all;
+    }
+    if (one.payments.length + one.disputes.length === 0) return all;
+    all.payments.push(...one.payments);
+    all.disputes.push(...one.disputes);
+  }
+  return all;
 }
