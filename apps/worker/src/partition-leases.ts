@@ -3,6 +3,15 @@ import type { Logger } from "@settle/core";
 
 // Renews a lease only while this worker still holds it (a lease lost to expiry stays lost).
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+// Heartbeats a worker and counts the live ones by Redis's clock, never the workers' own: a worker
+// whose clock is skewed would otherwise drop the others from the count, or be dropped by them.
+// KEYS[1] members; ARGV[1] worker id, ARGV[2] ttl ms. Returns the number of live workers.
+const HEARTBEAT = `
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  return redis.call('ZCARD', KEYS[1])`;
 // Releases a lease only while this worker still holds it.
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -65,14 +74,8 @@ export class PartitionLeases {
   async tick(): Promise<void> {
     if (this.stopped) return;
     const { ttlMs, partitions, workerId } = this.options;
-    const now = Date.now();
-    const [, , live] = (await this.redis
-      .multi()
-      .zadd(this.membersKey, now + ttlMs, workerId)
-      .zremrangebyscore(this.membersKey, "-inf", now)
-      .zcard(this.membersKey)
-      .exec()) ?? [[null], [null], [null, 1]];
-    const liveWorkers = Math.max(1, Number(live?.[1] ?? 1));
+    const live = await this.redis.eval(HEARTBEAT, 1, this.membersKey, workerId, ttlMs);
+    const liveWorkers = Math.max(1, Number(live ?? 1));
     const fairShare = Math.ceil(partitions / liveWorkers);
 
     for (const partition of [...this.owned]) {
