@@ -1,4 +1,5 @@
-import { createTestDatabase, type TestDatabase } from "../testing";
+import { createPool } from "../db/pool";
+import { createTestDatabase, waitFor, type TestDatabase } from "../testing";
 import { uuidv7 } from "../ids";
 import { AcceptBatcher } from "./accept-batcher";
 import { createAccount } from "./ledger-repository";
@@ -44,4 +45,56 @@ it("falls back to one insert per payment when the batch statement fails, so only
   // A description over 500 characters breaks a CHECK (the API's schema never lets one through).
   const results = await Promise.allSettled([batcher.insert(transfer(a, b)), batcher.insert(transfer(a, b, "1.00", "x".repeat(501))), batcher.insert(transfer(a, b))]);
   expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+});
+
+it("answers the truth when the connection fails around the commit: committed payments are accepted, not 503", async () => {
+  const [a, b] = [uuidv7(), uuidv7()];
+  await createAccount(db.pool, { id: a, currency: "USD" });
+  await createAccount(db.pool, { id: b, currency: "USD" });
+  // The real INSERT commits, then the answer is lost, as when the server's connection drops
+  // between COMMIT and its reply.
+  const lostAnswer = new Proxy(db.pool, {
+    get(target, prop, receiver) {
+      if (prop !== "query") return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<typeof target.query>) => {
+        const config = args[0] as { name?: string };
+        const result = await (target.query as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (config?.name === "insert-payments") throw Object.assign(new Error("Connection terminated unexpectedly"), { code: "ECONNRESET" });
+        return result;
+      };
+    },
+  });
+  const batcher = new AcceptBatcher(lostAnswer, { maxBatch: 64, maxInFlight: 1 });
+  const payments = Array.from({ length: 5 }, () => transfer(a, b));
+  const results = await Promise.allSettled(payments.map((p) => batcher.insert(p)));
+  expect(results.map((r) => (r.status === "fulfilled" ? r.value.id : "rejected"))).toEqual(payments.map((p) => p.id));
+  const { rows } = await db.pool.query("SELECT count(*) AS n FROM payments WHERE id = ANY($1::uuid[])", [payments.map((p) => p.id)]);
+  expect(rows[0].n).toBe("5");
+});
+
+it("answers 503 for the payments that did not commit when the connection fails", async () => {
+  const [a, b] = [uuidv7(), uuidv7()];
+  await createAccount(db.pool, { id: a, currency: "USD" });
+  await createAccount(db.pool, { id: b, currency: "USD" });
+  const blocker = await db.pool.connect();
+  const batcherPool = createPool({ url: db.url, max: 2, applicationName: "batcher-victim" });
+  try {
+    // The insert waits on a lock, then its connection is killed before it commits.
+    await blocker.query("BEGIN");
+    await blocker.query("LOCK TABLE payments IN SHARE MODE"); // blocks inserts, not reads
+    const batcher = new AcceptBatcher(batcherPool, { maxBatch: 64, maxInFlight: 1, lookupAttempts: 3 });
+    const pending = Promise.allSettled([batcher.insert(transfer(a, b)), batcher.insert(transfer(a, b))]);
+    await waitFor(async () => {
+      const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'batcher-victim' AND wait_event_type = 'Lock'");
+      return rows[0] ? db.pool.query("SELECT pg_terminate_backend($1)", [rows[0].pid]) : undefined;
+    }, { what: "the batch insert to wait on the lock" });
+    const results = await pending;
+    expect(results.map((r) => (r.status === "rejected" ? (r.reason as { code: string }).code : "accepted"))).toEqual(["unavailable", "unavailable"]);
+  } finally {
+    await blocker.query("ROLLBACK");
+    blocker.release();
+    await batcherPool.end();
+  }
+  const { rows } = await db.pool.query("SELECT count(*) AS n FROM payments WHERE from_account = $1", [a]);
+  expect(rows[0].n).toBe("0");
 });

@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
 import { isTransientDbError } from "../db/pool";
 import { UnavailableError } from "../errors";
-import { explainRefusedPayment, insertPayment, insertPayments, type InsertedPayment, type NewPayment } from "./ledger-repository";
+import { explainRefusedPayment, findInsertedPayments, insertPayment, insertPayments, type InsertedPayment, type NewPayment } from "./ledger-repository";
 
 interface Pending {
   payment: NewPayment;
@@ -21,7 +21,7 @@ export class AcceptBatcher {
 
   constructor(
     private readonly pool: Pool,
-    private readonly options: { maxBatch: number; maxInFlight: number },
+    private readonly options: { maxBatch: number; maxInFlight: number; lookupAttempts?: number },
   ) {}
 
   /** Inserts one pending payment (possibly with others); rejects with the same errors as `insertPayment`. */
@@ -43,13 +43,32 @@ export class AcceptBatcher {
     }
   }
 
+  /** The payments among `ids` that committed, asked again for a few seconds; undefined if unknown. */
+  private async whatCommitted(ids: string[]): Promise<Map<string, InsertedPayment> | undefined> {
+    for (let attempt = 0; attempt < (this.options.lookupAttempts ?? 8); attempt++) {
+      try {
+        return await findInsertedPayments(this.pool, ids);
+      } catch {
+        await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+      }
+    }
+    return undefined;
+  }
+
   private async flush(batch: Pending[]): Promise<void> {
     let inserted: Map<string, InsertedPayment>;
     try {
       inserted = await insertPayments(this.pool, batch.map((b) => b.payment));
     } catch (error) {
       if (isTransientDbError(error)) {
-        for (const b of batch) b.reject(new UnavailableError("postgres", error));
+        // The connection failed, maybe after PostgreSQL committed: a 503 for a payment that exists
+        // would make a client without an Idempotency-Key pay twice. The ids are ours: look.
+        const committed = await this.whatCommitted(batch.map((b) => b.payment.id));
+        for (const b of batch) {
+          const row = committed?.get(b.payment.id);
+          if (row) b.resolve(row);
+          else b.reject(new UnavailableError("postgres", error));
+        }
         return;
       }
       // One payment the statement refused must not fail the others: each goes again alone.

@@ -190,6 +190,12 @@ export async function insertPayments(db: Queryable, payments: NewPayment[]): Pro
   return new Map(rows.map((r) => [String(r.id), { ...toPaymentView(r), order_seq: String(r.order_seq) }]));
 }
 
+/** The payments among `ids` that exist, by id (what an insert whose answer was lost committed). */
+export async function findInsertedPayments(db: Queryable, ids: string[]): Promise<Map<string, InsertedPayment>> {
+  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS}, order_seq FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
+  return new Map(rows.map((r) => [String(r.id), { ...toPaymentView(r), order_seq: String(r.order_seq) }]));
+}
+
 /** Inserts one pending payment, or writes nothing and throws why (422 account_not_found, currency_mismatch). */
 export async function insertPayment(db: Queryable, p: NewPayment): Promise<InsertedPayment> {
   const inserted = (await insertPayments(db, [p]).catch(asUnavailable)).get(p.id);
