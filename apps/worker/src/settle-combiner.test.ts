@@ -116,9 +116,9 @@ describe("SettleCombiner", () => {
     expect(done).toBe(false);
     calls[1]!.answer(result(payment(6, 1))); // began at 50: a payment committed meanwhile
     await tick();
-    expect(clock.t).toBe(100); // not full: another pause to gather more
+    expect(clock.t).toBe(300); // a small round: the longest pause (5 × 50), to gather more
     expect(done).toBe(false);
-    calls[2]!.answer(result()); // began at 100: empty, and late enough
+    calls[2]!.answer(result()); // began at 300: empty, and late enough
     await expect(waiter).resolves.toEqual(drained(result(payment(6, 1))));
     expect(calls).toHaveLength(3);
   });

@@ -25,6 +25,9 @@ export interface SettleCombinerOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Operations a round should carry before the pause after it stops growing. */
+const GATHER_TARGET = 16;
+
 interface Waiter {
   partition: number;
   /** Let go as soon as the round in flight ends. */
@@ -54,6 +57,7 @@ interface Waiter {
 export class SettleCombiner {
   private waiting: Waiter[] = [];
   private inRound: Waiter[] = [];
+  private emptyRounds = 0;
   private running = false;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -99,13 +103,24 @@ export class SettleCombiner {
         this.waiting = [];
         this.inRound = round;
         const found = await this.settleRound(round).finally(() => (this.inRound = []));
-        // After a round that was not full, what arrives next is gathered for a moment: on a
-        // machine where each round trip costs a system call, a few large rounds beat many small.
-        if (found < this.options.batchSize && this.waiting.length > 0) await this.sleep(this.options.idlePollMs);
+        if (found < this.options.batchSize && this.waiting.length > 0) await this.sleep(this.pauseAfter(found));
       }
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * The pause after a round that was not full. What arrives meanwhile is gathered into the next
+   * round: each round costs four round trips and a commit whatever it carries, so a few large
+   * rounds beat many small ones, and with several workers each sees a share of the traffic. A
+   * small round waits longer (up to 5 × `idlePollMs`); empty rounds back off the same way.
+   */
+  private pauseAfter(found: number): number {
+    const base = this.options.idlePollMs;
+    this.emptyRounds = found === 0 ? this.emptyRounds + 1 : 0;
+    if (found === 0) return Math.min(base * 2 ** Math.min(this.emptyRounds - 1, 3), base * 5);
+    return Math.min(base * Math.max(1, GATHER_TARGET / found), base * 5);
   }
 
   /** One round; returns how many operations it settled. */
