@@ -9,6 +9,12 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** A connection that was never made cannot have committed anything: no need to look. */
+function neverSent(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === "ECONNREFUSED" || (typeof message === "string" && /trying to connect/i.test(message));
+}
+
 /**
  * Group commit for accepts: payments submitted while an insert is in flight wait and go together
  * in the next one. Under light load each payment is inserted alone at once (no added latency);
@@ -45,11 +51,12 @@ export class AcceptBatcher {
 
   /** The payments among `ids` that committed, asked again for a few seconds; undefined if unknown. */
   private async whatCommitted(ids: string[]): Promise<Map<string, InsertedPayment> | undefined> {
-    for (let attempt = 0; attempt < (this.options.lookupAttempts ?? 8); attempt++) {
+    for (let attempt = 0; attempt < (this.options.lookupAttempts ?? 3); attempt++) {
       try {
         return await findInsertedPayments(this.pool, ids);
       } catch {
-        await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+        // Bounded: a backing service that is down must still get its 503 promptly.
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
       }
     }
     return undefined;
@@ -63,7 +70,7 @@ export class AcceptBatcher {
       if (isTransientDbError(error)) {
         // The connection failed, maybe after PostgreSQL committed: a 503 for a payment that exists
         // would make a client without an Idempotency-Key pay twice. The ids are ours: look.
-        const committed = await this.whatCommitted(batch.map((b) => b.payment.id));
+        const committed = neverSent(error) ? undefined : await this.whatCommitted(batch.map((b) => b.payment.id));
         for (const b of batch) {
           const row = committed?.get(b.payment.id);
           if (row) b.resolve(row);
