@@ -1,3 +1,4 @@
+import { ROUTES } from "../apps/api/src/ops/openapi-routes";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, type ApiClient } from "./support/http";
 
@@ -64,6 +65,70 @@ describe("abuse limits", () => {
     expect(limited[0]!.body.error.code).toBe("rate_limited");
     expect(Number(limited[0]!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(results.filter((r) => r.status === 404).length).toBeGreaterThan(0);
+    expect((await api.get("/healthz")).status).toBe(200);
+  });
+});
+
+describe("roles", () => {
+  const CLIENT = "client-key-0123456789abcdef";
+  const ADMIN = "admin-key-0123456789abcdef";
+  const METRICS = "metrics-token-0123456789ab";
+  let system: InProcessSystem;
+  let api: ApiClient;
+  beforeAll(async () => {
+    system = await startInProcess("roles", { workers: 1, apiEnv: { API_KEYS: CLIENT, ADMIN_API_KEYS: ADMIN, METRICS_TOKEN: METRICS } });
+    api = client(system.api.url);
+  });
+  afterAll(() => system.stop());
+
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  it("lets a client key pay but not dispute, resolve or charge back (403 forbidden); an admin key may", async () => {
+    const [payer, payee] = [(await api.post("/api/v1/accounts", {}, as(CLIENT))).body.id, (await api.post("/api/v1/accounts", {}, as(CLIENT))).body.id];
+    const deposit = await api.post("/api/v1/deposits", { account_id: payer, amount: "10.00" }, as(CLIENT));
+    expect(deposit.status).toBe(202);
+    const payment = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "0.01" }, as(CLIENT));
+    expect(payment.status).toBe(202);
+    for (let i = 0; (await api.get(`/api/v1/payments/${payment.body.id}?wait=5`, as(CLIENT))).body.status === "pending" && i < 5; i++);
+    const before = Number((await system.db.pool.query("SELECT count(*) AS n FROM dispute_operations")).rows[0].n);
+    for (const kind of ["dispute", "resolve", "chargeback"]) {
+      const res = await api.post(`/api/v1/payments/${payment.body.id}/${kind}`, {}, as(CLIENT));
+      expect([res.status, res.body.error.code]).toEqual([403, "forbidden"]);
+    }
+    expect(Number((await system.db.pool.query("SELECT count(*) AS n FROM dispute_operations")).rows[0].n)).toBe(before);
+    const dispute = await api.post(`/api/v1/payments/${payment.body.id}/dispute`, {}, as(ADMIN));
+    expect(dispute.status).toBe(202);
+    // An admin key is also a client key.
+    expect((await api.get(`/api/v1/accounts/${payer}`, as(ADMIN))).status).toBe(200);
+  });
+
+  it("states every route's role in the route table, and the app enforces exactly that", async () => {
+    expect(ROUTES.every((r) => r.role !== undefined)).toBe(true);
+    expect(ROUTES.filter((r) => r.role === "admin").map((r) => r.path).sort()).toEqual(["/api/v1/payments/:id/chargeback", "/api/v1/payments/:id/dispute", "/api/v1/payments/:id/resolve"]);
+    const unknownId = "0190a3c2-0000-7000-8000-000000000000";
+    for (const route of ROUTES.filter((r) => r.role === "client" || r.role === "admin")) {
+      const path = route.path.replace(/:id/g, unknownId);
+      const call = (key: string) => api.call(route.method.toUpperCase(), path, route.method === "post" ? {} : undefined, as(key));
+      const [byClient, byAdmin] = [await call(CLIENT), await call(ADMIN)];
+      // Past authorization the answer is the route's own (404, 400, …), never 401 or 403.
+      expect({ path, status: byAdmin.status === 401 || byAdmin.status === 403 }).toEqual({ path, status: false });
+      expect({ path, status: byClient.status }).toEqual({ path, status: route.role === "admin" ? 403 : byAdmin.status });
+    }
+  });
+
+  it("serves /metrics only with METRICS_TOKEN when it is set", async () => {
+    expect((await api.get("/metrics")).status).toBe(401);
+    expect((await api.get("/metrics", as(CLIENT))).status).toBe(401);
+    const ok = await api.get("/metrics", as(METRICS));
+    expect(ok.status).toBe(200);
+    expect(String(ok.body)).toContain("settle_payments_accepted_total");
+  });
+
+  it("throttles an address after 10 failed authentications a minute (429), even with a right key then", async () => {
+    for (let i = 0; i < 10; i++) expect((await api.get("/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000", as(`wrong-key-${i}-0123456789`))).status).toBe(401);
+    const limited = await api.get("/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000", as(CLIENT));
+    expect([limited.status, limited.body.error.code]).toEqual([429, "rate_limited"]);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await api.get("/healthz")).status).toBe(200);
   });
 });

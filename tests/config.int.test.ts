@@ -20,6 +20,13 @@ describe("configuration", () => {
     expect(loadWorkerConfig({})).toMatchObject({ partitions: 32, sweepAfterSeconds: 30 });
   });
 
+  it("refuses an open API in production unless ALLOW_OPEN_API=true says it is meant", () => {
+    expect(() => loadApiConfig({ NODE_ENV: "production" })).toThrow(/API_KEYS: NODE_ENV=production needs API_KEYS or ADMIN_API_KEYS/);
+    expect(loadApiConfig({ NODE_ENV: "production", ALLOW_OPEN_API: "true" }).apiKeys).toBeUndefined();
+    expect(loadApiConfig({ NODE_ENV: "production", ADMIN_API_KEYS: "admin-key-0123456789abcdef" }).adminApiKeys).toEqual(["admin-key-0123456789abcdef"]);
+    expect(loadApiConfig({ NODE_ENV: "development" }).apiKeys).toBeUndefined();
+  });
+
   it.each([
     ["PARTITIONS", { PARTITIONS: "zero" }],
     ["PARTITIONS", { PARTITIONS: "0" }],

@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, createPool, createRedis, PartitionQueues, PartitionWaker } from "@settle/core";
 import { createApp } from "../apps/api/src/app";
+import { AuthFailures } from "../apps/api/src/http/auth-failures";
 import { loadConfig } from "../apps/api/src/config";
 import { client, type ApiClient } from "./support/http";
 
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const redis = createRedis(config.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix: "t-unavailable", partitions: 4 });
   const logger = createLogger({ level: "silent", name: "unavailable" });
-  const app = createApp({ config, pool, redis, queues, waker: new PartitionWaker(queues, { logger }), logger });
+  const app = createApp({ config, pool, redis, queues, waker: new PartitionWaker(queues, { logger }), logger, authFailures: new AuthFailures() });
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

@@ -73,3 +73,11 @@ it("is not mounted at all without ADMIN_USER and ADMIN_PASSWORD", async () => {
     });
   }
 });
+
+it("throttles an address after 10 failed logins a minute with 429, the right password included", async () => {
+  // Earlier tests here failed 4 times (the empty ["", ""] pair counts: credentials were given).
+  for (let i = 0; i < 6; i++) expect((await api.get("/admin/queues", basic(USER, `guess-${i}`))).status).toBe(401);
+  const limited = await api.get("/admin/queues", basic(USER, PASSWORD));
+  expect([limited.status, limited.body.error.code]).toEqual([429, "rate_limited"]);
+  expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+});

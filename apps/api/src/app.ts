@@ -31,7 +31,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRouter(deps));
   app.use(opsRouter(deps, metrics));
   const guards: RequestHandler[] = [];
-  if (deps.config.apiKeys) guards.push(requireApiKey(deps.config.apiKeys));
+  const keys = [...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })), ...(deps.config.adminApiKeys ?? []).map((key) => ({ key, role: "admin" as const }))];
+  if (keys.length) guards.push(...requireApiKey(keys, deps.authFailures));
   if (deps.config.rateLimit.perSecond > 0) guards.push(rateLimit(deps.config.rateLimit));
   app.use("/api/v1", ...guards, accountsRouter(deps), paymentsRouter(deps));
   app.use(notFound);

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { parseEnv, sharedEnv } from "@settle/core";
 
+const keyList = z
+  .string()
+  .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[\x21-\x7e]{16,512}$/, "each key must be 16-512 printable characters without spaces")).min(1));
+
 const ApiEnv = z
   .object({
     ...sharedEnv,
@@ -11,16 +16,20 @@ const ApiEnv = z
     // Bull Board may retry, remove or clean jobs only when this is "false".
     ADMIN_READ_ONLY: z.enum(["true", "false"]).default("true"),
     LOG_PRETTY: z.enum(["true", "false"]).default("false"),
-    API_KEYS: z
-      .string()
-      .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[\x21-\x7e]{16,512}$/, "each key must be 16-512 printable characters without spaces")).min(1))
-      .optional(),
+    API_KEYS: keyList.optional(),
+    ADMIN_API_KEYS: keyList.optional(),
+    ALLOW_OPEN_API: z.enum(["true", "false"]).default("false"),
+    NODE_ENV: z.string().optional(),
+    METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces").optional(),
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
   })
   .superRefine((env, ctx) => {
+    // An API that anyone who reaches it can use is a development convenience, never a default.
+    if (env.NODE_ENV === "production" && !env.API_KEYS && !env.ADMIN_API_KEYS && env.ALLOW_OPEN_API !== "true") {
+      ctx.addIssue({ code: "custom", path: ["API_KEYS"], message: "NODE_ENV=production needs API_KEYS or ADMIN_API_KEYS (or ALLOW_OPEN_API=true to serve an open API on purpose)" });
+    }
     if ((env.ADMIN_USER === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
       ctx.addIssue({ code: "custom", path: [env.ADMIN_USER ? "ADMIN_PASSWORD" : "ADMIN_USER"], message: "ADMIN_USER and ADMIN_PASSWORD go together" });
     }
@@ -37,8 +46,12 @@ export interface ApiConfig {
   logPretty: boolean;
   dbPoolSize: number;
   admin: { user: string; password: string; readOnly: boolean } | undefined;
-  /** Bearer keys that may call /api/v1; undefined leaves the API open. */
+  /** Bearer keys of role `client`: reads, accounts, payments, batch intake. */
   apiKeys: string[] | undefined;
+  /** Bearer keys of role `admin`: everything, disputes, resolves and chargebacks included. No key at all leaves the API open. */
+  adminApiKeys: string[] | undefined;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
   /** Most payments one group-commit INSERT carries; 1 inserts each payment alone. */
   acceptBatchMax: number;
   /** How long workers hold a woken partition (SETTLE_LINGER_MS); wake-ups it covers are skipped. */
@@ -61,6 +74,8 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     logPretty: e.LOG_PRETTY === "true",
     dbPoolSize: e.DB_POOL_SIZE,
     apiKeys: e.API_KEYS,
+    adminApiKeys: e.ADMIN_API_KEYS,
+    metricsToken: e.METRICS_TOKEN,
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
     lingerMs: e.SETTLE_LINGER_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },

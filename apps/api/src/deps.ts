@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { AcceptBatcher, Logger, PartitionQueues, PartitionWaker, Pool } from "@settle/core";
 import type { ApiConfig } from "./config";
 import type { PaymentEvents } from "./payment-events";
+import type { AuthFailures } from "./http/auth-failures";
 
 /** What the HTTP layer works with; created once per process (or per test). */
 export interface ApiDeps {
@@ -14,6 +15,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Group commit of accepts (absent: one INSERT per payment). */
   batcher?: AcceptBatcher;
+  /** Failed authentications per address (API keys and the dashboard), shared by both. */
+  authFailures: AuthFailures;
   /** Settlement notifications for long polls. */
   events?: PaymentEvents;
 }

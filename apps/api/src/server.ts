@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AcceptBatcher, assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, PartitionWaker, type Logger } from "@settle/core";
 import { createApp } from "./app";
+import { AuthFailures } from "./http/auth-failures";
 import type { ApiConfig } from "./config";
 import type { ApiDeps } from "./deps";
 import { describeDashboard } from "./ops/ops-router";
@@ -33,7 +34,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   // against half the pool in flight: 1.4× settled/s and a third less CPU per payment (BENCHMARKS.md).
   const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: 1 }) : undefined;
   const waker = new PartitionWaker(queues, { logger: log, lingerMs: config.lingerMs });
-  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher };
+  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher, authFailures: new AuthFailures() };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);
@@ -45,7 +46,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   log.info({ url }, "api listening");
-  if (!config.apiKeys) log.warn("API_KEYS is not set: /api/v1 is open to anyone who can reach this port");
+  if (!config.apiKeys && !config.adminApiKeys) log.warn("neither API_KEYS nor ADMIN_API_KEYS is set: /api/v1 is open to anyone who can reach this port");
   const dashboard = describeDashboard(config, url);
   log.info(dashboard.fields, dashboard.msg);
   let closing: Promise<void> | undefined;

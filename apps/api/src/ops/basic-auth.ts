@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import { DomainError } from "@settle/core";
 
 export interface BasicAuthOptions {
@@ -7,6 +7,8 @@ export interface BasicAuthOptions {
   password: string;
   /** Shown by the browser's login prompt. */
   realm: string;
+  /** Called on each failed attempt (wrong or missing credentials). */
+  onFailure?: (req: Request) => void;
 }
 
 // Hashing first gives both sides one length, so timingSafeEqual never throws and the time taken
@@ -37,6 +39,8 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
     const userOk = timingSafeEqual(digest(given?.user ?? ""), expectedUser);
     const passwordOk = timingSafeEqual(digest(given?.password ?? ""), expectedPassword);
     if (given && userOk && passwordOk) return next();
+    // A browser's first request carries no credentials: only a wrong guess counts as a failure.
+    if (given) options.onFailure?.(req);
     res.setHeader("WWW-Authenticate", challenge);
     const error = new DomainError("unauthorized", given ? "wrong user name or password" : "credentials required (HTTP basic auth)");
     res.status(error.status).json(error.toBody());

@@ -3,6 +3,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import { Router } from "express";
 import type { PartitionQueues } from "@settle/core";
+import type { AuthFailures } from "../http/auth-failures";
 import { basicAuth } from "./basic-auth";
 
 /** Where the dashboard lives on the API. */
@@ -11,6 +12,8 @@ export const BULL_BOARD_PATH = "/admin/queues";
 export interface BullBoardOptions {
   queues: PartitionQueues["queues"];
   admin: { user: string; password: string; readOnly: boolean };
+  /** Failed logins count towards the address's limit, as failed API keys do. */
+  failures: AuthFailures;
 }
 
 /**
@@ -28,6 +31,6 @@ export function bullBoardRouter(options: BullBoardOptions): Router {
     options: { uiConfig: { boardTitle: readOnlyMode ? "Settle (read-only)" : "Settle", hideDocsLink: true } },
   });
   const router = Router();
-  router.use(basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin" }), serverAdapter.getRouter());
+  router.use(options.failures.guard, basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin", onFailure: (req) => options.failures.record(req.socket.remoteAddress) }), serverAdapter.getRouter());
   return router;
 }

@@ -36,6 +36,11 @@ export interface RouteSpec {
   bodyExample?: unknown;
   /** Behind the API key (when API_KEYS is set) and the rate limit: everything under /api/v1 but this document. */
   guarded?: boolean;
+  /**
+   * Who may call it: `public` (no key), `client` (any API key), `admin` (an ADMIN_API_KEYS key).
+   * Set for every route under /api/v1 by `guard` (default `client`); enforced by `requireRole`.
+   */
+  role?: "public" | "client" | "admin";
   /** Set on routes that create a payment or a dispute operation (counted as accepted on 202). */
   accepts?: AcceptedOperation;
   responses: Record<number, ResponseSpec>;
@@ -111,6 +116,7 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, { message: string; details?: { p
   invalid_request: { message: "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits", details: [{ path: "amount", message: "must be a decimal string" }] },
   invalid_json: { message: "request body is not valid JSON" },
   unauthorized: { message: "send a valid API key as Authorization: Bearer <key>" },
+  forbidden: { message: "this operation needs an admin API key (ADMIN_API_KEYS)" },
   rate_limited: { message: "too many requests; retry later" },
   not_found: { message: "payment not found" },
   account_exists: { message: `account ${ids.account} already exists` },
@@ -191,6 +197,7 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
     bodyOptional: true,
     bodyExample: {},
     accepts: kind,
+    role: "admin",
     responses: {
       202: accepted({ ...paymentExample, status: "completed", processed_at: at, dispute_status: kind === "dispute" ? "none" : "open" }),
       ...errors("not_found", "invalid_state", ...BODY_ERRORS),
@@ -201,8 +208,18 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
 const OPENAPI_ROUTE = "/api/v1/openapi.json";
 
 // Everything under /api/v1 but the document itself sits behind the API key and the rate limit.
-const guard = (route: RouteSpec): RouteSpec =>
-  route.path.startsWith("/api/v1/") && route.path !== OPENAPI_ROUTE ? { ...route, guarded: true, responses: { ...route.responses, ...errors("unauthorized", "rate_limited") } } : route;
+const guard = (route: RouteSpec): RouteSpec => {
+  if (!route.path.startsWith("/api/v1/") || route.path === OPENAPI_ROUTE) return { ...route, role: route.role ?? "public" };
+  const role = route.role ?? "client";
+  const who = role === "admin" ? "an admin API key (`ADMIN_API_KEYS`); a client key gets 403 `forbidden`" : "any API key (`API_KEYS` or `ADMIN_API_KEYS`)";
+  return {
+    ...route,
+    role,
+    guarded: true,
+    description: `${route.description ? `${route.description}\n\n` : ""}Role: \`${role}\` — ${who}, when keys are configured.`,
+    responses: { ...route.responses, ...errors("unauthorized", "rate_limited", ...(role === "admin" ? (["forbidden"] as ErrorCode[]) : [])) },
+  };
+};
 
 export const ROUTES: RouteSpec[] = ([
   {

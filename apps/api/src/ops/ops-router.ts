@@ -1,4 +1,6 @@
-import { Router } from "express";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Router, type RequestHandler } from "express";
+import { DomainError } from "@settle/core";
 import type { ApiDeps } from "../deps";
 import { BULL_BOARD_PATH, bullBoardRouter } from "./bull-board";
 import type { ApiMetrics } from "./metrics";
@@ -7,13 +9,13 @@ import { openApiRouter } from "./openapi";
 /** `/metrics`, the OpenAPI document and `/docs`, and Bull Board when admin credentials are set. */
 export function opsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
   const router = Router();
-  router.get("/metrics", async (_req, res) => {
+  router.get("/metrics", metricsGuard(deps.config.metricsToken), async (_req, res) => {
     const { contentType, body } = await metrics.render();
     res.type(contentType).send(body);
   });
   router.use(openApiRouter());
   // Never served without credentials: without both variables the dashboard is not mounted at all.
-  if (deps.config.admin) router.use(BULL_BOARD_PATH, bullBoardRouter({ queues: deps.queues.queues, admin: deps.config.admin }));
+  if (deps.config.admin) router.use(BULL_BOARD_PATH, bullBoardRouter({ queues: deps.queues.queues, admin: deps.config.admin, failures: deps.authFailures }));
   return router;
 }
 
@@ -23,4 +25,16 @@ export function describeDashboard(config: ApiDeps["config"], url: string): { msg
     return { msg: "Bull Board is off: set ADMIN_USER and ADMIN_PASSWORD (8+ characters) to serve it at " + BULL_BOARD_PATH, fields: {} };
   }
   return { msg: "Bull Board is on (HTTP basic auth)", fields: { dashboard: `${url}${BULL_BOARD_PATH}`, adminUser: config.admin.user, readOnly: config.admin.readOnly } };
+}
+
+/** With METRICS_TOKEN set, /metrics answers only `Authorization: Bearer <token>` (compared in constant time). */
+function metricsGuard(token: string | undefined): RequestHandler {
+  if (!token) return (_req, _res, next) => next();
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  const expected = digest(`Bearer ${token}`);
+  return (req, res, next) => {
+    if (timingSafeEqual(digest(req.get("authorization") ?? ""), expected)) return next();
+    res.setHeader("WWW-Authenticate", 'Bearer realm="settle-metrics"');
+    throw new DomainError("unauthorized", "send METRICS_TOKEN as Authorization: Bearer <token>");
+  };
 }

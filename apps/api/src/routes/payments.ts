@@ -16,6 +16,7 @@ import {
   type PaymentView,
 } from "@settle/core";
 import type { ApiDeps } from "../deps";
+import { requireRole } from "../http/auth";
 import { parseOr400 } from "../http/errors";
 import { BATCH_BODY_LIMIT_BYTES, jsonBody, jsonBodyOf } from "../http/json-body";
 import { idempotencyOf, idempotencyScope, uuidParam } from "../http/request";
@@ -139,7 +140,7 @@ export function paymentsRouter(deps: ApiDeps): Router {
   });
 
   const disputeRoute = (kind: DisputeKind) =>
-    router.post(`/payments/:id/${kind}`, jsonBody, async (req, res) => {
+    router.post(`/payments/:id/${kind}`, requireRole("admin"), jsonBody, async (req, res) => {
       const id = uuidParam(req.params.id, "payment");
       parseOr400(schemas.EmptyRequest, req.body);
       const payment = await requestDisputeOperation(acceptDeps(req), id, kind, { requestId: requestId(req) });
