@@ -19,6 +19,8 @@ const ApiEnv = z
     API_KEYS: keyList.optional(),
     ADMIN_API_KEYS: keyList.optional(),
     ALLOW_OPEN_API: z.enum(["true", "false"]).default("false"),
+    LONG_POLL_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+    SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
     NODE_ENV: z.string().optional(),
     METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces").optional(),
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
@@ -50,6 +52,10 @@ export interface ApiConfig {
   apiKeys: string[] | undefined;
   /** Bearer keys of role `admin`: everything, disputes, resolves and chargebacks included. No key at all leaves the API open. */
   adminApiKeys: string[] | undefined;
+  /** Long polls (`?wait=`) waiting at once in this process, at most; more is 429. 0: no long polls. */
+  longPollMax: number;
+  /** On SIGTERM, how long /readyz answers 503 while requests are still served, before the server closes. */
+  shutdownDelayMs: number;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** Most payments one group-commit INSERT carries; 1 inserts each payment alone. */
@@ -76,6 +82,8 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     apiKeys: e.API_KEYS,
     adminApiKeys: e.ADMIN_API_KEYS,
     metricsToken: e.METRICS_TOKEN,
+    longPollMax: e.LONG_POLL_MAX,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
     lingerMs: e.SETTLE_LINGER_MS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },

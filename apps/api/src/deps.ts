@@ -17,6 +17,8 @@ export interface ApiDeps {
   batcher?: AcceptBatcher;
   /** Failed authentications per address (API keys and the dashboard), shared by both. */
   authFailures: AuthFailures;
+  /** Set once shutdown begins: /readyz answers 503 from then on. */
+  lifecycle: { stopping: boolean };
   /** Settlement notifications for long polls. */
   events?: PaymentEvents;
 }

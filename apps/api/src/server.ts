@@ -34,7 +34,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   // against half the pool in flight: 1.4× settled/s and a third less CPU per payment (BENCHMARKS.md).
   const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: 1 }) : undefined;
   const waker = new PartitionWaker(queues, { logger: log, lingerMs: config.lingerMs });
-  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher, authFailures: new AuthFailures() };
+  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher, authFailures: new AuthFailures(), lifecycle: { stopping: false } };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);
@@ -56,6 +56,8 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
     url,
     close() {
       closing ??= (async () => {
+        deps.lifecycle.stopping = true;
+        if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
         await new Promise<void>((resolve) => {
           // A busy keep-alive connection is never idle: without this, server.close() waits for the client to hang up.
           server.prependListener("request", (_req, res) => res.setHeader("Connection", "close"));

@@ -177,7 +177,7 @@ const getPayment = (path: string, operationId: string, summary: string): RouteSp
   path,
   operationId,
   summary,
-  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending`, or when the wait ends.",
+  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending`, or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
   tag: "payments",
   params: IdParam,
   query: schemas.PaymentQuery,
@@ -234,7 +234,7 @@ export const ROUTES: RouteSpec[] = ([
     method: "get",
     path: "/readyz",
     operationId: "readyz",
-    summary: "Readiness: 200 when PostgreSQL and Redis answer",
+    summary: "Readiness: 200 when PostgreSQL and Redis answer and the process is not stopping",
     tag: "operations",
     responses: {
       200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up" } },

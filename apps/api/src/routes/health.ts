@@ -8,7 +8,9 @@ export function healthRouter(deps: ApiDeps): Router {
     res.json({ status: "ok" });
   });
   router.get("/readyz", async (_req, res) => {
-    const { ready, postgres, redis } = await checkReadiness(deps);
+    const { ready: up, postgres, redis } = await checkReadiness(deps);
+    // A stopping process says so at once, so a load balancer stops sending before it closes.
+    const ready = up && !deps.lifecycle.stopping;
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", postgres, redis });
   });
   return router;

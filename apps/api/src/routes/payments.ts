@@ -125,6 +125,11 @@ export function paymentsRouter(deps: ApiDeps): Router {
     let payment = await findPayment(deps.pool, id);
     if (!payment) throw new DomainError("not_found", "payment not found");
     if (wait > 0 && deps.events && !(await settledForGood(deps, payment))) {
+      // Each waiter holds a socket and a little memory: bounded per process.
+      if (deps.events.waiting >= deps.config.longPollMax) {
+        res.setHeader("Retry-After", "1");
+        throw new DomainError("rate_limited", `more than ${deps.config.longPollMax} long polls are waiting in this process; poll again without wait, or later`);
+      }
       // Subscribe before the re-check, so a settlement between the two cannot be missed.
       const waiter = deps.events.waitFor(id, wait * 1000);
       res.on("close", waiter.cancel);
