@@ -1,4 +1,8 @@
+import { createRedis } from "@settle/core";
+import { clearRedisPrefix } from "@settle/core/testing";
+import { loadConfig as loadApiConfig } from "../apps/api/src/config";
 import { ROUTES } from "../apps/api/src/ops/openapi-routes";
+import { startApi } from "../apps/api/src/server";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, type ApiClient } from "./support/http";
 
@@ -66,6 +70,25 @@ describe("abuse limits", () => {
     expect(Number(limited[0]!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(results.filter((r) => r.status === 404).length).toBeGreaterThan(0);
     expect((await api.get("/healthz")).status).toBe(200);
+  });
+
+  it("shares one limit between API processes: the count lives in Redis", async () => {
+    // A second API process on the same database and Redis prefix, as a scaled-out deployment.
+    const second = await startApi(loadApiConfig({ ...system.env, QUEUE_PREFIX: `${system.prefix}-shared`, PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "6" }), system.logger);
+    const first = await startApi(loadApiConfig({ ...system.env, QUEUE_PREFIX: `${system.prefix}-shared`, PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "6" }), system.logger);
+    try {
+      const [a, b] = [client(first.url), client(second.url)];
+      const statuses: number[] = [];
+      // Alternating between the two: 6 pass in the 6-second window, whichever process answers.
+      for (let i = 0; i < 10; i++) statuses.push((await (i % 2 ? b : a).get("/api/v1/accounts/0190a3c2-0000-7000-8000-00000000abcd", { authorization: "" })).status);
+      expect(statuses.filter((s) => s === 404)).toHaveLength(6);
+      expect(statuses.slice(6)).toEqual([429, 429, 429, 429]);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      const redis = createRedis(system.env.REDIS_URL!, "worker");
+      await clearRedisPrefix(redis, `${system.prefix}-shared`);
+      await redis.quit();
+    }
   });
 });
 

@@ -1,36 +1,44 @@
+import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
+import { ipKeyGenerator, rateLimit as expressRateLimit } from "express-rate-limit";
+import { RedisStore } from "rate-limit-redis";
+import type { Redis } from "ioredis";
 import { DomainError } from "@settle/core";
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
 /**
- * A token bucket per client (API key principal, else remote address) in this process: `perSecond`
- * sustained, `burst` at once. Over the limit: 429 `rate_limited` with Retry-After. With several
- * API processes each enforces its own share; a shared limit would need Redis.
+ * The per-client limit (API key principal, else the address), counted in Redis so that every API
+ * process enforces one shared limit: express-rate-limit over rate-limit-redis. `burst` requests
+ * per window of `burst / perSecond` seconds: `perSecond` sustained, `burst` at once. Over it, 429
+ * `rate_limited` with Retry-After. While Redis does not answer the limit is not enforced (the API
+ * keeps accepting into PostgreSQL rather than refusing everyone).
  */
-export function rateLimit(options: { perSecond: number; burst: number }): RequestHandler {
-  const buckets = new Map<string, Bucket>();
-  // Idle buckets are full again; dropping them keeps memory bounded by the clients of the last minute.
-  const sweep = setInterval(() => {
-    const cutoff = Date.now() - 60_000;
-    for (const [client, bucket] of buckets) if (bucket.updatedAt < cutoff) buckets.delete(client);
-  }, 60_000);
-  sweep.unref();
-  return (req, res, next) => {
-    const client = (res.locals.principal as string | undefined) ?? req.socket.remoteAddress ?? "unknown";
-    const now = Date.now();
-    const bucket = buckets.get(client) ?? { tokens: options.burst, updatedAt: now };
-    bucket.tokens = Math.min(options.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * options.perSecond);
-    bucket.updatedAt = now;
-    buckets.set(client, bucket);
-    if (bucket.tokens < 1) {
-      res.setHeader("Retry-After", String(Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond))));
-      throw new DomainError("rate_limited", `more than ${options.perSecond} requests a second; slow down`);
-    }
-    bucket.tokens -= 1;
-    next();
-  };
+export function rateLimit(options: { perSecond: number; burst: number; redis: Redis; prefix: string }): RequestHandler {
+  const windowMs = Math.max(1000, Math.round((options.burst / options.perSecond) * 1000));
+  const store = new RedisStore({
+    prefix: `${options.prefix}:rate-limit:`,
+    sendCommand: (command: string, ...args: string[]) => {
+      // A script's SHA-1 is its identity: answered locally, so a Redis that is down at start does
+      // not leave the store without its script for good (an unloaded one is reloaded on NOSCRIPT).
+      if (command === "SCRIPT" && args[0] === "LOAD" && args[1] !== undefined) {
+        options.redis.call("SCRIPT", "LOAD", args[1]).catch(() => undefined);
+        return Promise.resolve(createHash("sha1").update(args[1]).digest("hex"));
+      }
+      return options.redis.call(command, ...args) as Promise<never>;
+    },
+  });
+  return expressRateLimit({
+    windowMs,
+    limit: options.burst,
+    standardHeaders: false,
+    legacyHeaders: false,
+    passOnStoreError: true,
+    store,
+    keyGenerator: (req, res) => (res.locals.principal as string | undefined) ?? ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? "unknown"),
+    handler: (_req, res, next, used) => {
+      const resetTime = (_req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = resetTime ? Math.ceil((resetTime.getTime() - Date.now()) / 1000) : Math.ceil(used.windowMs / 1000);
+      res.setHeader("Retry-After", String(Math.max(1, seconds)));
+      next(new DomainError("rate_limited", `more than ${options.perSecond} requests a second; slow down`));
+    },
+  });
 }
