@@ -101,3 +101,26 @@ it("settles a backlog of 1,000 in one partition at the largest batch size, annou
   }
   expect((await verifyLedger(db.pool)).problems).toEqual([]);
 });
+
+it("applies each payment once when eight settle transactions race on one partition", async () => {
+  const busy = (await db.pool.query("SELECT DISTINCT partition FROM payments WHERE status = 'pending'")).rows.map((r) => Number(r.partition));
+  const a = await accountOutside(busy);
+  const b = await accountOutside([]);
+  await accept("deposit", null, a, "1000.00");
+  await settleBatch(db.pool, [a.partition], 10);
+  const racing = Array.from({ length: 200 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "1.00", description: null }));
+  await insertPayments(db.pool, racing);
+  // The row locks and the pending re-check are the fence: what one settles, the others skip.
+  const results = await Promise.all(Array.from({ length: 8 }, () => settleBatch(db.pool, [a.partition], 50)));
+  const settledIds = results.flatMap((r) => r.payments.map((p) => p.id));
+  expect(new Set(settledIds).size).toBe(settledIds.length);
+  while ((await settleBatch(db.pool, [a.partition], 50)).payments.length > 0);
+  const { rows } = await db.pool.query(
+    "SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id HAVING count(*) <> 2",
+    [racing.map((p) => p.id)],
+  );
+  expect(rows).toEqual([]);
+  const { rows: heads } = await db.pool.query("SELECT available FROM accounts WHERE id = $1", [a.id]);
+  expect(heads[0].available).toBe("800.00");
+  expect((await verifyLedger(db.pool)).problems).toEqual([]);
+});
