@@ -19,7 +19,7 @@ export const sharedEnv = {
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   // Workers hold a woken partition this long; API processes skip wake-ups it already covers.
   // Both sides must agree: set it once for the deployment (docs/ARCHITECTURE.md "Wake-ups").
-  SETTLE_LINGER_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  SETTLE_LINGER_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
 };
 
 export class ConfigError extends Error {
