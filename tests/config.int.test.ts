@@ -8,7 +8,7 @@ import { loadConfig as loadWorkerConfig } from "../apps/worker/src/config";
 const root = path.resolve(__dirname, "..");
 
 describe("configuration", () => {
-  it("applies API.md's defaults", () => {
+  it("applies docs/API.md's defaults", () => {
     expect(loadApiConfig({})).toMatchObject({
       databaseUrl: "postgres://postgres@127.0.0.1:5432/settle",
       redisUrl: "redis://127.0.0.1:6379",

@@ -40,7 +40,7 @@ const amount = fc
   .filter((s) => s !== "0.00");
 const account = fc.integer({ min: 0, max: ACCOUNTS - 1 });
 
-/** Applies one operation to the model the way API.md defines it; returns the expected outcome. */
+/** Applies one operation to the model the way docs/API.md defines it; returns the expected outcome. */
 function applyToModel(model: Model, op: Operation): Outcome {
   const value = new MoneyDecimal(op.amount);
   const source = op.kind === "deposit" ? undefined : model.accounts[op.from]!;
@@ -94,7 +94,7 @@ class SettleOperation implements fc.AsyncCommand<Model, Real> {
   toString = () => `${this.op.kind}(${this.op.kind === "deposit" ? "" : this.op.from}→${this.op.kind === "withdrawal" ? "" : this.op.to}, ${this.op.amount})`;
 }
 
-/** A request API.md refuses: 400, and nothing written. */
+/** A request docs/API.md refuses: 400, and nothing written. */
 class RefusedOperation implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly from: number,

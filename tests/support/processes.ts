@@ -490,7 +490,7 @@ export interface InvariantReport {
 }
 
 /**
- * Waits until nothing is pending, then checks the ledger's invariants (ARCHITECTURE.md): money
+ * Waits until nothing is pending, then checks the ledger's invariants (docs/ARCHITECTURE.md "Invariants"): money
  * conserved, no negative available, every accepted payment completed or failed and applied exactly
  * once, every journal gap-free and chained; with `acceptances`, each account's debits in acceptance order.
  */

@@ -9,7 +9,7 @@ const urlWithProtocol = (protocols: string[], example: string) =>
     }
   }, `must be a URL such as ${example}`);
 
-/** Environment variables shared by the API and the worker (API.md "Configuration"). */
+/** Environment variables shared by the API and the worker (docs/API.md "Configuration"). */
 export const sharedEnv = {
   DATABASE_URL: urlWithProtocol(["postgres:", "postgresql:"], "postgres://user@host:5432/settle").default("postgres://postgres@127.0.0.1:5432/settle"),
   REDIS_URL: urlWithProtocol(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),

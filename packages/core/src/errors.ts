@@ -1,4 +1,4 @@
-/** Every error code of the HTTP contract (API.md) with its status: the one place that maps them. */
+/** Every error code of the HTTP contract (docs/API.md) with its status: the one place that maps them. */
 export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_json: 400,

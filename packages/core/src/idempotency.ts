@@ -85,7 +85,7 @@ export async function runIdempotent<B>(
   }
 }
 
-/** Deletes keys older than `olderThanHours` (API.md keeps them at least 24 hours). */
+/** Deletes keys older than `olderThanHours` (docs/API.md keeps them at least 24 hours). */
 export async function purgeIdempotencyKeys(pool: Pool, olderThanHours: number, batch = 10_000): Promise<number> {
   const { rowCount } = await pool.query(
     `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(

@@ -21,7 +21,7 @@ function formatCents(value: bigint): string {
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: min, maxLength: max });
 
-/** Every string API.md accepts: 1-15 integer digits, optionally 1-2 fraction digits, not zero. */
+/** Every string docs/API.md accepts: 1-15 integer digits, optionally 1-2 fraction digits, not zero. */
 const validAmount = fc
   .tuple(digits(1, 15), fc.option(digits(1, 2), { nil: undefined }))
   .map(([integer, fraction]) => (fraction === undefined ? integer : `${integer}.${fraction}`))

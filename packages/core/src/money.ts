@@ -9,7 +9,7 @@ const AMOUNT_PATTERN = /^\d{1,15}(\.\d{1,2})?$/;
 
 export const AMOUNT_RULE = "must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits";
 
-/** Parses a positive amount string as API.md defines it; returns null for anything else. */
+/** Parses a positive amount string as docs/API.md defines it; returns null for anything else. */
 export function parseAmount(input: unknown): Money | null {
   if (typeof input !== "string" || !AMOUNT_PATTERN.test(input)) return null;
   const value = new MoneyDecimal(input);

@@ -10,7 +10,7 @@ export const Uuid = z
   .refine(isUuid, "must be a UUID in canonical form")
   .transform((s) => s.toLowerCase());
 
-/** Money in a request: a decimal string, never a JSON number (API.md "Conventions"). */
+/** Money in a request: a decimal string, never a JSON number (docs/API.md "Conventions"). */
 export const Amount = z.string({ error: "must be a decimal string, not a number" }).refine((s) => parseAmount(s) !== null, AMOUNT_RULE);
 
 export const Currency = z

@@ -119,7 +119,7 @@ export interface DisputeToApply {
 const DISPUTE_RESULT: Record<DisputeKind, DisputeStatus> = { dispute: "open", resolve: "resolved", chargeback: "charged_back" };
 
 /**
- * Whether `kind` may follow `status` (API.md "Disputes"): a dispute opens on a completed transfer
+ * Whether `kind` may follow `status` (docs/API.md "Disputes"): a dispute opens on a completed transfer
  * or deposit not disputed before; resolve and chargeback close an open dispute.
  */
 export function disputeAllowed(kind: DisputeKind, payment: Pick<DisputeToApply["payment"], "type" | "status">, status: DisputeStatus): boolean {

@@ -17,7 +17,7 @@ export interface HashedEntryFields {
   createdAt: string;
 }
 
-/** The canonical encoding API.md names: a JSON array of the fields in this fixed order. */
+/** The canonical encoding docs/API.md names: a JSON array of the fields in this fixed order. */
 export function canonicalEntry(e: HashedEntryFields): string {
   return JSON.stringify([e.accountId, e.seq, e.paymentId, e.type, e.amount, e.balanceAfter, e.availableAfter, e.heldAfter, e.createdAt]);
 }
