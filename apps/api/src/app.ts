@@ -33,7 +33,7 @@ export function createApp(deps: ApiDeps): Express {
   const guards: RequestHandler[] = [];
   const keys = [...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })), ...(deps.config.adminApiKeys ?? []).map((key) => ({ key, role: "admin" as const }))];
   if (keys.length) guards.push(...requireApiKey(keys, deps.authFailures));
-  if (deps.config.rateLimit.perSecond > 0) guards.push(rateLimit({ ...deps.config.rateLimit, redis: deps.redis, prefix: deps.config.queuePrefix }));
+  if (deps.config.rateLimit.perSecond > 0) guards.push(rateLimit({ ...deps.config.rateLimit, redis: deps.redis, prefix: deps.config.queuePrefix, logger: deps.logger }));
   app.use("/api/v1", ...guards, accountsRouter(deps), paymentsRouter(deps));
   app.use(notFound);
   app.use(errorHandler);

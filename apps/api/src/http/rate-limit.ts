@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
-import { ipKeyGenerator, rateLimit as expressRateLimit } from "express-rate-limit";
+import { ipKeyGenerator, rateLimit as expressRateLimit, type Store } from "express-rate-limit";
 import { RedisStore } from "rate-limit-redis";
 import type { Redis } from "ioredis";
-import { DomainError } from "@settle/core";
+import { DomainError, type Logger } from "@settle/core";
 
 /**
  * The per-client limit (API key principal, else the address), counted in Redis so that every API
@@ -12,9 +12,9 @@ import { DomainError } from "@settle/core";
  * `rate_limited` with Retry-After. While Redis does not answer the limit is not enforced (the API
  * keeps accepting into PostgreSQL rather than refusing everyone).
  */
-export function rateLimit(options: { perSecond: number; burst: number; redis: Redis; prefix: string }): RequestHandler {
+export function rateLimit(options: { perSecond: number; burst: number; redis: Redis; prefix: string; logger: Logger }): RequestHandler {
   const windowMs = Math.max(1000, Math.round((options.burst / options.perSecond) * 1000));
-  const store = new RedisStore({
+  const shared = new RedisStore({
     prefix: `${options.prefix}:rate-limit:`,
     sendCommand: (command: string, ...args: string[]) => {
       // A script's SHA-1 is its identity: answered locally, so a Redis that is down at start does
@@ -26,6 +26,26 @@ export function rateLimit(options: { perSecond: number; burst: number; redis: Re
       return options.redis.call(command, ...args) as Promise<never>;
     },
   });
+  // A request passes uncounted while Redis does not answer; said once in a while, not per request.
+  let warnedAt = 0;
+  const store: Store = {
+    init: (o) => shared.init(o),
+    get: (key) => shared.get(key),
+    increment: async (key) => {
+      try {
+        return await shared.increment(key);
+      } catch (err) {
+        if (Date.now() - warnedAt > 10_000) {
+          warnedAt = Date.now();
+          options.logger.warn({ err }, "rate limit not enforced: Redis does not answer");
+        }
+        return { totalHits: 0, resetTime: undefined };
+      }
+    },
+    decrement: (key) => shared.decrement(key).catch(() => undefined),
+    resetKey: (key) => shared.resetKey(key).catch(() => undefined),
+    localKeys: false,
+  };
   return expressRateLimit({
     windowMs,
     limit: options.burst,
