@@ -1,9 +1,6 @@
-import fs from "node:fs";
-import path from "node:path";
-import { createPool, type Pool } from "@settle/core";
-import { freePort, ROOT, startChild, stopChild, waitForHttp } from "./children";
-import { recreateDatabase, type InvariantResult } from "./database";
-import { HttpClient } from "./http-client";
+import type { Pool } from "@settle/core";
+import type { InvariantResult } from "./database";
+import { startPeerServer } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
@@ -32,19 +29,9 @@ const ID_IN_BODY = /"id":"([0-9a-f-]{36})"/;
 /** The careful synchronous server under the same scenario, seeded stream and client settings. */
 export async function runCareful(opts: BenchOptions, spec: RunSpec, index: number, logs: string): Promise<CarefulRunResult> {
   const scenario = scenarioCatalog[spec.scenario];
-  const dbUrl = await recreateDatabase(opts.databaseUrl, "settle_bench_careful", { migrate: false });
-  const pool = createPool({ url: dbUrl, max: 2, applicationName: "careful-bench" });
-  const port = await freePort();
-  const server = startChild("careful", {
-    cwd: ROOT,
-    script: "bench/careful/server.ts",
-    // The naive server's pool size: one connection per client, as a synchronous endpoint needs.
-    env: { DATABASE_URL: dbUrl, PORT: String(port), DB_POOL_SIZE: String(Math.max(opts.concurrency, 10)) },
-    logFile: path.join(logs, `${index}-${spec.scenario}-careful.log`),
-  });
-  const client = new HttpClient(`http://127.0.0.1:${port}`, Math.max(opts.concurrency, opts.maxInFlight));
+  const peer = await startPeerServer("careful", opts, spec, index, logs);
+  const { pool, client } = peer;
   try {
-    await pool.query(fs.readFileSync(path.join(ROOT, "bench/careful/schema.sql"), "utf8"));
     // Funding as a payment with its journal entry, so the journal alone explains every balance.
     const { rows: funded } = await pool.query(
       `WITH a AS (INSERT INTO accounts (id, balance, last_seq) SELECT gen_random_uuid(), $2::numeric, 1 FROM generate_series(1, $1::int) RETURNING id),
@@ -54,7 +41,7 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
     );
     const ids = funded.map((r) => String(r.account_id));
     await pool.query("ANALYZE");
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, server);
+    await peer.ready();
 
     // The same seeded intents Settle got (uniform-batch's are uniform's, one payment per request).
     const intents = scenario.intents(opts.seed + index, { disputes: false });
@@ -91,7 +78,7 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
     });
     process.stderr.write("\n");
     const loadS = (load.endedAt - load.startedAt) / 1000;
-    const conflicts = await fetch(`http://127.0.0.1:${port}/conflicts`).then((r) => r.json() as Promise<CarefulRunResult["conflicts"]>);
+    const conflicts = await fetch(`${peer.url}/conflicts`).then((r) => r.json() as Promise<CarefulRunResult["conflicts"]>);
     const invariants = await checkCarefulInvariants(pool, scenario.funding, scenario.accounts, completedIds);
     const conflictCount = conflicts.deadlock_detected + conflicts.serialization_failure;
     invariants.push({ name: "no deadlocks or serialization failures", ok: conflictCount === 0, detail: `${conflicts.deadlock_detected} deadlocks, ${conflicts.serialization_failure} serialization failures` });
@@ -109,9 +96,7 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
       brokenCount: invariants.filter((i) => !i.ok).length,
     };
   } finally {
-    client.close();
-    await stopChild(server);
-    await pool.end();
+    await peer.stop();
   }
 }
 

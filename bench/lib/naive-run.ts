@@ -1,10 +1,6 @@
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
-import { createPool } from "@settle/core";
-import { freePort, ROOT, startChild, stopChild, waitForHttp } from "./children";
-import { recreateDatabase, type InvariantResult } from "./database";
-import { HttpClient } from "./http-client";
+import type { InvariantResult } from "./database";
+import { startPeerServer } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
@@ -29,22 +25,13 @@ export interface NaiveRunResult {
 /** The naive synchronous server under the same scenario, seeded stream and client settings. */
 export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number, logs: string): Promise<NaiveRunResult> {
   const scenario = scenarioCatalog[spec.scenario];
-  const dbUrl = await recreateDatabase(opts.databaseUrl, "settle_bench_naive", { migrate: false });
-  const pool = createPool({ url: dbUrl, max: 2, applicationName: "naive-bench" });
-  const port = await freePort();
-  const server = startChild("naive", {
-    cwd: ROOT,
-    script: "bench/naive/server.ts",
-    env: { DATABASE_URL: dbUrl, PORT: String(port), DB_POOL_SIZE: String(Math.max(opts.concurrency, 10)) },
-    logFile: path.join(logs, `${index}-${spec.scenario}-naive.log`),
-  });
-  const client = new HttpClient(`http://127.0.0.1:${port}`, Math.max(opts.concurrency, opts.maxInFlight));
+  const peer = await startPeerServer("naive", opts, spec, index, logs);
+  const { pool, client } = peer;
   try {
-    await pool.query(fs.readFileSync(path.join(ROOT, "bench/naive/schema.sql"), "utf8"));
     const ids = Array.from({ length: scenario.accounts }, () => randomUUID());
     await pool.query("INSERT INTO naive_accounts (id, balance) SELECT unnest($1::uuid[]), $2::numeric", [ids, scenario.funding]);
     await pool.query("INSERT INTO naive_initial SELECT * FROM naive_accounts");
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, server);
+    await peer.ready();
 
     const intents = scenario.intents(opts.seed + index, { disputes: false });
     const toOp = (intent: Intent): Operation => {
@@ -112,8 +99,6 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
       brokenCount: invariants.filter((i) => !i.ok).length,
     };
   } finally {
-    client.close();
-    await stopChild(server);
-    await pool.end();
+    await peer.stop();
   }
 }
