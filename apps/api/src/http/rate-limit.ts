@@ -39,7 +39,8 @@ export function rateLimit(options: { perSecond: number; burst: number; redis: Re
           warnedAt = Date.now();
           options.logger.warn({ err }, "rate limit not enforced: Redis does not answer");
         }
-        return { totalHits: 0, resetTime: undefined };
+        // Counted as a first hit: always under the limit (0 would trip the library's own check).
+        return { totalHits: 1, resetTime: undefined };
       }
     },
     decrement: (key) => shared.decrement(key).catch(() => undefined),
