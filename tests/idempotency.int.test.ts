@@ -42,12 +42,18 @@ it("answers 409 idempotency_conflict for the same key with another body", async 
 
 it("creates exactly one payment for many concurrent requests with one key", async () => {
   const [a, b] = [await newAccount(api), await newAccount(api)];
+  // Funded, so the one payment completes and a doubled one would show in the balances.
+  const deposit = await api.post("/api/v1/deposits", { account_id: a, amount: "10.00" });
+  expect((await settled(api, deposit.body.id)).status).toBe("completed");
   const body = { from_account: a, to_account: b, amount: "3.00" };
   const before = await count("payments");
   const responses = await Promise.all(Array.from({ length: 20 }, () => api.post("/api/v1/payments", body, { "Idempotency-Key": "concurrent-1" })));
   expect(new Set(responses.map((r) => r.status))).toEqual(new Set([202]));
   expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
   expect(await count("payments")).toBe(before + 1);
+  expect((await settled(api, responses[0]!.body.id)).status).toBe("completed");
+  expect((await api.get(`/api/v1/accounts/${a}`)).body.available).toBe("7.00");
+  expect((await api.get(`/api/v1/accounts/${b}`)).body.available).toBe("3.00");
 });
 
 it("scopes keys per endpoint, and treats /payment and /payments as one endpoint", async () => {

@@ -15,6 +15,7 @@ it("stops every process cleanly mid-load and settles everything after a restart"
   const accounts = await fundAccounts(cluster.api, 20, "100.00");
 
   // Bounded in count and time; stopped a few seconds after the restart, so load runs on both sides.
+  const loadStart = Date.now();
   const load = startLoad({ baseUrl: cluster.apiUrl, accounts, durationMs: 40_000, maxPayments: 3000, ratePerSecond: 100 });
   await new Promise((resolve) => setTimeout(resolve, 4000));
   const stoppedAt = Date.now();
@@ -25,11 +26,17 @@ it("stops every process cleanly mid-load and settles everything after a restart"
 
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await Promise.all([cluster.startApi(), cluster.startWorkers(3)]);
-  const downSeconds = (Date.now() - stoppedAt) / 1000;
+  const restartedAt = Date.now();
+  const downSeconds = (restartedAt - stoppedAt) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 4000));
   load.stop();
   const result = await load.done;
   const report = await assertInvariants(cluster.db.pool, result.accepted, { acceptances: result.acceptances });
+  // Every request that got no 202 failed because the API was down: refused or cut connections,
+  // only while it was stopped, never an error answer from a running API.
+  expect(result.failed.length).toBeGreaterThan(0);
+  expect(result.failed.filter((f) => !/ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET|EPIPE|other side closed/.test(f.reason))).toEqual([]);
+  expect(result.failed.filter((f) => loadStart + f.at < stoppedAt - 1000 || loadStart + f.at > restartedAt + 1000)).toEqual([]);
   // A graceful stop finishes what it started: no transfer was committed without its 202 reaching the client.
   const { rows } = await cluster.db.pool.query("SELECT count(*) AS n FROM payments WHERE type = 'transfer'");
   expect(Number(rows[0].n)).toBe(result.accepted.length);

@@ -343,6 +343,9 @@ export interface LoadOptions {
 export interface Acceptance {
   id: string;
   from: string;
+  /** What the client sent, to compare with what was stored. */
+  to: string;
+  amount: string;
   sentAt: number;
   acceptedAt: number;
 }
@@ -400,16 +403,17 @@ export function startLoad(options: LoadOptions): Load {
     const to = (from + 1 + randomInt(options.accounts.length - 1)) % options.accounts.length;
     const sentAt = performance.now();
     try {
+      const amount = randomAmount();
       const res = await fetch(`${baseUrl()}/api/v1/payments`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ from_account: options.accounts[from], to_account: options.accounts[to], amount: randomAmount() }),
+        body: JSON.stringify({ from_account: options.accounts[from], to_account: options.accounts[to], amount }),
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body = (await res.json().catch(() => undefined)) as { id?: string; error?: { code?: string } } | undefined;
       if (res.status === 202 && body?.id) {
         accepted.push(body.id);
-        acceptances.push({ id: body.id, from: options.accounts[from]!, sentAt, acceptedAt: performance.now() });
+        acceptances.push({ id: body.id, from: options.accounts[from]!, to: options.accounts[to]!, amount, sentAt, acceptedAt: performance.now() });
       } else failed.push({ at: Date.now() - started, reason: `${res.status} ${body?.error?.code ?? ""}`.trim() });
     } catch (error) {
       failed.push({ at: Date.now() - started, reason: failureReason(error) });
@@ -443,6 +447,44 @@ export function startLoad(options: LoadOptions): Load {
     },
     done,
   };
+}
+
+/** Every accepted payment is stored as its client sent it (including rows of one group-commit INSERT). */
+export async function assertStoredAsSent(pool: Pool, acceptances: Acceptance[]): Promise<void> {
+  const { rows } = await pool.query("SELECT id, from_account, to_account, amount::text AS amount FROM payments WHERE id = ANY($1::uuid[])", [acceptances.map((a) => a.id)]);
+  const stored = new Map(rows.map((r) => [String(r.id), r]));
+  const differing = acceptances.filter((a) => {
+    const row = stored.get(a.id);
+    return !row || row.from_account !== a.from || row.to_account !== a.to || formatMoney(moneyFromDb(row.amount)) !== formatMoney(moneyFromDb(a.amount));
+  });
+  expect(differing).toEqual([]);
+}
+
+/**
+ * Every `insufficient_funds` was right: replaying each payer's journal in settle order (round
+ * time, then acceptance order within a round), its available funds just before the failed
+ * payment were below the amount.
+ */
+export async function assertFailuresJustified(pool: Pool): Promise<void> {
+  const { rows } = await pool.query(`
+    WITH failed AS (
+      SELECT id, from_account AS account, amount, processed_at, order_seq
+        FROM payments WHERE status = 'failed' AND failure_reason = 'insufficient_funds'
+    )
+    SELECT f.id, f.amount::text AS amount,
+           coalesce((SELECT e.available_after
+                       FROM journal_entries e
+                       LEFT JOIN payments p ON p.id = e.payment_id
+                      WHERE e.account_id = f.account
+                        AND (e.created_at < f.processed_at OR (e.created_at = f.processed_at AND coalesce(p.order_seq, 0) < f.order_seq))
+                      ORDER BY e.seq DESC LIMIT 1), 0)::text AS available_before
+      FROM failed f
+     -- A dispute step in the same round carries the disputed payment's sequence number, not its
+     -- own: its place in that round is unknown here, so such a payment is left out.
+     WHERE NOT EXISTS (SELECT 1 FROM journal_entries d
+                        WHERE d.account_id = f.account AND d.created_at = f.processed_at AND d.type IN ('hold', 'release', 'chargeback'))`);
+  const unjustified = rows.filter((r) => !moneyFromDb(r.available_before).lessThan(moneyFromDb(r.amount)));
+  expect(unjustified).toEqual([]);
 }
 
 /**
@@ -539,7 +581,11 @@ export async function assertInvariants(
      LIMIT 10`);
   expect(misapplied).toEqual([]);
 
-  if (options.acceptances) await assertAcceptanceOrder(pool, options.acceptances);
+  if (options.acceptances) {
+    await assertAcceptanceOrder(pool, options.acceptances);
+    await assertStoredAsSent(pool, options.acceptances);
+  }
+  await assertFailuresJustified(pool);
 
   // Hash chains, seq gaps, *_after columns, account heads, per-payment entries, conservation.
   const report = await verifyLedger(pool);
