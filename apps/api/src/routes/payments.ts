@@ -148,7 +148,7 @@ export function paymentsRouter(deps: ApiDeps): Router {
     router.post(`/payments/:id/${kind}`, requireRole("admin"), jsonBody, async (req, res) => {
       const id = uuidParam(req.params.id, "payment");
       parseOr400(schemas.EmptyRequest, req.body);
-      const payment = await requestDisputeOperation(acceptDeps(req), id, kind, { requestId: requestId(req) });
+      const payment = await requestDisputeOperation(acceptDeps(req), id, kind);
       res.status(202).location(`/api/v1/payments/${payment.id}`).json(payment);
     });
   disputeRoute("dispute");

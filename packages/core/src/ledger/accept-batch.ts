@@ -59,7 +59,7 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
         const rows = await insertPayments(client, toInsert.map((i) => i.payment));
         const keys = toInsert.flatMap((i) => {
           const row = rows.get(i.payment.id);
-          return i.key && row ? [{ key: i.key, response: { status: 202, body: stripOrderSeq(row) } }] : [];
+          return i.key && row ? [{ key: i.key, response: { status: 202, body: row } }] : [];
         });
         // Another request took one of these keys since the look-up: roll back, look again, replay it.
         if (!(await storeIdempotencyKeys(client, keys))) throw new KeyRace();
@@ -72,7 +72,7 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
 
     for (const { index, payment } of toInsert) {
       const row = inserted.get(payment.id);
-      results[index] = row ? { accepted: stripOrderSeq(row), replayed: false } : { refused: await explainRefusedPayment(deps.pool, payment) };
+      results[index] = row ? { accepted: row, replayed: false } : { refused: await explainRefusedPayment(deps.pool, payment) };
     }
     for (const [index, earlier] of sameAs) {
       const first = results[earlier]!;
@@ -85,8 +85,3 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
 }
 
 class KeyRace extends Error {}
-
-function stripOrderSeq(row: PaymentView & { order_seq?: string }): PaymentView {
-  const { order_seq: _orderSeq, ...view } = row;
-  return view;
-}

@@ -47,7 +47,7 @@ export async function acceptPayment(
   const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, async (db) => {
     const row = { id: uuidv7(), partition, ...request, requestId: context.requestId ?? null };
     // A keyed request inserts inside its idempotency transaction; the others may share a commit.
-    const { order_seq: _orderSeq, ...payment } = deps.batcher && !context.idempotency ? await deps.batcher.insert(row) : await insertPayment(db, row);
+    const payment = deps.batcher && !context.idempotency ? await deps.batcher.insert(row) : await insertPayment(db, row);
     return { status: 202, body: payment };
   });
   if (!response.replayed) await deps.waker.wake(partition);

@@ -25,14 +25,13 @@ const EXPECTED_STATE: Record<DisputeKind, string> = {
 
 /**
  * Accepts a dispute, resolve or chargeback: checks the transition against the payment's dispute
- * status (including operations still queued), records the operation and enqueues it on the
+ * status (including operations still queued), records the operation and wakes the
  * receiving account's partition. The worker checks again when it applies it.
  */
 export async function requestDisputeOperation(
   deps: AcceptDeps,
   paymentId: string,
   kind: DisputeKind,
-  context: { requestId?: string } = {},
 ): Promise<PaymentView> {
   const accepted = await withTransaction(deps.pool, async (client) => {
     const { rows } = await client.query(LOCK_PAYMENT, [paymentId]);

@@ -166,9 +166,9 @@ const INSERT_PAYMENTS = `
      AND (i.to_account IS NULL) = (t.id IS NULL)
      AND (f.currency IS NULL OR t.currency IS NULL OR f.currency = t.currency)
    ORDER BY i.n
-  RETURNING ${PAYMENT_COLUMNS}, order_seq`;
+  RETURNING ${PAYMENT_COLUMNS}`;
 
-export type InsertedPayment = PaymentView & { order_seq: string };
+export type InsertedPayment = PaymentView;
 
 /** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
 export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
@@ -187,13 +187,13 @@ export async function insertPayments(db: Queryable, payments: NewPayment[]): Pro
       column((p) => p.requestId ?? null),
     ],
   });
-  return new Map(rows.map((r) => [String(r.id), { ...toPaymentView(r), order_seq: String(r.order_seq) }]));
+  return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
 }
 
 /** The payments among `ids` that exist, by id (what an insert whose answer was lost committed). */
 export async function findInsertedPayments(db: Queryable, ids: string[]): Promise<Map<string, InsertedPayment>> {
-  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS}, order_seq FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
-  return new Map(rows.map((r) => [String(r.id), { ...toPaymentView(r), order_seq: String(r.order_seq) }]));
+  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
+  return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
 }
 
 /** Inserts one pending payment, or writes nothing and throws why (422 account_not_found, currency_mismatch). */
