@@ -1,27 +1,16 @@
 import type { Pool } from "@settle/core";
 import type { InvariantResult } from "./database";
-import { startPeerServer } from "./peer-server";
+import { startPeerServer, type PeerRunResult } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
 import { scenarioCatalog, type Intent } from "./scenarios";
-import { round, type Percentiles } from "./stats";
+import { round } from "./stats";
 
-export interface CarefulRunResult {
+export interface CarefulRunResult extends PeerRunResult {
   system: "careful";
-  spec: RunSpec;
-  /** What was offered when it differs from the scenario (it has no batch endpoint). */
-  note?: string;
-  broken: boolean;
-  /** Requests answered (completed, or refused for insufficient funds) per second. */
-  processedPerS: number;
-  completedPerS: number;
-  latency: Percentiles;
-  failures: Record<string, number>;
   /** Deadlocks and serialization failures the server met (its lock order should make both impossible). */
   conflicts: { deadlock_detected: number; serialization_failure: number };
-  invariants: InvariantResult[];
-  brokenCount: number;
 }
 
 const ID_IN_BODY = /"id":"([0-9a-f-]{36})"/;

@@ -1,25 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { InvariantResult } from "./database";
-import { startPeerServer } from "./peer-server";
+import { startPeerServer, type PeerRunResult } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { progressLine } from "./progress";
 import { scenarioCatalog, type Intent } from "./scenarios";
-import { round, type Percentiles } from "./stats";
+import { round } from "./stats";
 
-export interface NaiveRunResult {
+export interface NaiveRunResult extends PeerRunResult {
   system: "naive";
-  spec: RunSpec;
-  /** What was offered when it differs from the scenario (it has no batch endpoint). */
-  note?: string;
-  broken: boolean;
-  /** Requests answered (completed, or refused for insufficient funds) per second. */
-  processedPerS: number;
-  completedPerS: number;
-  latency: Percentiles;
-  failures: Record<string, number>;
-  invariants: InvariantResult[];
-  brokenCount: number;
 }
 
 /** The naive synchronous server under the same scenario, seeded stream and client settings. */

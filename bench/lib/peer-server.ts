@@ -4,7 +4,24 @@ import { createPool, type Pool } from "@settle/core";
 import { freePort, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
 import { HttpClient } from "./http-client";
+import type { InvariantResult } from "./database";
 import type { BenchOptions, RunSpec } from "./options";
+import type { Percentiles } from "./stats";
+
+/** What a run of a synchronous peer reports, beside Settle's. */
+export interface PeerRunResult {
+  spec: RunSpec;
+  /** What was offered when it differs from the scenario (it has no batch endpoint). */
+  note?: string;
+  broken: boolean;
+  /** Requests answered (completed, or refused for insufficient funds) per second. */
+  processedPerS: number;
+  completedPerS: number;
+  latency: Percentiles;
+  failures: Record<string, number>;
+  invariants: InvariantResult[];
+  brokenCount: number;
+}
 
 /** A synchronous peer server (naive or careful) running for one spec, on a database of its own. */
 export interface PeerServer {
