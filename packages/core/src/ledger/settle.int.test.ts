@@ -74,13 +74,21 @@ it("settles several partitions in one transaction, oldest first, each account in
   expect((await verifyLedger(db.pool)).problems).toEqual([]);
 });
 
-it("settles a backlog of 1,000 in one partition at the largest batch size, announcing every id", async () => {
-  // Outside partitions where earlier tests left work pending, so the counts below are this test's.
+/**
+ * A payer funded with `amount` (settled), in a partition where earlier tests left nothing pending,
+ * so the counts of a test are its own; and a payee.
+ */
+async function fundedPayerInQuietPartition(amount: string) {
   const busy = (await db.pool.query("SELECT DISTINCT partition FROM payments WHERE status = 'pending'")).rows.map((r) => Number(r.partition));
   const a = await accountOutside(busy);
   const b = await accountOutside([]);
-  await accept("deposit", null, a, "100.00");
+  await accept("deposit", null, a, amount);
   expect((await settleBatch(db.pool, [a.partition], 1000)).payments).toHaveLength(1);
+  return { a, b };
+}
+
+it("settles a backlog of 1,000 in one partition at the largest batch size, announcing every id", async () => {
+  const { a, b } = await fundedPayerInQuietPartition("100.00");
   const backlog = Array.from({ length: 1000 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "0.01", description: null }));
   expect((await insertPayments(db.pool, backlog)).size).toBe(1000);
 
@@ -103,11 +111,7 @@ it("settles a backlog of 1,000 in one partition at the largest batch size, annou
 });
 
 it("applies each payment once when eight settle transactions race on one partition", async () => {
-  const busy = (await db.pool.query("SELECT DISTINCT partition FROM payments WHERE status = 'pending'")).rows.map((r) => Number(r.partition));
-  const a = await accountOutside(busy);
-  const b = await accountOutside([]);
-  await accept("deposit", null, a, "1000.00");
-  await settleBatch(db.pool, [a.partition], 10);
+  const { a, b } = await fundedPayerInQuietPartition("1000.00");
   const racing = Array.from({ length: 200 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "1.00", description: null }));
   await insertPayments(db.pool, racing);
   // The row locks and the pending re-check are the fence: what one settles, the others skip.
