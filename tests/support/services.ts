@@ -11,17 +11,28 @@ import { freePort } from "./processes";
 const run = promisify(execFile);
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 
-/** A redis-server child on a free port, without persistence: a restart loses every key. */
+export interface PrivateRedisOptions {
+  /**
+   * An append-only file in the server's directory, fsync'd every second, as docker-compose runs
+   * Redis: a restart brings the keys back (leases, job locks and all). @defaultValue false
+   */
+  persistence?: boolean;
+  /** More `redis-server` arguments, e.g. `["--maxmemory", "8mb"]`. */
+  args?: string[];
+}
+
+/** A redis-server child on a free port; without `persistence` a restart loses every key. */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
 
   private constructor(
     readonly port: number,
     readonly dir: string,
+    private readonly options: PrivateRedisOptions,
   ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), mkdtempSync(path.join(os.tmpdir(), "settle-redis-")));
+  static async start(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), mkdtempSync(path.join(os.tmpdir(), "settle-redis-")), options);
     await redis.up();
     return redis;
   }
@@ -38,9 +49,9 @@ export class PrivateRedis {
   async up(): Promise<void> {
     const fd = openSync(this.logFile, "a");
     try {
-      this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], {
-        stdio: ["ignore", fd, fd],
-      });
+      const persistence = this.options.persistence ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"];
+      const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", ...persistence, "--daemonize", "no", ...(this.options.args ?? [])];
+      this.child = spawn("redis-server", args, { stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -53,12 +64,24 @@ export class PrivateRedis {
     });
   }
 
-  /** Stops the server; its data is gone (no persistence). */
+  /** Freezes the server (SIGSTOP): connections stay open and every command waits, unanswered. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
+  /** Stops the server; without persistence its data is gone. */
   async down(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill(signal);
+    // A paused server acts on SIGTERM only once it runs again.
+    child.kill("SIGCONT");
     await exited;
   }
 
