@@ -121,13 +121,24 @@ describe("roles", () => {
     expect(Number((await system.db.pool.query("SELECT count(*) AS n FROM dispute_operations")).rows[0].n)).toBe(before);
     const dispute = await api.post(`/api/v1/payments/${payment.body.id}/dispute`, {}, as(ADMIN));
     expect(dispute.status).toBe(202);
+    for (const action of ["freeze", "unfreeze"]) {
+      const res = await api.post(`/api/v1/accounts/${payee}/${action}`, {}, as(CLIENT));
+      expect([res.status, res.body.error.code]).toEqual([403, "forbidden"]);
+    }
+    expect((await api.get(`/api/v1/accounts/${payee}`, as(CLIENT))).body.status).toBe("active");
     // An admin key is also a client key.
     expect((await api.get(`/api/v1/accounts/${payer}`, as(ADMIN))).status).toBe(200);
   });
 
   it("states every route's role in the route table, and the app enforces exactly that", async () => {
     expect(ROUTES.every((r) => r.role !== undefined)).toBe(true);
-    expect(ROUTES.filter((r) => r.role === "admin").map((r) => r.path).sort()).toEqual(["/api/v1/payments/:id/chargeback", "/api/v1/payments/:id/dispute", "/api/v1/payments/:id/resolve"]);
+    expect(ROUTES.filter((r) => r.role === "admin").map((r) => r.path).sort()).toEqual([
+      "/api/v1/accounts/:id/freeze",
+      "/api/v1/accounts/:id/unfreeze",
+      "/api/v1/payments/:id/chargeback",
+      "/api/v1/payments/:id/dispute",
+      "/api/v1/payments/:id/resolve",
+    ]);
     const unknownId = "0190a3c2-0000-7000-8000-000000000000";
     for (const route of ROUTES.filter((r) => r.role === "client" || r.role === "admin")) {
       const path = route.path.replace(/:id/g, unknownId);

@@ -163,6 +163,26 @@ describe("long poll", () => {
     console.log(`long poll answered ${answeredAt - Date.parse(answered.body.processed_at)} ms after settlement`);
   });
 
+  it("answers at once for a settled payment, and when a queued dispute operation on it is applied", async () => {
+    const holder = await newAccount(api);
+    const deposit = await completed("/api/v1/deposits", { account_id: holder, amount: "3.00" });
+    const started = Date.now();
+    expect((await api.get(`/api/v1/payments/${deposit.id}?wait=20`)).body.dispute_status).toBe("none");
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    await Promise.all(system.workers.map((w) => w.stop()));
+    system.workers.length = 0;
+    expect((await api.post(`/api/v1/payments/${deposit.id}/dispute`)).status).toBe(202);
+    const poll = api.get(`/api/v1/payments/${deposit.id}?wait=20`);
+    await new Promise((r) => setTimeout(r, 300));
+    const pollStarted = Date.now();
+    await system.startWorker();
+    const answered = await poll;
+    // Woken by the dispute's application, not by the end of the 20 s wait.
+    expect(answered.body.dispute_status).toBe("open");
+    expect(Date.now() - pollStarted).toBeLessThan(15_000);
+  });
+
   it("rejects a wait outside 0..30", async () => {
     const holder = await newAccount(api);
     const res = await api.post("/api/v1/deposits", { account_id: holder, amount: "1.00" });

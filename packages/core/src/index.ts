@@ -22,6 +22,7 @@ export {
   hasPendingDisputeOperation,
   listEntries,
   insertPayment,
+  setAccountStatus,
   type AccountView,
   type PaymentView,
   type EntryView,

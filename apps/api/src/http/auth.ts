@@ -3,7 +3,7 @@ import type { RequestHandler } from "express";
 import { DomainError } from "@settle/core";
 import type { AuthFailures } from "./auth-failures";
 
-/** What a key may do: `client` reads and creates; `admin` also disputes, resolves and charges back. */
+/** What a key may do: `client` reads and creates; `admin` also disputes, resolves, charges back, freezes and unfreezes. */
 export type Role = "client" | "admin";
 
 const digest = (value: string): Buffer => createHash("sha256").update(value).digest();

@@ -177,7 +177,7 @@ const getPayment = (path: string, operationId: string, summary: string): RouteSp
   path,
   operationId,
   summary,
-  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending`, or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
+  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending` and no dispute operation on it is queued (at once if so already), or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
   tag: "payments",
   params: IdParam,
   query: schemas.PaymentQuery,
@@ -201,6 +201,28 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
     responses: {
       202: accepted({ ...paymentExample, status: "completed", processed_at: at, dispute_status: kind === "dispute" ? "none" : "open" }),
       ...errors("not_found", "invalid_state", ...BODY_ERRORS),
+    },
+  };
+}
+
+function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpec {
+  const status = action === "freeze" ? "frozen" : "active";
+  return {
+    method: "post",
+    path: `/api/v1/accounts/:id/${action}`,
+    operationId: `${action}Account`,
+    summary,
+    description:
+      "Takes effect when answered: every operation settled afterwards sees the new status, including payments accepted earlier and still pending. Doing it twice changes nothing.",
+    tag: "accounts",
+    params: IdParam,
+    body: schemas.EmptyRequest,
+    bodyOptional: true,
+    bodyExample: {},
+    role: "admin",
+    responses: {
+      200: { description: `The account, now \`${status}\``, schema: AccountResponse, example: { ...accountExample, status } },
+      ...errors("not_found", ...BODY_ERRORS),
     },
   };
 }
@@ -290,6 +312,8 @@ export const ROUTES: RouteSpec[] = ([
     query: schemas.EntriesQuery,
     responses: { 200: { description: "One page of the journal", schema: EntriesResponse, example: entriesExample }, ...errors("invalid_request", "not_found", "unavailable") },
   },
+  accountStatus("freeze", "Freeze an account: from now on it can receive money but not send or withdraw it"),
+  accountStatus("unfreeze", "Unfreeze an account (also one frozen by a chargeback): it can send again"),
   transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
   transfer("/api/v1/payment", "createPaymentSeedRoute", "The seed's route: the same endpoint as POST /api/v1/payments"),
   {

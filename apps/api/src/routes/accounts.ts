@@ -1,6 +1,7 @@
 import { Router } from "express";
-import { createAccount, DomainError, findAccount, listEntries, runIdempotent, schemas, uuidv7 } from "@settle/core";
+import { createAccount, DomainError, findAccount, listEntries, runIdempotent, schemas, setAccountStatus, uuidv7, type AccountStatus } from "@settle/core";
 import type { ApiDeps } from "../deps";
+import { requireRole } from "../http/auth";
 import { parseOr400 } from "../http/errors";
 import { jsonBody } from "../http/json-body";
 import { idempotencyOf, uuidParam } from "../http/request";
@@ -32,6 +33,19 @@ export function accountsRouter(deps: ApiDeps): Router {
     const last = entries[entries.length - 1];
     res.json({ entries, next_after: entries.length === query.limit && last ? last.seq : null });
   });
+
+  // Admin only: a freeze stops an account sending at once (docs/API.md "Freezing an account").
+  const statusRoute = (action: "freeze" | "unfreeze", status: AccountStatus) =>
+    router.post(`/accounts/:id/${action}`, requireRole("admin"), jsonBody, async (req, res) => {
+      const id = uuidParam(req.params.id, "account");
+      parseOr400(schemas.EmptyRequest, req.body);
+      const account = await setAccountStatus(deps.pool, id, status);
+      if (!account) throw new DomainError("not_found", "account not found");
+      req.log?.info({ account: id, status }, `account ${status === "frozen" ? "frozen" : "unfrozen"}`);
+      res.json(account);
+    });
+  statusRoute("freeze", "frozen");
+  statusRoute("unfreeze", "active");
 
   return router;
 }

@@ -120,6 +120,16 @@ export async function findAccount(db: Queryable, id: string): Promise<AccountVie
   return rows[0] ? toAccountView(rows[0]) : null;
 }
 
+/**
+ * Freezes or unfreezes an account at once (an admin action; freezing a frozen account changes
+ * nothing). The row lock orders it with the settle transactions: every operation settled after
+ * this returns sees the new status, including those accepted before it and still pending.
+ */
+export async function setAccountStatus(db: Queryable, id: string, status: AccountStatus): Promise<AccountView | null> {
+  const { rows } = await db.query(`UPDATE accounts SET status = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [id, status]).catch(asUnavailable);
+  return rows[0] ? toAccountView(rows[0]) : null;
+}
+
 /** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
 export async function listEntries(db: Queryable, accountId: string, after: number, limit: number): Promise<EntryView[]> {
   const { rows } = await db
