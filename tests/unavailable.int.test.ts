@@ -58,6 +58,6 @@ it("still validates input first: a bad request is a 400 even with the database d
 it("says which service is down on /readyz, while /healthz stays 200", async () => {
   const ready = await api.get("/readyz");
   expect(ready.status).toBe(503);
-  expect(ready.body).toMatchObject({ postgres: "down", redis: "down" });
+  expect(ready.body).toMatchObject({ postgres: "down", redis: "down", redis_memory: "unknown" });
   expect((await api.get("/healthz")).status).toBe(200);
 });

@@ -173,6 +173,6 @@ it("serves /healthz and /readyz on the worker's port", async () => {
   const health = await fetch(`${worker.opsUrl}/healthz`);
   expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
   const ready = await fetch(`${worker.opsUrl}/readyz`);
-  expect([ready.status, await ready.json()]).toEqual([200, { status: "ready", postgres: "up", redis: "up" }]);
+  expect([ready.status, await ready.json()]).toEqual([200, { status: "ready", postgres: "up", redis: "up", redis_memory: "ok" }]);
   expect((await fetch(`${worker.opsUrl}/nope`)).status).toBe(404);
 });

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Logger } from "@settle/core";
+import { isRedisOutOfMemory, type Logger } from "@settle/core";
 
 // Renews a lease only while this worker still holds it (a lease lost to expiry stays lost).
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -74,9 +74,16 @@ export class PartitionLeases {
   async tick(): Promise<void> {
     if (this.stopped) return;
     const { ttlMs, partitions, workerId } = this.options;
-    const live = await this.redis.eval(HEARTBEAT, 1, this.membersKey, workerId, ttlMs);
-    const liveWorkers = Math.max(1, Number(live ?? 1));
-    const fairShare = Math.ceil(partitions / liveWorkers);
+    // A full Redis (maxmemory under noeviction) refuses the heartbeat's ZADD but not RENEW's
+    // PEXPIRE: the leases held are kept, so their partitions go on settling, and nothing is taken
+    // or given up until Redis has room again. Any other error ends the round as before.
+    let heartbeatRefused = false;
+    const live = await this.redis.eval(HEARTBEAT, 1, this.membersKey, workerId, ttlMs).catch((err: unknown) => {
+      if (!isRedisOutOfMemory(err)) throw err;
+      heartbeatRefused = true;
+      this.options.logger.warn({ err }, "Redis is full: renewing the leases held, taking no others");
+      return null;
+    });
 
     for (const partition of [...this.owned]) {
       const renewed = await this.redis.eval(RENEW, 1, this.leaseKey(partition), workerId, ttlMs);
@@ -86,6 +93,8 @@ export class PartitionLeases {
         await this.options.onRelease(partition);
       }
     }
+    if (heartbeatRefused) return;
+    const fairShare = Math.ceil(partitions / Math.max(1, Number(live ?? 1)));
     while (this.owned.size > fairShare && !this.stopped) {
       const partition = Math.max(...this.owned);
       await this.release(partition);

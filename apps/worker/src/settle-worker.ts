@@ -111,7 +111,7 @@ export class SettleWorker {
     // Not awaited: a Redis that is down at start must not hold the worker (the check runs when it answers).
     void checkEvictionPolicy(this.consumerConnection, this.logger).then((policy) => this.metrics.redisEvictionPolicy(policy));
     if (this.config.metricsPort !== undefined) {
-      this.opsServer = await startOpsServer({ port: this.config.metricsPort, pool: this.pool, redis: this.producer, metrics: this.metrics, logger: this.logger });
+      this.opsServer = await startOpsServer({ port: this.config.metricsPort, pool: this.pool, redis: this.producer, redisProbeKey: `${this.config.queuePrefix}:readyz:worker`, metrics: this.metrics, logger: this.logger });
     }
     this.leases.start();
     this.sweeper.start();
@@ -164,10 +164,17 @@ export class SettleWorker {
       await this.waker.wake(partition, "follow-up");
       return { settled: 0 };
     }
-    const { settled, more } = await this.combiner.drain(partition);
-    // Added while this job is active, it becomes the partition's one follow-up wake-up.
-    if (more) await this.waker.wake(partition, "follow-up");
-    return { settled: settled.payments.length + settled.disputes.length };
+    let count = 0;
+    for (;;) {
+      const { settled, more } = await this.combiner.drain(partition);
+      count += settled.payments.length + settled.disputes.length;
+      if (!more) break;
+      // Added while this job is active, it becomes the partition's one follow-up wake-up. When
+      // Redis refuses it (full, or gone) and the partition is still ours, this wake-up keeps
+      // holding it rather than leave its work to the sweeper, which needs Redis too.
+      if ((await this.waker.wake(partition, "follow-up")) || this.stopping || !this.consumers.has(partition)) break;
+    }
+    return { settled: count };
   }
 
   private retrying<T>(work: () => Promise<T>): Promise<T> {

@@ -35,5 +35,5 @@ export { settleBatch, settleIsolatingFailure, failOldestPending, findStalePartit
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
 export { requestDisputeOperation } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
-export { checkReadiness, type Readiness } from "./readiness";
+export { checkReadiness, isRedisOutOfMemory, type Readiness, type ReadinessServices } from "./readiness";
 export { registerPoolGauge } from "./pool-metrics";

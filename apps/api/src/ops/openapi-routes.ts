@@ -259,8 +259,8 @@ export const ROUTES: RouteSpec[] = ([
     summary: "Readiness: 200 when PostgreSQL and Redis answer and the process is not stopping",
     tag: "operations",
     responses: {
-      200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up" } },
-      503: { description: "A backing service does not answer", schema: ReadyResponse, example: { status: "unavailable", postgres: "up", redis: "down" } },
+      200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up", redis_memory: "ok" } },
+      503: { description: "A backing service does not answer, Redis is full, or the process is stopping", schema: ReadyResponse, example: { status: "unavailable", postgres: "up", redis: "down", redis_memory: "unknown" } },
     },
   },
   {

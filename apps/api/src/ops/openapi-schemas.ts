@@ -100,6 +100,7 @@ export const ReadyResponse = z
     status: z.enum(["ready", "unavailable"]),
     postgres: z.enum(["up", "down"]),
     redis: z.enum(["up", "down"]),
+    redis_memory: z.enum(["ok", "full", "unknown"]).meta({ description: "`full`: Redis answers but refuses writes (maxmemory under noeviction); payments are still accepted into PostgreSQL" }),
   })
   .meta({ id: "Readiness" });
 

@@ -9,6 +9,8 @@ export interface OpsServerOptions {
   host?: string;
   pool: Pool;
   redis: Redis;
+  /** Where the Redis probe writes (see checkReadiness). */
+  redisProbeKey: string;
   metrics: WorkerMetrics;
   logger: Logger;
 }
@@ -19,7 +21,7 @@ export interface RunningOpsServer {
 }
 
 /**
- * The worker's only HTTP: `/healthz` (the process runs), `/readyz` (PostgreSQL and Redis answer)
+ * The worker's only HTTP: `/healthz` (the process runs), `/readyz` (PostgreSQL and Redis answer, Redis takes writes)
  * and `/metrics`, on WORKER_METRICS_PORT. The bodies match the API's health routes.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<RunningOpsServer> {
@@ -31,8 +33,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<Running
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "application/json", JSON.stringify({ error: { code: "not_found", message: "GET only" } }));
     if (path === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
     if (path === "/readyz") {
-      void checkReadiness(options).then(({ ready, postgres, redis }) => {
-        send(res, ready ? 200 : 503, "application/json", JSON.stringify({ status: ready ? "ready" : "unavailable", postgres, redis }));
+      void checkReadiness(options).then(({ ready, postgres, redis, redis_memory }) => {
+        send(res, ready ? 200 : 503, "application/json", JSON.stringify({ status: ready ? "ready" : "unavailable", postgres, redis, redis_memory }));
       });
       return;
     }
