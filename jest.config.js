@@ -9,7 +9,7 @@ const base = { rootDir: __dirname, testEnvironment: "node", moduleNameMapper, tr
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
-    { ...base, displayName: "unit", testMatch: ["<rootDir>/{apps,packages}/*/src/**/*.test.ts"], testPathIgnorePatterns: ["\\.int\\.test\\.ts$", "\\.faults\\.test\\.ts$"] },
+    { ...base, displayName: "unit", testMatch: ["<rootDir>/{apps,packages}/*/src/**/*.test.ts", "<rootDir>/bench/lib/*.test.ts"], testPathIgnorePatterns: ["\\.int\\.test\\.ts$", "\\.faults\\.test\\.ts$"] },
     { ...base, displayName: "integration", testMatch: ["<rootDir>/{apps,packages}/*/src/**/*.int.test.ts", "<rootDir>/tests/**/*.int.test.ts"] },
     { ...base, displayName: "faults", testMatch: ["<rootDir>/tests/**/*.faults.test.ts"] },
   ],

@@ -39,6 +39,8 @@ export interface LoadSnapshot {
   failed: number;
   inFlight: number;
   backlog: number;
+  /** The load has ended: the last snapshot, sent once, so a progress line ends at 100 %. */
+  done?: boolean;
 }
 
 export interface LoadResult {
@@ -162,6 +164,8 @@ export async function runLoad(client: HttpClient, next: () => Operation, options
   } finally {
     if (progress) clearInterval(progress);
   }
+  // The interval's last tick comes up to a second before the end (or after it, and is cleared).
+  options.onProgress?.({ elapsedS: (Date.now() - startedAt) / 1000, sent, ok, failed, inFlight, backlog: backlog.length, done: true });
   const latencyByKind = Object.fromEntries(Object.entries(latencyByKindRaw).map(([k, v]) => [k, percentiles(v)]));
   return { startedAt, endedAt: Date.now(), sent, offered, okByKind, failures, latency: percentiles(latencies), latencyByKind, perSecond: buckets.series() };
 }

@@ -167,36 +167,78 @@ export function workerCurves(summaries: SpecSummary[]): { spec: string; points: 
     });
 }
 
+/** How the report names a scenario to a reader; the plan's names are for the command line. */
+const SCENARIO_TITLES: Record<string, string> = {
+  uniform: "Uniform load",
+  "uniform-batch": "Batch intake",
+  "hot-merchant": "Hot merchant",
+  contended: "Contended accounts",
+  mixed: "Mixed operations",
+};
+/** What each scenario sends, in a few words, for the opening paragraph. */
+const SCENARIO_WHAT: Record<string, string> = {
+  uniform: "transfers between random pairs of 10,000 accounts",
+  "uniform-batch": "the same transfers sent to Settle in batch requests",
+  "hot-merchant": "a fifth of all transfers paid to one merchant account",
+  contended: "transfers among only 100 accounts",
+  mixed: "transfers, deposits, withdrawals and disputes",
+};
+const scenarioTitle = (scenario: string): string => SCENARIO_TITLES[scenario] ?? scenario;
+const num = (n: number): string => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+const rateTitle = (rate: number | "max", clients: number): string => (rate === "max" ? `max throughput (${clients} clients)` : `${num(rate)} payments/s offered`);
+
+/** The plan's entries as `scenario@rate` (worker counts and repeats folded), in plan order. */
+function plannedSpecs(options: BenchResult["options"]): string[] {
+  // A worker curve's labels contain commas ("uniform@max, 2 workers"), so its plan is joined with "; ".
+  const entries = options.plan.split(options.plan.includes("; ") ? "; " : ",").map((e) => e.split(",")[0]!.trim());
+  return [...new Set(entries.filter(Boolean))];
+}
+
+/** Plan entries finished (measured or failed) and planned: the report is rewritten after each. */
+export function runProgress(r: Pick<BenchResult, "runs" | "options" | "errors">): { done: number; planned: number } {
+  const planned = r.options.plan.split(r.options.plan.includes("; ") ? "; " : ",").filter((e) => e.trim()).length;
+  const failed = r.errors.filter((e) => /^[\w-]+@(max|\d+(\.\d+)?)\b/.test(e)).length;
+  return { done: Math.min(planned, r.runs.length + failed), planned };
+}
+
 /**
  * The targets, on medians over repeats when the plan was repeated (a noisy machine: one run of
  * each proves little). In a worker curve, a scenario's targets use its run with the most workers.
+ * A target this run could not measure says why, so a reader knows what to run to measure it.
  */
-export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options">): Target[] {
+export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "options"> & { errors?: string[] }): Target[] {
   const summaries = summarise(result.runs);
   const get = (scenario: string, rate: number | "max"): SpecSummary | undefined =>
     summaries.filter((s) => s.scenario === scenario && s.rate === rate).sort((a, b) => (b.workers ?? Infinity) - (a.workers ?? Infinity))[0];
   const over = (s: SpecSummary) => `${s.runs > 1 ? `median over ${s.runs} runs` : "one run"}${s.workers === undefined ? "" : `, ${s.workers} workers`}`;
   const clients = result.options.concurrency;
   const xfer = result.pgbench.find((p) => p.script === "transfer");
+  const errors = result.errors ?? [];
+  const planned = plannedSpecs(result.options);
   const targets: Target[] = [];
-  const notMeasured = (target: string, why: string) => targets.push({ target, value: `not measured (${why})`, met: null });
+  const notMeasured = (target: string, why: string) => targets.push({ target, value: `not measured in this run: ${why}`, met: null });
+  /** Why scenario@rate has no result: not planned, failed, or not reached yet (a report written mid-run). */
+  const missing = (spec: string) =>
+    !planned.includes(spec) ? `scenario ${spec} not in the plan` : errors.some((e) => e.startsWith(`${spec}:`)) ? `scenario ${spec} failed (see Errors)` : `scenario ${spec} has not run yet`;
+  const named = (scenario: string, rate: number | "max", what: string, c = clients) => `${scenarioTitle(scenario)}, ${rateTitle(rate, c)}: ${what}`;
 
   const vsTransfer = (scenario: string) => {
-    const target = `${scenario}, ${clients} clients: Settle settled/s ≥ 1.0× pgbench transfer tps measured just before`;
+    const target = named(scenario, "max", "≥ 1.0× pgbench's transfer script (one transfer per transaction, measured just before)");
     const s = get(scenario, "max");
-    if (!s) return notMeasured(target, `needs ${scenario}@max`);
+    if (!s) return notMeasured(target, missing(`${scenario}@max`));
     if (s.ratioAdjacent !== null) return targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${s.adjacentTransferTps} tps = ${s.ratioAdjacent}× (${over(s)})`, met: s.ratioAdjacent >= 1 && !s.broken });
-    if (!xfer) return notMeasured(target, "needs pgbench");
+    if (!xfer) return notMeasured(target, result.options.pgbench ? "pgbench failed (see Errors)" : "pgbench was not run (--pgbench false)");
     const ratio = round(s.settledPerS / xfer.tps, 3);
     targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${xfer.tps} tps (the run's first transfer measurement) = ${ratio}× (${over(s)})`, met: ratio >= 1 && !s.broken });
   };
   const vsPeer = (scenario: string, peer: "naive" | "careful", factor: number, onlyAtClients?: number) => {
-    const c = onlyAtClients ?? clients;
-    const target = `${scenario}, ${c} clients: Settle ≥ ${factor.toFixed(1)}× the ${peer === "naive" ? "naive endpoint" : "careful synchronous endpoint"}`;
-    if (onlyAtClients !== undefined && clients !== onlyAtClients) return notMeasured(target, `needs --concurrency ${onlyAtClients}`);
+    const endpoint = peer === "naive" ? "the naive endpoint" : "the careful synchronous endpoint";
+    const target = named(scenario, "max", `≥ ${factor.toFixed(1)}× ${endpoint}`, onlyAtClients ?? clients);
+    if (onlyAtClients !== undefined && clients !== onlyAtClients) return notMeasured(target, `needs ${onlyAtClients} clients (--concurrency ${onlyAtClients}); this run used ${clients}`);
     const s = get(scenario, "max");
-    const ratio = s ? (peer === "naive" ? s.ratioNaive : s.ratioCareful) : null;
-    if (!s || ratio === null) return notMeasured(target, s ? `--${peer} false` : `needs ${scenario}@max`);
+    if (!s) return notMeasured(target, missing(`${scenario}@max`));
+    const ratio = peer === "naive" ? s.ratioNaive : s.ratioCareful;
+    if (ratio === null) return notMeasured(target, result.options[peer] ? `${endpoint} processed nothing (see its run below)` : `${endpoint} was not run (--${peer} false)`);
     const perS = peer === "naive" ? s.naivePerS : s.carefulPerS;
     const broke = peer === "naive" ? s.naiveBrokenMax : s.carefulBrokenMax;
     targets.push({ target, value: `${s.settledPerS} ÷ ${perS}/s = ${ratio}× (${over(s)}; ${peer} broke ${broke} invariants, Settle ${s.broken ? "BROKE one" : "none"})`, met: ratio >= factor && !s.broken });
@@ -211,46 +253,49 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
   vsTransfer("uniform-batch");
 
   const u1000 = get("uniform", 1000);
-  const open = "uniform, offered 1,000/s (open loop)";
+  const openTargets = [
+    "everything offered accepted and settled",
+    "accept p99 ≤ 50 ms",
+    "accepted-to-settled p99 ≤ 250 ms",
+    "≤ 0.2 Redis commands per payment",
+    "≤ 1.2 ms of Settle CPU per payment (API + workers + their PostgreSQL backends + Redis)",
+  ].map((what) => named("uniform", 1000, what));
   if (u1000) {
     const all = u1000.allOfferedSettled;
     const unless = all ? "" : "; not everything offered was accepted and settled";
-    targets.push({ target: `${open}: everything offered accepted and settled`, value: `${u1000.offeredDetail} (${over(u1000)})`, met: all });
-    targets.push({ target: `${open}: accept p99 ≤ 50 ms`, value: `p99 ${u1000.acceptP99} ms (${over(u1000)}; accepted ${u1000.acceptedPerS}/s${unless})`, met: u1000.acceptP99 <= 50 && all });
-    targets.push({ target: `${open}: accept-to-settled p99 ≤ 250 ms`, value: `p99 ${u1000.settleP99} ms (${over(u1000)}; settled ${u1000.settledPerS}/s${unless})`, met: u1000.settleP99 <= 250 && all });
-    targets.push(
-      u1000.redisCommandsPerPayment === null
-        ? { target: `${open}: Redis commands per payment ≤ 0.2`, value: "not measured (no INFO commandstats)", met: null }
-        : { target: `${open}: Redis commands per payment ≤ 0.2`, value: `${u1000.redisCommandsPerPayment} commands (${u1000.scriptCallsPerPayment} top-level script calls) per settled payment (${over(u1000)})`, met: u1000.redisCommandsPerPayment <= 0.2 },
-    );
-    targets.push({ target: `${open}: Settle CPU per payment ≤ 1.2 ms (API + workers + their PostgreSQL backends + Redis)`, value: `${u1000.settleCpuMsPerPayment} ms (${over(u1000)})`, met: u1000.settleCpuMsPerPayment <= 1.2 });
-  } else for (const t of ["everything offered accepted and settled", "accept p99 ≤ 50 ms", "accept-to-settled p99 ≤ 250 ms", "Redis commands per payment ≤ 0.2", "Settle CPU per payment ≤ 1.2 ms"]) notMeasured(`${open}: ${t}`, "needs uniform@1000");
+    targets.push({ target: openTargets[0]!, value: `${u1000.offeredDetail} (${over(u1000)})`, met: all });
+    targets.push({ target: openTargets[1]!, value: `p99 ${u1000.acceptP99} ms (${over(u1000)}; accepted ${u1000.acceptedPerS}/s${unless})`, met: u1000.acceptP99 <= 50 && all });
+    targets.push({ target: openTargets[2]!, value: `p99 ${u1000.settleP99} ms (${over(u1000)}; settled ${u1000.settledPerS}/s${unless})`, met: u1000.settleP99 <= 250 && all });
+    if (u1000.redisCommandsPerPayment === null) notMeasured(openTargets[3]!, "Redis INFO commandstats was not available");
+    else targets.push({ target: openTargets[3]!, value: `${u1000.redisCommandsPerPayment} commands (${u1000.scriptCallsPerPayment} top-level script calls) per settled payment (${over(u1000)})`, met: u1000.redisCommandsPerPayment <= 0.2 });
+    targets.push({ target: openTargets[4]!, value: `${u1000.settleCpuMsPerPayment} ms (${over(u1000)})`, met: u1000.settleCpuMsPerPayment <= 1.2 });
+  } else for (const t of openTargets) notMeasured(t, missing("uniform@1000"));
 
   const hot = get("hot-merchant", "max");
   const u = get("uniform", "max");
-  const hotTarget = `hot-merchant, ${clients} clients: Settle settled/s ≥ 0.9× uniform's`;
+  const hotTarget = named("hot-merchant", "max", "settled/s ≥ 0.9× uniform load's");
   if (hot && u) {
     const ratio = round(hot.settledPerS / u.settledPerS, 3);
     targets.push({ target: hotTarget, value: `${hot.settledPerS} ÷ ${u.settledPerS} = ${ratio}× (${over(hot)})`, met: ratio >= 0.9 && !hot.broken });
-  } else notMeasured(hotTarget, "needs hot-merchant@max and uniform@max");
+  } else notMeasured(hotTarget, [hot ? undefined : missing("hot-merchant@max"), u ? undefined : missing("uniform@max")].filter(Boolean).join("; "));
 
   const withNaive = summaries.filter((s) => s.ratioNaive !== null);
-  const tenX = "every closed-loop scenario: Settle ≥ 10× the naive endpoint, zero broken invariants";
+  const tenX = "Every max-throughput scenario: ≥ 10× the naive endpoint, with no broken invariant";
   if (withNaive.length) targets.push({ target: tenX, value: withNaive.map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`).join("; "), met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken) });
-  else notMeasured(tenX, "--naive false");
+  else notMeasured(tenX, result.options.naive ? "no max-throughput scenario finished" : "the naive endpoint was not run (--naive false)");
 
   const curves = workerCurves(summaries);
-  const curveTarget = "worker curve: settled/s at every worker count ≥ 0.9× the best count's";
+  const curveTarget = "More worker processes: settled/s at every worker count ≥ 0.9× the best count's";
   if (curves.length) {
     targets.push({
       target: curveTarget,
       value: curves.map((c) => `${c.spec}: ${c.points.map((p) => `${p.workers} → ${p.settledPerS}/s (${p.ratioToBest}×)`).join(", ")}`).join("; "),
       met: curves.every((c) => c.points.every((p) => p.ratioToBest >= 0.9 && !p.broken)),
     });
-  } else notMeasured(curveTarget, "needs --workers with several counts");
+  } else notMeasured(curveTarget, `needs a scenario at several worker counts (--workers 1,2,4); this run used ${[result.options.workers].flat().join(", ")}`);
 
   // Flat: the median RSS of the last minute is within 10 % of the second minute's (the first is warm-up).
-  const memTarget = "API and worker RSS flat over a 10-minute run";
+  const memTarget = "10-minute run: API and worker memory (RSS) flat";
   const long = result.runs.filter((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000 >= 600 && r.settle.memorySeries);
   if (long.length) {
     const checks = long.flatMap((r) =>
@@ -263,10 +308,13 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
     targets.push({ target: memTarget, value: checks.map((c) => c.text).join("; "), met: checks.every((c) => c.ok) });
   } else {
     const longest = Math.max(0, ...result.runs.map((r) => (r.settle.load.endedAt - r.settle.load.startedAt) / 1000));
-    notMeasured(memTarget, `longest run ${round(longest)} s; see a --duration 600 run`);
+    notMeasured(memTarget, `needs a run of 10 minutes (--duration 600); the longest here was ${round(longest)} s`);
   }
   return targets;
 }
+
+/** A target's state in words (the reports never print a bare "n/a"). */
+export const targetStatus = (t: Target): string => (t.met === null ? "not measured" : t.met ? "met" : "missed");
 
 /** The summary table printed at the end of a run (also pasted into BENCHMARKS.md). */
 export function textSummary(r: BenchResult): string {
@@ -316,7 +364,7 @@ export function textSummary(r: BenchResult): string {
     for (const p of curve.points) lines.push(row([p.workers, p.settledPerS, p.ratioToBest], [8, 10, 7]));
   }
   lines.push("");
-  for (const t of r.targets) lines.push(`[${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}] ${t.target}: ${t.value}`);
+  for (const t of r.targets) lines.push(`[${targetStatus(t)}] ${t.target}: ${t.met === null ? t.value.replace(/^not measured in this run: /, "") : t.value}`);
   if (r.errors.length) lines.push("", ...r.errors.map((e) => `error: ${e}`));
   return lines.join("\n");
 }
@@ -383,12 +431,108 @@ function table(headers: string[], rows: (string | number)[][]): string {
     .join("")}</tbody></table>`;
 }
 
+const listing = (xs: string[]): string => (xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(", ")} and ${xs.at(-1)}`);
+const plural = (n: number, one: string, many = `${one}s`) => `${num(n)} ${n === 1 ? one : many}`;
+
+/**
+ * The report's opening, in plain words and from the run's own data, so a reader knows the outcome
+ * before the tables: first what was measured and against what, then what it came to on this machine.
+ */
+export function openingParagraphs(r: BenchResult): [string, string] {
+  const o = r.options;
+  const m = r.machine;
+  const summaries = summarise(r.runs);
+  const workers = [o.workers].flat();
+  const what: string[] = [];
+  const { done, planned } = runProgress(r);
+  if (done < planned) what.push(`This report is partial: ${done} of ${planned} planned runs have finished, and it is rewritten after each.`);
+
+  // Each scenario once, with its rates in plan order.
+  const byScenario = new Map<string, string[]>();
+  for (const spec of plannedSpecs(o)) {
+    const [scenario = spec, rate = "max"] = spec.split("@");
+    byScenario.set(scenario, [...(byScenario.get(scenario) ?? []), rate === "max" ? `at max throughput (${o.concurrency} clients, each sending as fast as it is answered)` : `at ${num(Number(rate))} payments/s offered`]);
+  }
+  const scenarios = [...byScenario].map(([s, rates]) => `${scenarioTitle(s).toLowerCase()}${SCENARIO_WHAT[s] ? ` (${SCENARIO_WHAT[s]})` : ""} ${listing(rates)}`);
+  const workerText = workers.length > 1 ? `${listing(workers.map(String))} worker processes in turn` : plural(workers[0] ?? 1, "worker process", "worker processes");
+  what.push(`Run ${r.runId} measured Settle end to end (HTTP accept, PostgreSQL, queue, settlement) under ${listing(scenarios)}: ${o.durationS} s of load each, with ${workerText} and ${o.partitions} partitions.`);
+  const pg = /PostgreSQL (\S+)/.exec(String(m.postgres ?? ""))?.[1];
+  const machine = `${m.cpus} cores, ${m.memGiB} GiB${pg ? `, PostgreSQL ${pg}` : ""}${m.redis ? `, Redis ${m.redis}` : ""}`;
+  const peers = [
+    o.naive && "the naive synchronous endpoint (check the balance, insert, update, without locks: concurrent payments break its invariants)",
+    o.careful && "the careful synchronous endpoint (one transaction per payment that locks both accounts)",
+    o.pgbench && "pgbench's transfer script (one transfer per transaction: what PostgreSQL alone can do)",
+  ].filter((p): p is string => !!p);
+  const sync = o.naive || o.careful ? `; the endpoints got the same payments in the max-throughput scenarios${o.naiveDurationS !== o.durationS ? `, ${o.naiveDurationS} s each` : ""}` : "";
+  what.push(
+    peers.length
+      ? `Beside it, in the same run on the same machine (${machine}), it measured ${listing(peers)}${sync}.`
+      : `Nothing else was measured beside it in this run (--naive false, --careful false, --pgbench false); the machine: ${machine}.`,
+  );
+
+  const outcome: string[] = [];
+  const closed = summaries.filter((s) => s.rate === "max");
+  const headline = closed.find((s) => s.scenario === "uniform") ?? closed[0];
+  const xfer = r.pgbench.find((p) => p.script === "transfer");
+  const under = (s: SpecSummary) => `${scenarioTitle(s.scenario).toLowerCase()} at ${s.rate === "max" ? "max throughput" : `${num(s.rate)} payments/s offered`}${s.workers === undefined ? "" : ` with ${plural(s.workers, "worker")}`}`;
+  if (headline) {
+    const vs: string[] = [];
+    if (headline.ratioNaive !== null) vs.push(`${headline.ratioNaive}× the naive endpoint (${num(headline.naivePerS ?? 0)}/s${headline.naiveBrokenMax ? `, which broke ${plural(headline.naiveBrokenMax, "invariant")}` : ""})`);
+    if (headline.ratioCareful !== null) vs.push(`${headline.ratioCareful}× the careful endpoint (${num(headline.carefulPerS ?? 0)}/s)`);
+    if (headline.ratioAdjacent !== null) vs.push(`${round(headline.ratioAdjacent, 2)}× pgbench's ${num(headline.adjacentTransferTps ?? 0)} transfers/s measured just before`);
+    else if (xfer) vs.push(`${round(headline.settledPerS / xfer.tps, 2)}× pgbench's ${num(xfer.tps)} transfers/s`);
+    outcome.push(`On this machine, Settle settled ${num(headline.settledPerS)} payments/s under ${under(headline)}${vs.length ? `: ${listing(vs)}` : ""}.`);
+    const others = closed.filter((s) => s.scenario !== headline.scenario);
+    const other = (s: SpecSummary) => `${scenarioTitle(s.scenario).toLowerCase()} ${num(s.settledPerS)}/s${s.ratioNaive !== null ? ` (${s.ratioNaive}× the naive endpoint)` : s.ratioCareful !== null ? ` (${s.ratioCareful}× the careful endpoint)` : ""}`;
+    if (others.length) outcome.push(`At max throughput it also settled ${listing(others.map(other))}.`);
+  }
+  for (const s of summaries.filter((x) => x.rate !== "max")) {
+    const result = s.allOfferedSettled ? "it accepted and settled everything offered" : `it accepted ${num(s.acceptedPerS)}/s and settled ${num(s.settledPerS)}/s, not everything offered`;
+    outcome.push(`At ${num(Number(s.rate))} payments/s offered (${scenarioTitle(s.scenario).toLowerCase()}), ${result}; 99 % of payments were accepted within ${num(Math.round(s.acceptP99))} ms and settled within ${num(Math.round(s.settleP99))} ms of that.`);
+  }
+  for (const curve of workerCurves(summaries)) outcome.push(`By worker count (${curve.spec}): ${curve.points.map((p) => `${p.workers} → ${num(p.settledPerS)}/s`).join(", ")}.`);
+  if (!summaries.length) outcome.push("No scenario has finished yet (see Errors if the run has ended).");
+  else {
+    const broken = summaries.filter((s) => s.broken).map((s) => s.spec);
+    outcome.push(broken.length ? `Settle BROKE an invariant in ${listing(broken)}: those figures do not count.` : "Settle broke none of its invariants.");
+  }
+  const count = (met: boolean | null) => r.targets.filter((t) => t.met === met).length;
+  if (r.targets.length) outcome.push(`Of its ${r.targets.length} targets, ${count(true)} ${count(true) === 1 ? "was" : "were"} met, ${count(false)} missed and ${count(null)} not measured in this run (the table below says why).`);
+  const load = Number(String(m.loadStart ?? "").split(" ")[0]);
+  if (Number.isFinite(load) && typeof m.cpus === "number" && load >= m.cpus / 2) outcome.push(`The machine was busy (load average ${load} on ${m.cpus} cores at the start): compare ratios within one run, not absolute figures across runs.`);
+  return [what.join(" "), outcome.join(" ")];
+}
+
+/** "2026-11-29T18:08:00.061Z" as "2026-11-29 18:08:00 UTC". */
+const when = (iso: string): string => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
+
+/** Where BENCHMARKS.md is, relative to a report written to `<outDir>/<runId>/` under the repository root. */
+function defaultBenchmarksHref(r: BenchResult): string | undefined {
+  const out = r.options.outDir ?? "bench/results";
+  if (path.isAbsolute(out)) return undefined;
+  const depth = path.normalize(out).split(path.sep).filter((p) => p && p !== ".").length + 1;
+  return `${"../".repeat(depth)}BENCHMARKS.md`;
+}
+
 /** A self-contained HTML report: inline SVG charts and tables, no scripts, no external assets. */
-export function htmlReport(r: BenchResult): string {
+export function htmlReport(r: BenchResult, options: { benchmarksHref?: string } = {}): string {
   const sections: string[] = [];
-  sections.push(`<h1>Settle bench ${escHtml(r.runId)}</h1><p><code>${escHtml(r.command)}</code><br>${escHtml(Object.entries(r.machine).map(([k, v]) => `${k}: ${v}`).join(" · "))}</p>`);
-  sections.push(`<h2>Targets</h2>${table(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "MET" : "MISS", t.target, t.value]))}`);
-  sections.push(`<h2>Side by side</h2>${comparisonChart(r)}<pre>${escHtml(textSummary(r))}</pre>`);
+  const { done, planned } = runProgress(r);
+  const href = options.benchmarksHref ?? defaultBenchmarksHref(r);
+  const benchmarks = href ? `<a href="${escHtml(href)}">BENCHMARKS.md</a>` : "BENCHMARKS.md";
+  sections.push(`<h1>Settle benchmark, run ${escHtml(r.runId)}</h1>
+    ${openingParagraphs(r).map((p) => `<p class="lead">${escHtml(p)}</p>`).join("\n")}
+    <p class="status"><progress max="${planned}" value="${done}"></progress> ${done >= planned ? `Complete: ${planned} of ${planned} planned runs finished` : `${done} of ${planned} planned runs finished so far`} (started ${escHtml(when(r.startedAt))}, ${done >= planned ? "finished" : "last written"} ${escHtml(when(r.finishedAt))}).</p>
+    <p class="meta">What the scenarios, the peers and the targets are, how to run them, and the reference figures: ${benchmarks} at the repository root.<br>
+    Command: <code>${escHtml(r.command)}</code><br>Machine: ${escHtml(Object.entries(r.machine).map(([k, v]) => `${k}: ${v}`).join(" · "))}</p>`);
+  // Measured targets first: those are the run's verdict; the unmeasured ones say what would measure them.
+  const targets = [...r.targets.filter((t) => t.met !== null), ...r.targets.filter((t) => t.met === null)];
+  sections.push(`<h2>Targets</h2><p>Each target compares Settle with a peer measured in this run, or bounds a figure of this run; ${benchmarks} lists them with the reference run's figures.</p>
+    <table class="targets"><thead><tr><th>result</th><th>target</th><th>measured in this run</th></tr></thead><tbody>${targets
+      .map((t) => `<tr class="${t.met === null ? "unmeasured" : t.met ? "met" : "missed"}"><td>${targetStatus(t)}</td><td>${escHtml(t.target)}</td><td>${escHtml(t.value)}</td></tr>`)
+      .join("")}</tbody></table>`);
+  if (r.errors.length) sections.push(`<h2>Errors</h2><pre>${escHtml(r.errors.join("\n\n"))}</pre>`);
+  sections.push(`<h2>Side by side</h2>${comparisonChart(r)}<pre class="summary">${escHtml(textSummary(r))}</pre>`);
   for (const curve of workerCurves(summarise(r.runs))) sections.push(`<h2>Workers curve, ${escHtml(curve.spec)}</h2>${table(["workers", "settled/s", "÷ best"], curve.points.map((p) => [p.workers, p.settledPerS, p.ratioToBest]))}`);
   for (const run of r.runs) {
     const s = run.settle;
@@ -441,9 +585,13 @@ export function htmlReport(r: BenchResult): string {
   }
   return `<!doctype html><html><head><meta charset="utf-8"><title>Settle bench ${escHtml(r.runId)}</title><style>
   body{font:14px system-ui,sans-serif;margin:24px;max-width:1340px;color:#111}
-  table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-  th{background:#f5f5f5}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}.bad{color:#dc2626}
-  .charts,.two{display:flex;flex-wrap:wrap;gap:12px}svg{border:1px solid #eee}</style></head><body>${sections.join("\n")}</body></html>`;
+  p.lead{font-size:16px;line-height:1.5;max-width:75em}p.status,p.meta{color:#444}progress{width:160px;vertical-align:middle}
+  table{border-collapse:collapse;margin:8px 0;max-width:100%}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+  th{background:#f5f5f5}table.targets td:first-child{white-space:nowrap}tr.met td:first-child{color:#15803d}tr.missed td:first-child{color:#dc2626;font-weight:600}tr.unmeasured td{color:#666}
+  /* Long lines (target values, stack traces, plans) wrap instead of widening the page; the scroll bar is a fallback. */
+  pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+  pre.summary{font-size:11px}code{overflow-wrap:anywhere}.bad{color:#dc2626}
+  .charts,.two{display:flex;flex-wrap:wrap;gap:12px}svg{border:1px solid #eee;max-width:100%;height:auto}</style></head><body>${sections.join("\n")}</body></html>`;
 }
 
 /** The run as Markdown tables (what BENCHMARKS.md quotes), written next to result.json. */
@@ -495,7 +643,7 @@ export function markdownSummary(r: BenchResult): string {
   out.push("**Failures** (HTTP errors and payments settled as failed)", "");
   out.push(md(["run", "failures"], r.runs.map((run) => [specName(run.settle), Object.entries(run.settle.failures).map(([k, v]) => `${k}: ${v}`).join("; ") || "none"])), "");
   out.push("**Targets**", "");
-  out.push(md(["", "target", "measured"], r.targets.map((t) => [t.met === null ? "n/a" : t.met ? "met" : "**not met**", t.target, t.value])), "");
+  out.push(md(["", "target", "measured"], r.targets.map((t) => [t.met === false ? "**missed**" : targetStatus(t), t.target, t.value])), "");
   out.push("**Settle CPU per settled payment (ms)**: API + workers + their PostgreSQL backends + Redis", "");
   out.push(md(["run", "API", "workers", "PostgreSQL (API's and workers' backends)", "Redis", "Settle total"], r.runs.map((run) => {
     const c = settleCpu(run.settle);
