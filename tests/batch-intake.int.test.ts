@@ -95,6 +95,40 @@ it("replays an item by its idempotency_key, shares keys with the single endpoint
   expect(viaSingle.body.id).toBe(first.body.results[0].payment.id);
 });
 
+it("shares keys with the single endpoints across types: a deposit's key replays as a batch deposit and back, and is a 409 on any other type", async () => {
+  const [a, b] = [await funded("20.00"), await newAccount(api)];
+  const single = await api.post("/api/v1/deposits", { account_id: b, amount: "3.00" }, { "Idempotency-Key": "deposit-shared" });
+  expect(single.status).toBe(202);
+  const before = await count();
+  const res = await batch([
+    { type: "deposit", account_id: b, amount: "3.00", idempotency_key: "deposit-shared" },
+    { from_account: a, to_account: b, amount: "3.00", idempotency_key: "deposit-shared" },
+    // The same body as the deposit: only the type tells them apart.
+    { type: "withdrawal", account_id: b, amount: "3.00", idempotency_key: "deposit-shared" },
+    { type: "withdrawal", account_id: a, amount: "1.00", idempotency_key: "withdrawal-in-batch" },
+    { type: "deposit", account_id: a, amount: "1.00", idempotency_key: "withdrawal-in-batch" },
+  ]);
+  expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([202, 409, 409, 202, 409]);
+  expect(res.body.results[0]).toMatchObject({ replayed: true, payment: { id: single.body.id, type: "deposit" } });
+  for (const i of [1, 2]) {
+    expect(res.body.results[i].error).toEqual({ code: "idempotency_conflict", message: "idempotency_key was first used on another endpoint (POST /api/v1/deposits)" });
+  }
+  expect(res.body.results[4].error.message).toBe("idempotency_key was first used on another endpoint (POST /api/v1/withdrawals)");
+  expect(await count()).toBe(before + 1);
+
+  // The other way: the batch withdrawal's key replays on POST /withdrawals and is a 409 on POST /deposits.
+  const withdrawal = res.body.results[3].payment;
+  const viaSingle = await api.post("/api/v1/withdrawals", { account_id: a, amount: "1.00" }, { "Idempotency-Key": "withdrawal-in-batch" });
+  expect([viaSingle.status, viaSingle.body.id, viaSingle.headers.get("idempotent-replayed")]).toEqual([202, withdrawal.id, "true"]);
+  const wrongEndpoint = await api.post("/api/v1/deposits", { account_id: a, amount: "1.00" }, { "Idempotency-Key": "withdrawal-in-batch" });
+  expect([wrongEndpoint.status, wrongEndpoint.body.error.message]).toEqual([409, "Idempotency-Key was first used on another endpoint (POST /api/v1/withdrawals)"]);
+  expect(await count()).toBe(before + 1);
+
+  for (const id of [single.body.id, withdrawal.id]) expect((await settled(api, id)).status).toBe("completed");
+  expect((await api.get(`/api/v1/accounts/${a}`)).body.available).toBe("19.00");
+  expect((await api.get(`/api/v1/accounts/${b}`)).body.available).toBe("3.00");
+});
+
 it("refuses a malformed batch as a whole, with the contract's error body", async () => {
   const [a, b] = [await newAccount(api), await newAccount(api)];
   const item = { from_account: a, to_account: b, amount: "1.00" };

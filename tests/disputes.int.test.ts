@@ -27,6 +27,10 @@ async function step(paymentId: string, kind: string, expected: string): Promise<
   expect(res.status).toBe(202);
   expect(res.headers.get("location")).toBe(`/api/v1/payments/${paymentId}`);
   expect(res.body.id).toBe(paymentId);
+  // What was accepted is the operation, not yet applied: the payment is shown as it stands.
+  expect(res.body.operation).toEqual({ id: expect.any(String), kind, status: "pending", created_at: expect.any(String) });
+  const { rows } = await system.db.pool.query("SELECT kind FROM dispute_operations WHERE id = $1", [res.body.operation.id]);
+  expect(rows).toEqual([{ kind }]);
   for (let i = 0; i < 20; i++) {
     const polled = await api.get(`/api/v1/payments/${paymentId}?wait=5`);
     if (polled.body.dispute_status === expected) return polled.body;

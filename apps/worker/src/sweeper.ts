@@ -7,11 +7,15 @@ export interface SweeperOptions {
   intervalMs: number;
   logger: Logger;
   onReenqueue?: (partition: number, count: number) => void;
-  /** Idempotency keys older than this are deleted, at most once a minute. */
+  /** Idempotency keys older than this are deleted: a purge pass once a minute, sooner while behind. */
   idempotencyTtlHours?: number;
 }
 
 const PURGE_EVERY_MS = 60_000;
+// A pass stops after this long so the sweep's own work is never held up for more; one cut short
+// goes on at the next sweep. Measured at 86,000–130,000 keys/s (bench/idempotency-purge.ts), a
+// minute of 3,000 keyed accepts/s takes 1.4–2.1 s, and a backlog drains at 17,000–25,000 keys/s.
+const PURGE_BUDGET_MS = 1_000;
 
 /**
  * Wakes partitions whose payments stay pending past `afterSeconds`: the wake-up after the accept
@@ -23,6 +27,7 @@ export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private lastPurge = 0;
+  private purgeBehind = false;
 
   constructor(
     private readonly pool: Pool,
@@ -60,10 +65,11 @@ export class Sweeper {
         this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
       }
     }
-    if (this.options.idempotencyTtlHours && Date.now() - this.lastPurge > PURGE_EVERY_MS) {
+    if (this.options.idempotencyTtlHours && (this.purgeBehind || Date.now() - this.lastPurge > PURGE_EVERY_MS)) {
       this.lastPurge = Date.now();
-      const purged = await purgeIdempotencyKeys(this.pool, this.options.idempotencyTtlHours);
-      if (purged) this.options.logger.info({ purged }, "purged expired idempotency keys");
+      const { purged, done } = await purgeIdempotencyKeys(this.pool, this.options.idempotencyTtlHours, { budgetMs: PURGE_BUDGET_MS });
+      this.purgeBehind = !done;
+      if (purged) this.options.logger.info({ purged, behind: !done }, "purged expired idempotency keys");
     }
     return stale.length;
   }

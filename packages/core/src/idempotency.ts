@@ -6,8 +6,10 @@ import { IDEMPOTENCY_KEY_PATTERN } from "./schemas";
 
 /** An Idempotency-Key with what identifies the request it was first used for. */
 export interface IdempotencyKey {
-  /** The endpoint and the client the key belongs to; keys of different scopes never meet. */
+  /** The client the key belongs to (its API key); keys of different clients never meet. */
   scope: string;
+  /** The endpoint of the request (`account`, `transfer`, `deposit`, `withdrawal`): a key used on one is refused on the others. */
+  endpoint: string;
   key: string;
   requestHash: string;
 }
@@ -42,26 +44,53 @@ export function hashRequest(body: unknown): string {
   return createHash("sha256").update(JSON.stringify(canonical(body ?? null))).digest("hex");
 }
 
-const FIND_KEY = "SELECT request_hash, status_code, response FROM idempotency_keys WHERE scope = $1 AND key = $2";
+// How a conflict names the endpoint a key was first used on; a batch item counts as its type's.
+const ENDPOINT_ROUTES: Record<string, string> = {
+  account: "POST /api/v1/accounts",
+  transfer: "POST /api/v1/payments",
+  deposit: "POST /api/v1/deposits",
+  withdrawal: "POST /api/v1/withdrawals",
+};
+
+/**
+ * Why a request with `key` may not take what `stored` holds: the key was first used on another
+ * endpoint, or with another body. Undefined when the request is the same one (a replay). `name`
+ * is how the key was sent: the header, or a batch item's `idempotency_key`.
+ */
+export function idempotencyConflict(stored: { endpoint: string; requestHash: string }, key: IdempotencyKey, name = "Idempotency-Key"): DomainError | undefined {
+  if (stored.endpoint !== key.endpoint) {
+    return new DomainError("idempotency_conflict", `${name} was first used on another endpoint (${ENDPOINT_ROUTES[stored.endpoint] ?? stored.endpoint})`);
+  }
+  if (stored.requestHash !== key.requestHash) return new DomainError("idempotency_conflict", `${name} was already used with a different request body`);
+  return undefined;
+}
+
+// A key lives in its client's scope. Migration 0005 left the rows of a key that one client had
+// used on several endpoints under the old scope '<scope>:<endpoint>' (all but the oldest): the
+// look-up probes that one too, preferring the row of this endpoint, so their retries still replay.
+const FIND_KEY = `
+  SELECT endpoint, request_hash, status_code, response FROM idempotency_keys
+   WHERE key = $2 AND scope IN ($1::text, $1::text || ':' || $3::text)
+   ORDER BY endpoint = $3::text DESC LIMIT 1`;
 // ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit or roll back,
 // so of many concurrent requests with one key exactly one stores its response.
 const STORE_KEY = `
-  INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5)
+  INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5, $6)
   ON CONFLICT (scope, key) DO NOTHING RETURNING key`;
 
 class KeyTaken extends Error {}
 
-function replay<B>(row: { request_hash: string; status_code: number; response: B }, key: IdempotencyKey): StoredResponse<B> & { replayed: true } {
-  if (row.request_hash !== key.requestHash) {
-    throw new DomainError("idempotency_conflict", "Idempotency-Key was already used with a different request body");
-  }
+function replay<B>(row: { endpoint: string; request_hash: string; status_code: number; response: B }, key: IdempotencyKey): StoredResponse<B> & { replayed: true } {
+  const conflict = idempotencyConflict({ endpoint: row.endpoint, requestHash: row.request_hash }, key);
+  if (conflict) throw conflict;
   return { status: row.status_code, body: row.response, replayed: true };
 }
 
 /**
  * Runs `work` once per idempotency key: its writes and the stored response commit in one
  * transaction. A repeated key with the same request gets the stored response and creates
- * nothing; with a different request, 409 `idempotency_conflict`. Without a key, `work` just runs.
+ * nothing; on another endpoint or with a different body, 409 `idempotency_conflict`. Without a
+ * key, `work` just runs.
  */
 export async function runIdempotent<B>(
   pool: Pool,
@@ -69,43 +98,94 @@ export async function runIdempotent<B>(
   work: (db: Pool | PoolClient) => Promise<StoredResponse<B>>,
 ): Promise<StoredResponse<B> & { replayed: boolean }> {
   if (!key) return { ...(await work(pool)), replayed: false };
-  const { rows: existing } = await pool.query(FIND_KEY, [key.scope, key.key]).catch(asUnavailable);
+  const { rows: existing } = await pool.query(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
   if (existing[0]) return replay(existing[0], key);
   try {
     return await withTransaction(pool, async (client) => {
       const response = await work(client);
-      const { rows } = await client.query(STORE_KEY, [key.scope, key.key, key.requestHash, response.status, JSON.stringify(response.body)]);
+      const { rows } = await client.query(STORE_KEY, [key.scope, key.key, key.endpoint, key.requestHash, response.status, JSON.stringify(response.body)]);
       if (!rows[0]) throw new KeyTaken();
       return { ...response, replayed: false };
     });
   } catch (error) {
     if (!(error instanceof KeyTaken)) return asUnavailable(error);
-    const { rows } = await pool.query(FIND_KEY, [key.scope, key.key]).catch(asUnavailable);
+    const { rows } = await pool.query(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
     return replay(rows[0], key);
   }
 }
 
-/** Deletes keys older than `olderThanHours` (docs/API.md keeps them at least 24 hours). */
-export async function purgeIdempotencyKeys(pool: Pool, olderThanHours: number, batch = 10_000): Promise<number> {
-  const { rowCount } = await pool.query(
-    `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-       SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1) LIMIT $2))`,
-    [olderThanHours, batch],
-  );
-  return rowCount ?? 0;
+export interface PurgeResult {
+  purged: number;
+  /** False when the pass stopped at its time budget with expired keys left: run another soon. */
+  done: boolean;
 }
 
-/** Stored responses of several keys, by `scope + "\0" + key` (one round trip). */
-export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[]): Promise<Map<string, { requestHash: string; response: B }>> {
-  if (keys.length === 0) return new Map();
+/**
+ * Deletes keys older than `olderThanHours` (docs/API.md keeps them at least 24 hours), oldest
+ * first along the created_at index, `batchSize` at a time, each batch a statement and a
+ * transaction of its own: it locks only its own expired rows, for milliseconds, so the keys
+ * stored meanwhile do not wait on it. Goes on until no expired key is left or `budgetMs` is
+ * spent (bench/idempotency-purge.ts measures it).
+ */
+export async function purgeIdempotencyKeys(
+  pool: Pool,
+  olderThanHours: number,
+  options: { batchSize?: number; budgetMs?: number } = {},
+): Promise<PurgeResult> {
+  const batchSize = options.batchSize ?? 5_000;
+  const deadline = Date.now() + (options.budgetMs ?? 1_000);
+  let purged = 0;
+  // Where the previous batch stopped: the next index scan starts there instead of walking again
+  // over the entries just deleted (they stay in the index until vacuum).
+  let from = "-infinity";
+  for (;;) {
+    const { rows } = await pool.query<{ n: number; last: string | null }>(
+      `WITH gone AS (
+         DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+           SELECT ctid FROM idempotency_keys
+            WHERE created_at >= $2::timestamptz AND created_at < now() - make_interval(hours => $1::int)
+            ORDER BY created_at LIMIT $3::int))
+         RETURNING created_at)
+       SELECT count(*)::int AS n, max(created_at)::text AS last FROM gone`,
+      [olderThanHours, from, batchSize],
+    );
+    const { n, last } = rows[0]!;
+    purged += n;
+    if (n < batchSize || last === null) return { purged, done: true };
+    if (Date.now() >= deadline) return { purged, done: false };
+    from = last;
+  }
+}
+
+/** A stored key: the endpoint and request it was first used for, and the response. */
+export interface StoredKey<B> {
+  endpoint: string;
+  requestHash: string;
+  response: B;
+}
+
+/**
+ * The stored key that each of `keys` finds, in their order (undefined where none), in one round
+ * trip; the same look-up as `runIdempotent`'s, old-scope rows of migration 0005 included.
+ */
+export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[]): Promise<(StoredKey<B> | undefined)[]> {
+  const found: (StoredKey<B> | undefined)[] = keys.map(() => undefined);
+  if (keys.length === 0) return found;
   const { rows } = await pool
     .query(
-      `SELECT k.scope, k.key, k.request_hash, k.response
-         FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS wanted(scope, key) USING (scope, key)`,
-      [keys.map((k) => k.scope), keys.map((k) => k.key)],
+      // LATERAL, one primary-key probe per key: as a plain join the two-scope condition would
+      // become a join filter over a scan of the whole table.
+      `SELECT w.i, f.endpoint, f.request_hash, f.response
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(scope, key, endpoint, i)
+         CROSS JOIN LATERAL (
+           SELECT k.endpoint, k.request_hash, k.response FROM idempotency_keys k
+            WHERE k.key = w.key AND k.scope IN (w.scope, w.scope || ':' || w.endpoint)
+            ORDER BY k.endpoint = w.endpoint DESC LIMIT 1) AS f`,
+      [keys.map((k) => k.scope), keys.map((k) => k.key), keys.map((k) => k.endpoint)],
     )
     .catch(asUnavailable);
-  return new Map(rows.map((r) => [`${r.scope}\0${r.key}`, { requestHash: String(r.request_hash), response: r.response as B }]));
+  for (const r of rows) found[Number(r.i) - 1] = { endpoint: String(r.endpoint), requestHash: String(r.request_hash), response: r.response as B };
+  return found;
 }
 
 /**
@@ -116,12 +196,13 @@ export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[])
 export async function storeIdempotencyKeys(client: PoolClient, entries: { key: IdempotencyKey; response: StoredResponse }[]): Promise<boolean> {
   if (entries.length === 0) return true;
   const { rowCount } = await client.query(
-    `INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[])
+    `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[])
      ON CONFLICT (scope, key) DO NOTHING`,
     [
       entries.map((e) => e.key.scope),
       entries.map((e) => e.key.key),
+      entries.map((e) => e.key.endpoint),
       entries.map((e) => e.key.requestHash),
       entries.map((e) => e.response.status),
       entries.map((e) => JSON.stringify(e.response.body)),

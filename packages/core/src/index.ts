@@ -21,6 +21,9 @@ export {
   findPayment,
   hasPendingDisputeOperation,
   listEntries,
+  listPayments,
+  listAccounts,
+  type PaymentFilter,
   insertPayment,
   setAccountStatus,
   type AccountView,
@@ -33,7 +36,7 @@ export { acceptPayment, debitAccountOf, type AcceptDeps, type PaymentRequest } f
 export { acceptPaymentBatch, type BatchItem, type BatchItemResult } from "./ledger/accept-batch";
 export { settleBatch, settleIsolatingFailure, failOldestPending, findStalePartitions, SETTLE_EVENTS_CHANNEL, type SettledPayment, type SettledDispute, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type VerificationReport } from "./ledger/verify";
-export { requestDisputeOperation } from "./ledger/disputes";
+export { requestDisputeOperation, type DisputeOperationView } from "./ledger/disputes";
 export { runIdempotent, parseIdempotencyKey, hashRequest, purgeIdempotencyKeys, findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
 export { checkReadiness, isRedisOutOfMemory, type Readiness, type ReadinessServices } from "./readiness";
 export { registerPoolGauge } from "./pool-metrics";

@@ -87,21 +87,58 @@ export type BatchExternalMoveItem = z.infer<typeof BatchExternalMoveItem>;
 /** The body of a dispute, resolve or chargeback: nothing (an empty object, or no body at all). */
 export const EmptyRequest = z.strictObject({});
 
-export const EntriesQuery = z.object({
-  after: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(1).max(500).default(100),
+/** An integer query parameter whose every refusal states the rule (docs/API.md "Conventions"). */
+const boundedInteger = (min: number, max: number, what = "an integer") => {
+  const rule = `must be ${what} from ${min} to ${max}`;
+  return z.coerce.number({ error: rule }).int(rule).min(min, rule).max(max, rule);
+};
+
+/** The page size of every list: 1 to 500. */
+export const MAX_PAGE_SIZE = 500;
+
+// Query strings are strict like bodies: an unknown parameter (a typo such as `limt`) is a 400,
+// never silently ignored.
+export const EntriesQuery = z.strictObject({
+  after: boundedInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+  limit: boundedInteger(1, MAX_PAGE_SIZE).default(100),
 });
 export type EntriesQuery = z.infer<typeof EntriesQuery>;
 
-export const PaymentQuery = z.object({
-  wait: z.coerce.number({ error: "must be a number of seconds" }).int("must be a whole number of seconds").min(0).max(30).default(0),
+export const PaymentQuery = z.strictObject({
+  wait: boundedInteger(0, 30, "a whole number of seconds").default(0),
 });
 export type PaymentQuery = z.infer<typeof PaymentQuery>;
 
+const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-29T10:00:00Z" });
+
+/** GET /payments: filters, newest first, paged by the last payment id seen. */
+export const PaymentsListQuery = z
+  .strictObject({
+    account_id: Uuid.optional(),
+    status: z.enum(["pending", "completed", "failed"], { error: "must be pending, completed or failed" }).optional(),
+    type: z.enum(["transfer", "deposit", "withdrawal"], { error: "must be transfer, deposit or withdrawal" }).optional(),
+    created_from: Timestamp.optional(),
+    created_to: Timestamp.optional(),
+    limit: boundedInteger(1, MAX_PAGE_SIZE).default(50),
+    after: Uuid.optional(),
+  })
+  .refine((q) => !q.created_from || !q.created_to || Date.parse(q.created_from) <= Date.parse(q.created_to), {
+    message: "must not be after created_to",
+    path: ["created_from"],
+  });
+export type PaymentsListQuery = z.infer<typeof PaymentsListQuery>;
+
+/** GET /accounts: by id, paged by the last account id seen. */
+export const AccountsListQuery = z.strictObject({
+  limit: boundedInteger(1, MAX_PAGE_SIZE).default(50),
+  after: Uuid.optional(),
+});
+export type AccountsListQuery = z.infer<typeof AccountsListQuery>;
+
 /** Turns a zod failure into the contract's `details` list. */
-export function issuesToDetails(error: z.ZodError): { path: string; message: string }[] {
+export function issuesToDetails(error: z.ZodError, root = "(body)"): { path: string; message: string }[] {
   return error.issues.map((issue) => ({
-    path: issue.path.length ? issue.path.map(String).join(".") : "(body)",
+    path: issue.path.length ? issue.path.map(String).join(".") : root,
     message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
   }));
 }

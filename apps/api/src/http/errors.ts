@@ -2,11 +2,14 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
 import { DomainError, issuesToDetails, isTransientDbError, UnavailableError } from "@settle/core";
 
-/** Parses `value` with a zod schema; a failure is a 400 `invalid_request` naming each field. */
-export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+/**
+ * Parses `value` with a zod schema; a failure is a 400 `invalid_request` naming each field.
+ * `root` names the whole value in a refusal that is not about one field (e.g. unknown fields).
+ */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, root: "(body)" | "(query)" = "(body)"): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const details = issuesToDetails(result.error);
+  const details = issuesToDetails(result.error, root);
   const first = details[0]!;
   throw new DomainError("invalid_request", `${first.path}: ${first.message}`, details);
 }

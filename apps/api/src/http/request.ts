@@ -7,15 +7,20 @@ export function uuidParam(value: unknown, what: string): string {
   return value.toLowerCase();
 }
 
-/** The Idempotency-Key of a request, scoped to its endpoint and client; undefined without the header. */
+/**
+ * The Idempotency-Key of a request, in its client's scope, with the endpoint it is used on
+ * (`account`, `transfer`, `deposit`, `withdrawal`); undefined without the header.
+ */
 export function idempotencyOf(req: Request, endpoint: string): IdempotencyKey | undefined {
   const key = parseIdempotencyKey(req.get("idempotency-key"));
   if (key === undefined) return undefined;
-  return { scope: idempotencyScope(req, endpoint), key, requestHash: hashRequest(req.body) };
+  return { scope: idempotencyScope(req), endpoint, key, requestHash: hashRequest(req.body) };
 }
 
-/** The scope of a key: the client and the endpoint (a batch item shares its single endpoint's). */
-export function idempotencyScope(req: Request, endpoint: string): string {
-  const principal = (req.res?.locals.principal as string | undefined) ?? "-";
-  return `${principal}:${endpoint}`;
+/**
+ * The scope of a key: the client (its API key's principal), not the endpoint, so one key names
+ * one request of that client whatever endpoint or batch item carries it.
+ */
+export function idempotencyScope(req: Request): string {
+  return (req.res?.locals.principal as string | undefined) ?? "-";
 }

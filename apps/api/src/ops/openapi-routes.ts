@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ERROR_STATUS, schemas, type ErrorCode } from "@settle/core";
-import { AccountResponse, BatchRequestDoc, BatchResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, ReadyResponse } from "./openapi-schemas";
+import { AccountResponse, AccountsPage, BatchRequestDoc, DisputeAccepted, BatchResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, PaymentsPage, ReadyResponse } from "./openapi-schemas";
 
 // The route table of the API: every route the app serves, with the zod schema that validates its
 // request and the shape of each answer. The OpenAPI document is generated from it, the metrics
@@ -56,7 +56,8 @@ const IdParam = z.object({ id: z.guid().meta({ description: "A UUID; anything el
 
 const IDEMPOTENCY_KEY = {
   name: "Idempotency-Key",
-  description: "Optional. The same key with the same body returns the original response and creates nothing; with another body, 409 `idempotency_conflict`. Kept 24 hours at least.",
+  description:
+    "Optional. A key belongs to the API key that sends it, not to the endpoint. The same key with the same body on the same endpoint returns the original response and creates nothing; with another body or on another endpoint, 409 `idempotency_conflict`. Kept 24 hours at least.",
   schema: z.string().regex(schemas.IDEMPOTENCY_KEY_PATTERN).meta({ example: "order-1234-attempt" }),
 };
 const REPLAYED = { description: "`true` when the answer is the replay of an earlier request with the same Idempotency-Key" };
@@ -190,7 +191,8 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
     path: `/api/v1/payments/:id/${kind}`,
     operationId: `${kind}Payment`,
     summary,
-    description: "Queued like a payment and applied in the receiving account's order; poll the payment for `dispute_status`.",
+    description:
+      "Queued like a payment and applied in the receiving account's order. The answer is the payment as it stands with `operation` (id, kind, `status: pending`); `GET /api/v1/payments/{id}?wait=` answers once no operation of it is queued, with the new `dispute_status`.",
     tag: "payments",
     params: IdParam,
     body: schemas.EmptyRequest,
@@ -199,7 +201,17 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
     accepts: kind,
     role: "admin",
     responses: {
-      202: accepted({ ...paymentExample, status: "completed", processed_at: at, dispute_status: kind === "dispute" ? "none" : "open" }),
+      202: {
+        ...accepted({
+          ...paymentExample,
+          status: "completed",
+          processed_at: at,
+          dispute_status: kind === "dispute" ? "none" : "open",
+          operation: { id: "0193a0f4-0000-7abc-8def-0123456789ab", kind, status: "pending", created_at: at },
+        }),
+        description: "Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued)",
+        schema: DisputeAccepted,
+      },
       ...errors("not_found", "invalid_state", ...BODY_ERRORS),
     },
   };
@@ -295,6 +307,15 @@ export const ROUTES: RouteSpec[] = ([
   },
   {
     method: "get",
+    path: "/api/v1/accounts",
+    operationId: "listAccounts",
+    summary: "Accounts by id, with cursor paging",
+    tag: "accounts",
+    query: schemas.AccountsListQuery,
+    responses: { 200: { description: "One page of accounts", schema: AccountsPage, example: { accounts: [accountExample], next_after: null } }, ...errors("invalid_request", "unavailable") },
+  },
+  {
+    method: "get",
     path: "/api/v1/accounts/:id",
     operationId: "getAccount",
     summary: "An account with its balance, available and held funds",
@@ -365,6 +386,20 @@ export const ROUTES: RouteSpec[] = ([
     bodyExample: { account_id: ids.account, amount: "20.00", description: "ATM" },
     accepts: "withdrawal",
     responses: { 202: accepted(withdrawalExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
+  },
+  {
+    method: "get",
+    path: "/api/v1/payments",
+    operationId: "listPayments",
+    summary: "Payments, newest first, filtered and with cursor paging",
+    description:
+      "With `account_id`, the payments that account sent or received. Filters combine. Newest first by id (a UUIDv7, so by acceptance time); pass the answer's `next_after` as `after` for the next page.",
+    tag: "payments",
+    query: schemas.PaymentsListQuery,
+    responses: {
+      200: { description: "One page of payments", schema: PaymentsPage, example: { payments: [{ ...paymentExample, status: "completed", processed_at: at }], next_after: null } },
+      ...errors("invalid_request", "unavailable"),
+    },
   },
   getPayment("/api/v1/payments/:id", "getPayment", "A payment, for polling its status"),
   getPayment("/api/v1/payment/:id", "getPaymentSeedRoute", "The seed's route: the same endpoint as GET /api/v1/payments/{id}"),

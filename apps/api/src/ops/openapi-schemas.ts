@@ -42,6 +42,18 @@ export const PaymentResponse = z
   })
   .meta({ id: "Payment" });
 
+export const DisputeAccepted = PaymentResponse.extend({
+  operation: z
+    .object({
+      id: Id,
+      kind: z.enum(["dispute", "resolve", "chargeback"]),
+      status: z.literal("pending"),
+      created_at: Timestamp,
+    })
+    .meta({ description: "What was accepted: the operation, queued and applied later in the receiving account's order" }),
+})
+  .meta({ id: "DisputeAccepted", description: "The payment as it stands (dispute_status changes when the operation is applied), with the operation accepted" });
+
 export const EntryResponse = z
   .object({
     seq: z.number().int().min(1),
@@ -63,6 +75,20 @@ export const EntriesResponse = z
     next_after: z.number().int().min(1).nullable().meta({ description: "The `after` cursor of the next page, null on the last page" }),
   })
   .meta({ id: "JournalPage" });
+
+export const PaymentsPage = z
+  .object({
+    payments: z.array(PaymentResponse),
+    next_after: z.guid().nullable().meta({ description: "The `after` cursor of the next page (the last payment's id), null on the last page" }),
+  })
+  .meta({ id: "PaymentPage" });
+
+export const AccountsPage = z
+  .object({
+    accounts: z.array(AccountResponse),
+    next_after: z.guid().nullable().meta({ description: "The `after` cursor of the next page (the last account's id), null on the last page" }),
+  })
+  .meta({ id: "AccountPage" });
 
 const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 

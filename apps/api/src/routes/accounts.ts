@@ -1,5 +1,5 @@
 import { Router } from "express";
-import { createAccount, DomainError, findAccount, listEntries, runIdempotent, schemas, setAccountStatus, uuidv7, type AccountStatus } from "@settle/core";
+import { createAccount, DomainError, findAccount, listAccounts, listEntries, runIdempotent, schemas, setAccountStatus, uuidv7, type AccountStatus } from "@settle/core";
 import type { ApiDeps } from "../deps";
 import { requireRole } from "../http/auth";
 import { parseOr400 } from "../http/errors";
@@ -19,6 +19,12 @@ export function accountsRouter(deps: ApiDeps): Router {
     res.status(response.status).location(`/api/v1/accounts/${response.body.id}`).json(response.body);
   });
 
+  router.get("/accounts", async (req, res) => {
+    const q = parseOr400(schemas.AccountsListQuery, req.query, "(query)");
+    const accounts = await listAccounts(deps.pool, q.after, q.limit);
+    res.json({ accounts, next_after: accounts.length === q.limit ? accounts[accounts.length - 1]!.id : null });
+  });
+
   router.get("/accounts/:id", async (req, res) => {
     const account = await findAccount(deps.pool, uuidParam(req.params.id, "account"));
     if (!account) throw new DomainError("not_found", "account not found");
@@ -27,7 +33,7 @@ export function accountsRouter(deps: ApiDeps): Router {
 
   router.get("/accounts/:id/entries", async (req, res) => {
     const id = uuidParam(req.params.id, "account");
-    const query = parseOr400(schemas.EntriesQuery, req.query);
+    const query = parseOr400(schemas.EntriesQuery, req.query, "(query)");
     const [account, entries] = await Promise.all([findAccount(deps.pool, id), listEntries(deps.pool, id, query.after, query.limit)]);
     if (!account) throw new DomainError("not_found", "account not found");
     const last = entries[entries.length - 1];

@@ -6,12 +6,14 @@ import {
   hashRequest,
   findPayment,
   hasPendingDisputeOperation,
+  listPayments,
   requestDisputeOperation,
   schemas,
   type AcceptDeps,
   type BatchItem,
   type BatchItemResult,
   type DisputeKind,
+  type IdempotencyKey,
   type PaymentRequest,
   type PaymentView,
 } from "@settle/core";
@@ -47,10 +49,11 @@ function batchItem(req: Request, raw: unknown): BatchItem {
   }
 }
 
-// Hashed without `type` and `idempotency_key`, the item is the body a single POST would send, so a
-// key first used on the single endpoint replays here and the other way round.
-function keyOf(req: Request, endpoint: string, key: string | undefined, body: object) {
-  return key === undefined ? undefined : { scope: idempotencyScope(req, endpoint), key, requestHash: hashRequest(body) };
+// Hashed without `type` and `idempotency_key`, the item is the body a single POST would send, and
+// its type is the endpoint, so a key first used on the single endpoint replays here and the other
+// way round.
+function keyOf(req: Request, endpoint: string, key: string | undefined, body: object): IdempotencyKey | undefined {
+  return key === undefined ? undefined : { scope: idempotencyScope(req), endpoint, key, requestHash: hashRequest(body) };
 }
 
 function batchResultBody(result: BatchItemResult) {
@@ -84,7 +87,7 @@ export function paymentsRouter(deps: ApiDeps): Router {
     sendAccepted(res, response);
   };
 
-  // POST /payment is the seed's route: the same endpoint (and the same idempotency scope).
+  // POST /payment is the seed's route: the same endpoint (a key replays across the two).
   router.post(["/payments", "/payment"], jsonBody, async (req, res) => {
     const body = parseOr400(schemas.TransferRequest, req.body);
     await accept(req, res, "transfer", {
@@ -119,9 +122,19 @@ export function paymentsRouter(deps: ApiDeps): Router {
     await accept(req, res, "withdrawal", { type: "withdrawal", fromAccount: body.account_id, toAccount: null, amount: body.amount, description: body.description ?? null });
   });
 
+  router.get("/payments", async (req, res) => {
+    const q = parseOr400(schemas.PaymentsListQuery, req.query, "(query)");
+    const payments = await listPayments(
+      deps.pool,
+      { accountId: q.account_id, status: q.status, type: q.type, createdFrom: q.created_from, createdTo: q.created_to, after: q.after },
+      q.limit,
+    );
+    res.json({ payments, next_after: payments.length === q.limit ? payments[payments.length - 1]!.id : null });
+  });
+
   router.get(["/payments/:id", "/payment/:id"], async (req, res) => {
     const id = uuidParam(req.params.id, "payment");
-    const { wait } = parseOr400(schemas.PaymentQuery, req.query);
+    const { wait } = parseOr400(schemas.PaymentQuery, req.query, "(query)");
     let payment = await findPayment(deps.pool, id);
     if (!payment) throw new DomainError("not_found", "payment not found");
     if (wait > 0 && deps.events && !(await settledForGood(deps, payment))) {
@@ -148,8 +161,10 @@ export function paymentsRouter(deps: ApiDeps): Router {
     router.post(`/payments/:id/${kind}`, requireRole("admin"), jsonBody, async (req, res) => {
       const id = uuidParam(req.params.id, "payment");
       parseOr400(schemas.EmptyRequest, req.body);
-      const payment = await requestDisputeOperation(acceptDeps(req), id, kind);
-      res.status(202).location(`/api/v1/payments/${payment.id}`).json(payment);
+      const { payment, operation } = await requestDisputeOperation(acceptDeps(req), id, kind);
+      // The payment as it stands, and what was accepted: the operation, applied later (poll the
+      // payment with ?wait=, which answers once no operation of it is queued).
+      res.status(202).location(`/api/v1/payments/${payment.id}`).json({ ...payment, operation });
     });
   disputeRoute("dispute");
   disputeRoute("resolve");

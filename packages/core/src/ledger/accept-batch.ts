@@ -2,7 +2,7 @@ import { asUnavailable, withTransaction } from "../db/pool";
 import { DomainError } from "../errors";
 import { uuidv7 } from "../ids";
 import { partitionFor } from "../partition";
-import { findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey } from "../idempotency";
+import { findIdempotencyKeys, idempotencyConflict, storeIdempotencyKeys, type IdempotencyKey } from "../idempotency";
 import { debitAccountOf, type AcceptDeps, type PaymentRequest } from "./accept";
 import { explainRefusedPayment, insertPayments, type NewPayment, type PaymentView } from "./ledger-repository";
 
@@ -16,17 +16,20 @@ const MAX_KEY_RACES = 3;
 /**
  * Accepts a batch of payments in one INSERT and one commit, with their idempotency keys in the
  * same transaction. Items are independent: a refused item (bad input, unknown account, a key used
- * with another body) refuses only itself. Accepted items are exactly as durable as single accepts,
- * and each account's items take their acceptance order from their order in the batch. Results
- * come back in item order. Only a backing service failing fails the whole batch (503).
+ * on another endpoint or with another body) refuses only itself. Accepted items are exactly as
+ * durable as single accepts, and each account's items take their acceptance order from their
+ * order in the batch. Results come back in item order. Only a backing service failing fails
+ * the whole batch (503).
  */
 export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], context: { requestId?: string } = {}): Promise<BatchItemResult[]> {
   const results: (BatchItemResult | undefined)[] = items.map((item) => ("refused" in item ? item : undefined));
   for (let race = 0; ; race++) {
     const open = items.flatMap((item, index) => ("request" in item && !results[index] ? [{ ...item, index }] : []));
     const keyed = open.filter((item) => item.idempotency);
-    const stored = await findIdempotencyKeys<PaymentView>(deps.pool, keyed.map((item) => item.idempotency!));
-    // A key seen earlier in this batch: the later item replays the earlier one, or conflicts with it.
+    const found = await findIdempotencyKeys<PaymentView>(deps.pool, keyed.map((item) => item.idempotency!));
+    const stored = new Map(keyed.map((item, i) => [item.index, found[i]]));
+    // A key seen earlier in this batch (on any endpoint: a key is the client's): the later item
+    // replays the earlier one, or conflicts with it.
     const firstWithKey = new Map<string, (typeof open)[number]>();
     const sameAs = new Map<number, number>();
     const toInsert: { index: number; payment: NewPayment; key?: IdempotencyKey }[] = [];
@@ -34,12 +37,12 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
       const key = item.idempotency;
       if (key) {
         const id = `${key.scope}\0${key.key}`;
-        const previous = stored.get(id);
+        const previous = stored.get(item.index);
         const earlier = firstWithKey.get(id);
         if (previous || earlier) {
-          const hash = previous ? previous.requestHash : earlier!.idempotency!.requestHash;
-          if (hash !== key.requestHash) {
-            results[item.index] = { refused: new DomainError("idempotency_conflict", "idempotency_key was already used with a different request body") };
+          const conflict = idempotencyConflict(previous ?? earlier!.idempotency!, key, "idempotency_key");
+          if (conflict) {
+            results[item.index] = { refused: conflict };
           } else if (previous) {
             results[item.index] = { accepted: previous.response, replayed: true };
           } else {

@@ -15,7 +15,15 @@ const LAST_PENDING_OPERATION = `
   SELECT kind FROM dispute_operations WHERE payment_id = $1 AND status = 'pending' ORDER BY order_seq DESC LIMIT 1`;
 
 const INSERT_OPERATION = `
-  INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, $4)`;
+  INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, $4) RETURNING created_at`;
+
+/** A dispute, resolve or chargeback as accepted: queued, applied later in the account's order. */
+export interface DisputeOperationView {
+  id: string;
+  kind: DisputeKind;
+  status: "pending";
+  created_at: string;
+}
 
 const EXPECTED_STATE: Record<DisputeKind, string> = {
   dispute: "a completed transfer or deposit with dispute_status none",
@@ -32,7 +40,7 @@ export async function requestDisputeOperation(
   deps: AcceptDeps,
   paymentId: string,
   kind: DisputeKind,
-): Promise<PaymentView> {
+): Promise<{ payment: PaymentView; operation: DisputeOperationView }> {
   const accepted = await withTransaction(deps.pool, async (client) => {
     const { rows } = await client.query(LOCK_PAYMENT, [paymentId]);
     const row = rows[0];
@@ -45,9 +53,10 @@ export async function requestDisputeOperation(
     }
     const partition = partitionFor(payment.to_account!, deps.partitions);
     const id = uuidv7();
-    await client.query(INSERT_OPERATION, [id, partition, paymentId, kind]);
-    return { payment, operation: { id, partition } };
+    const { rows: inserted } = await client.query(INSERT_OPERATION, [id, partition, paymentId, kind]);
+    const operation: DisputeOperationView = { id, kind, status: "pending", created_at: (inserted[0].created_at as Date).toISOString() };
+    return { payment, operation, partition };
   });
-  await deps.waker.wake(accepted.operation.partition);
-  return accepted.payment;
+  await deps.waker.wake(accepted.partition);
+  return { payment: accepted.payment, operation: accepted.operation };
 }

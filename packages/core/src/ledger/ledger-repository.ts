@@ -142,6 +142,60 @@ export async function listEntries(db: Queryable, accountId: string, after: numbe
   return rows.map(toEntryView);
 }
 
+/** What `listPayments` filters on; all optional. */
+export interface PaymentFilter {
+  accountId?: string;
+  status?: PaymentView["status"];
+  type?: PaymentType;
+  createdFrom?: string;
+  createdTo?: string;
+  /** A payment id: the page starts after it (newest first, so at older payments). */
+  after?: string;
+}
+
+/**
+ * One page of payments, newest first by id (a UUIDv7, so by acceptance time). With an account,
+ * the payments it sent and those it received are read through one index each
+ * (`payments_by_from_account`, `payments_by_to_account`), each scan stopping after `limit` rows,
+ * so a page costs the same on an account with a million payments as on one with ten.
+ */
+export async function listPayments(db: Queryable, filter: PaymentFilter, limit: number): Promise<PaymentView[]> {
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const conditions: string[] = [];
+  if (filter.after) conditions.push(`id < ${param(filter.after)}`);
+  if (filter.status) conditions.push(`status = ${param(filter.status)}`);
+  if (filter.type) conditions.push(`type = ${param(filter.type)}`);
+  if (filter.createdFrom) conditions.push(`created_at >= date_trunc('milliseconds', ${param(filter.createdFrom)}::timestamptz)`);
+  // Inclusive to the millisecond, the precision timestamps are shown in: a payment's own
+  // created_at (stored in microseconds) matches it.
+  if (filter.createdTo) conditions.push(`created_at < ${param(filter.createdTo)}::timestamptz + interval '1 millisecond'`);
+  const limitParam = param(limit);
+  const where = (extra: string[]) => {
+    const all = [...extra, ...conditions];
+    return all.length ? `WHERE ${all.join(" AND ")}` : "";
+  };
+  let sql: string;
+  if (filter.accountId) {
+    const account = param(filter.accountId);
+    const side = (column: string) => `(SELECT ${PAYMENT_COLUMNS} FROM payments ${where([`${column} = ${account}`])} ORDER BY id DESC LIMIT ${limitParam})`;
+    sql = `SELECT * FROM (${side("from_account")} UNION ALL ${side("to_account")}) both_sides ORDER BY id DESC LIMIT ${limitParam}`;
+  } else {
+    sql = `SELECT ${PAYMENT_COLUMNS} FROM payments ${where([])} ORDER BY id DESC LIMIT ${limitParam}`;
+  }
+  const { rows } = await db.query(sql, values).catch(asUnavailable);
+  return rows.map(toPaymentView);
+}
+
+/** One page of accounts by id, after the cursor `after` (an account id). */
+export async function listAccounts(db: Queryable, after: string | undefined, limit: number): Promise<AccountView[]> {
+  const { rows } = await (after === undefined
+    ? db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1`, [limit])
+    : db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
+  ).catch(asUnavailable);
+  return rows.map(toAccountView);
+}
+
 export async function findPayment(db: Queryable, id: string): Promise<PaymentView | null> {
   const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
   return rows[0] ? toPaymentView(rows[0]) : null;
