@@ -63,12 +63,15 @@ it("has examples that validate against the schemas the API uses", () => {
     for (const [method, op] of Object.entries(ops)) {
       const route = ROUTES.find((r) => r.method === method && openApiPath(r.path) === path)!;
       expect(route).toBeDefined();
-      const bodyExample = op.requestBody?.content?.["application/json"]?.example;
+      const media = op.requestBody?.content?.["application/json"];
+      const bodyExamples = [...(media?.example !== undefined ? [media.example] : []), ...Object.values((media?.examples ?? {}) as Record<string, { value: unknown }>).map((e) => e.value)];
       if (route.body) {
-        expect(bodyExample).toBeDefined();
-        const parsed = route.body.safeParse(bodyExample);
-        expect({ operation: op.operationId, issues: parsed.error?.issues ?? [] }).toEqual({ operation: op.operationId, issues: [] });
-        checked++;
+        expect({ operation: op.operationId, examples: bodyExamples.length > 0 }).toEqual({ operation: op.operationId, examples: true });
+        for (const example of bodyExamples) {
+          const parsed = route.body.safeParse(example);
+          expect({ operation: op.operationId, issues: parsed.error?.issues ?? [] }).toEqual({ operation: op.operationId, issues: [] });
+          checked++;
+        }
       }
       for (const [status, response] of Object.entries(op.responses as Record<string, any>)) {
         const schema = route.responses[Number(status)]?.schema as z.ZodType | undefined;
@@ -82,6 +85,25 @@ it("has examples that validate against the schemas the API uses", () => {
     }
   }
   expect(checked).toBeGreaterThan(30);
+});
+
+it("names what a 404 is about: the account or the payment of the route's path", () => {
+  for (const route of ROUTES.filter((r) => r.responses[404])) {
+    const message = (route.responses[404]!.example as { error: { message: string } }).error.message;
+    const expected = route.path.startsWith("/api/v1/accounts/") ? "account not found" : "payment not found";
+    expect({ route: route.path, message }).toEqual({ route: route.path, message: expected });
+  }
+});
+
+it("works when its examples are tried in order: the accounts they name are created by the create-account examples", () => {
+  const created = Object.values(document.paths["/api/v1/accounts"].post.requestBody.content["application/json"].examples as Record<string, { value: { id?: string } }>)
+    .map((e) => e.value.id)
+    .filter(Boolean);
+  const transfer = document.paths["/api/v1/payments"].post.requestBody.content["application/json"].example;
+  const deposit = document.paths["/api/v1/deposits"].post.requestBody.content["application/json"].example;
+  expect(created).toEqual(expect.arrayContaining([transfer.from_account, transfer.to_account, deposit.account_id]));
+  // No dialect Swagger UI cannot show (it would put a red warning at the top of /docs).
+  expect(document.jsonSchemaDialect).toBeUndefined();
 });
 
 it("describes money as strings with a pattern, never as numbers", () => {

@@ -34,6 +34,8 @@ export interface RouteSpec {
   /** A body that may be left out (read as `{}`). */
   bodyOptional?: boolean;
   bodyExample?: unknown;
+  /** Several named examples instead of one (Swagger UI offers them in a list). */
+  bodyExamples?: Record<string, { summary: string; value: unknown }>;
   /** Behind the API key (when API_KEYS is set) and the rate limit: everything under /api/v1 but this document. */
   guarded?: boolean;
   /**
@@ -239,6 +241,14 @@ function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpe
   };
 }
 
+/** A 404's example names what the route looks up: the account or the payment of its path. */
+function namedNotFound(route: RouteSpec): RouteSpec {
+  const notFound = route.responses[404];
+  const what = route.path.startsWith("/api/v1/accounts/:id") ? "account" : route.path.match(/^\/api\/v1\/payments?\/:id/) ? "payment" : undefined;
+  if (!notFound || !what) return route;
+  return { ...route, responses: { ...route.responses, 404: { ...notFound, example: { error: { code: "not_found", message: `${what} not found` } } } } };
+}
+
 const OPENAPI_ROUTE = "/api/v1/openapi.json";
 
 // Everything under /api/v1 but the document itself sits behind the API key and the rate limit.
@@ -268,7 +278,7 @@ export const ROUTES: RouteSpec[] = ([
     method: "get",
     path: "/readyz",
     operationId: "readyz",
-    summary: "Readiness: 200 when PostgreSQL and Redis answer and the process is not stopping",
+    summary: "Readiness: 200 when PostgreSQL and Redis answer, Redis takes writes, and the process is not stopping",
     tag: "operations",
     responses: {
       200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up", redis_memory: "ok" } },
@@ -299,7 +309,12 @@ export const ROUTES: RouteSpec[] = ([
     tag: "accounts",
     headers: [IDEMPOTENCY_KEY],
     body: schemas.CreateAccountRequest,
-    bodyExample: { currency: "USD" },
+    // Tried in order in /docs, these create the two accounts every later example names.
+    bodyExamples: {
+      first: { summary: "The first account of the examples", value: { currency: "USD", id: ids.account } },
+      second: { summary: "The second account of the examples", value: { currency: "USD", id: ids.other } },
+      generated: { summary: "An account with a server-chosen id", value: { currency: "USD" } },
+    },
     responses: {
       201: { description: "Created", schema: AccountResponse, example: { ...accountExample, balance: "0.00", available: "0.00", held: "0.00", entry_count: 0 }, headers: { Location: { description: "`/api/v1/accounts/{id}`" }, "Idempotent-Replayed": REPLAYED } },
       ...errors(...IDEMPOTENT_ERRORS, "account_exists"),
@@ -336,7 +351,7 @@ export const ROUTES: RouteSpec[] = ([
   accountStatus("freeze", "Freeze an account: from now on it can receive money but not send or withdraw it"),
   accountStatus("unfreeze", "Unfreeze an account (also one frozen by a chargeback): it can send again"),
   transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
-  transfer("/api/v1/payment", "createPaymentSeedRoute", "The seed's route: the same endpoint as POST /api/v1/payments"),
+  transfer("/api/v1/payment", "createPaymentSeedRoute", "The original route of version 1, kept for existing clients: the same endpoint as POST /api/v1/payments"),
   {
     method: "post",
     path: "/api/v1/payments/batch",
@@ -402,11 +417,13 @@ export const ROUTES: RouteSpec[] = ([
     },
   },
   getPayment("/api/v1/payments/:id", "getPayment", "A payment, for polling its status"),
-  getPayment("/api/v1/payment/:id", "getPaymentSeedRoute", "The seed's route: the same endpoint as GET /api/v1/payments/{id}"),
+  getPayment("/api/v1/payment/:id", "getPaymentSeedRoute", "The original route of version 1, kept for existing clients: the same endpoint as GET /api/v1/payments/{id}"),
   disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
   disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
   disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
-] satisfies RouteSpec[]).map(guard);
+] satisfies RouteSpec[])
+  .map(guard)
+  .map(namedNotFound);
 
 /** `/api/v1/accounts/:id` → `/api/v1/accounts/{id}` */
 export function openApiPath(expressPath: string): string {
