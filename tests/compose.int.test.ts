@@ -166,7 +166,7 @@ it("ships a Grafana dashboard whose queries use only metrics the apps export", (
     "settle_payments_failed_total",
     "settle_payment_accept_duration_seconds_bucket",
     "settle_payment_accept_to_settle_seconds_bucket",
-    "settle_settle_transaction_duration_seconds_bucket",
+    "settle_round_duration_seconds_bucket",
     "settle_queue_jobs",
     "settle_sweeper_reenqueues_total",
     "settle_worker_partitions_owned",

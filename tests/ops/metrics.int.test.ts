@@ -58,7 +58,7 @@ it("counts payments accepted, refused, completed and failed, by type and reason"
   expect(moved(workerBefore, workerAfter, "settle_payments_failed_total", { type: "transfer", reason: "insufficient_funds" })).toBe(1);
   const settledCount = ["deposit", "transfer", "withdrawal"].flatMap((type) => ["completed", "failed"].map((status) => ({ type, status })));
   expect(settledCount.reduce((n, l) => n + moved(workerBefore, workerAfter, "settle_payment_accept_to_settle_seconds_count", l), 0)).toBe(4);
-  expect(moved(workerBefore, workerAfter, "settle_settle_transaction_duration_seconds_count", {})).toBeGreaterThanOrEqual(1);
+  expect(moved(workerBefore, workerAfter, "settle_round_duration_seconds_count", {})).toBeGreaterThanOrEqual(1);
 });
 
 it("counts an idempotent replay as replayed, not as another accepted payment", async () => {

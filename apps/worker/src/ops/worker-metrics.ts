@@ -63,8 +63,8 @@ export class WorkerMetrics {
       registers,
     });
     this.settleDuration = new Histogram({
-      name: "settle_settle_transaction_duration_seconds",
-      help: "Time one settle job waits for its partition to be settled: the settle transaction in flight, then the one(s) it joins with the worker's other waiting partitions, retries included",
+      name: "settle_round_duration_seconds",
+      help: "One settle round that settled something: the transaction settling the held partitions' pending operations together, retries included",
       buckets: SETTLE_BUCKETS,
       registers,
     });
@@ -103,7 +103,7 @@ export class WorkerMetrics {
     registerPoolGauge(source.pool, this.registry);
   }
 
-  /** Counts one settle job's results. */
+  /** Counts one settle round's results and its duration. */
   recordSettled(result: { payments: SettledPayment[]; disputes?: { kind: string; status: string }[] }, seconds: number): void {
     this.settleDuration.observe(seconds);
     for (const p of result.payments) {

@@ -4,8 +4,9 @@ import { asUnavailable } from "../db/pool";
 import { formatMoney, moneyFromDb } from "../money";
 import type { AccountStatus, EntryType, FailureReason, PaymentType } from "./apply";
 
-// Every SQL statement of the HTTP side of the ledger. None of them locks an account row for
-// longer than one statement: the API never changes a balance.
+// The API's SQL on accounts and payments (disputes.ts and ../idempotency.ts hold their own).
+// None of them locks an account row for longer than one statement, and none changes a balance:
+// only the settle transaction does.
 
 export interface AccountView {
   id: string;

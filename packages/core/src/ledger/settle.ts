@@ -5,6 +5,8 @@ import {
   applyDispute,
   applyPayment,
   type AccountState,
+  type AccountStatus,
+  type DisputeToApply,
   type DisputeKind,
   type DisputeStatus,
   type FailureReason,
@@ -134,9 +136,51 @@ const WRITE_BATCH = `
             FROM (SELECT id FROM settled UNION SELECT id FROM operations) touched) numbered
    GROUP BY chunk`;
 
-type Row = Record<string, any>;
+// The rows LOCK_BATCH returns, one shape per `row_kind` (pg gives bigint and numeric as strings).
+interface LockedPaymentRow {
+  row_kind: "payment";
+  id: string;
+  partition: number;
+  type: PaymentType;
+  from_account: string | null;
+  to_account: string | null;
+  amount: string;
+  order_seq: string;
+  created_at: Date;
+  request_id: string | null;
+}
+interface LockedDisputeRow {
+  row_kind: "dispute";
+  id: string;
+  partition: number;
+  kind: DisputeKind;
+  payment_id: string;
+  order_seq: string;
+}
+interface DisputedPaymentRow {
+  row_kind: "disputed";
+  id: string;
+  type: PaymentType;
+  status: DisputeToApply["payment"]["status"];
+  from_account: string | null;
+  to_account: string | null;
+  amount: string;
+  dispute_status: DisputeStatus;
+}
+interface LockedAccountRow {
+  row_kind: "account";
+  id: string;
+  status: AccountStatus;
+  available: string;
+  held: string;
+  entry_count: string;
+  last_hash: string;
+}
+type LockedRow = LockedPaymentRow | LockedDisputeRow | DisputedPaymentRow | LockedAccountRow;
 
-function toAccountState(r: Row): AccountState {
+type Work = { kind: "payment"; row: LockedPaymentRow; orderSeq: bigint } | { kind: "dispute"; row: LockedDisputeRow; orderSeq: bigint };
+
+function toAccountState(r: LockedAccountRow): AccountState {
   return {
     id: String(r.id),
     status: r.status,
@@ -155,16 +199,20 @@ function toAccountState(r: Row): AccountState {
  */
 export async function settleBatch(pool: Pool, partitions: readonly number[], limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partitions, limit] });
-    const work = rows
-      .filter((row) => row.row_kind === "payment" || row.row_kind === "dispute")
-      .map((row) => ({ kind: row.row_kind as "payment" | "dispute", row, orderSeq: BigInt(row.order_seq) }))
-      .sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1))
-      .slice(0, limit);
+    const { rows } = await client.query<LockedRow>({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partitions, limit] });
+    const work: Work[] = [];
+    const disputed = new Map<string, DisputedPaymentRow>();
+    const accounts = new Map<string, AccountState>();
+    for (const row of rows) {
+      if (row.row_kind === "payment") work.push({ kind: "payment", row, orderSeq: BigInt(row.order_seq) });
+      else if (row.row_kind === "dispute") work.push({ kind: "dispute", row, orderSeq: BigInt(row.order_seq) });
+      else if (row.row_kind === "disputed") disputed.set(String(row.id), row);
+      else accounts.set(String(row.id), toAccountState(row));
+    }
+    work.sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1));
+    work.splice(limit);
     if (work.length === 0) return { payments: [], disputes: [] };
-    const disputed = new Map<string, Row>(rows.filter((r) => r.row_kind === "disputed").map((r) => [String(r.id), r]));
-    const disputedIds = [...new Set(work.filter((w) => w.kind === "dispute").map((w) => String(w.row.payment_id)))].sort();
-    const accounts = new Map(rows.filter((r) => r.row_kind === "account").map((r) => [String(r.id), toAccountState(r)]));
+    const disputedIds = [...new Set(work.flatMap((w) => (w.kind === "dispute" ? [String(w.row.payment_id)] : [])))].sort();
     const before = new Map([...accounts].map(([id, a]) => [id, { entryCount: a.entryCount, status: a.status }]));
 
     const now = new Date();
@@ -283,7 +331,11 @@ const OLDEST_PENDING = `
  */
 export async function failOldestPending(pool: Pool, partition: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query(OLDEST_PENDING, [partition]);
+    // `type` carries a payment's type, or a dispute operation's kind.
+    const { rows } = await client.query<{ kind: "payment" | "dispute"; id: string; payment_id: string; type: string; order_seq: string; created_at: Date; request_id: string | null }>(
+      OLDEST_PENDING,
+      [partition],
+    );
     const row = rows[0];
     if (!row) return { payments: [], disputes: [] };
     const now = new Date();
@@ -294,11 +346,11 @@ export async function failOldestPending(pool: Pool, partition: number): Promise<
     }
     await client.query(`SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', $1)`, [String(row.payment_id)]);
     if (row.kind === "payment") {
-      const failed: SettledPayment = { id: String(row.id), partition, type: row.type, orderSeq: BigInt(row.order_seq), status: "failed", failureReason: "internal_error", createdAt: row.created_at, processedAt: now, requestId: row.request_id ?? null };
+      const failed: SettledPayment = { id: String(row.id), partition, type: row.type as PaymentType, orderSeq: BigInt(row.order_seq), status: "failed", failureReason: "internal_error", createdAt: row.created_at, processedAt: now, requestId: row.request_id ?? null };
       return { payments: [failed], disputes: [] };
     }
-    const { rows: target } = await client.query("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
-    const rejected: SettledDispute = { id: String(row.id), partition, paymentId: String(row.payment_id), kind: row.type, orderSeq: BigInt(row.order_seq), status: "rejected", disputeStatus: target[0]?.dispute_status ?? "none" };
+    const { rows: target } = await client.query<{ dispute_status: DisputeStatus }>("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
+    const rejected: SettledDispute = { id: String(row.id), partition, paymentId: String(row.payment_id), kind: row.type as DisputeKind, orderSeq: BigInt(row.order_seq), status: "rejected", disputeStatus: target[0]?.dispute_status ?? "none" };
     return { payments: [], disputes: [rejected] };
   });
 }
