@@ -1,6 +1,17 @@
 // `pnpm migrate`: creates the database if missing and applies infra/migrations.
 import { z } from "zod";
-import { ConfigError, migrate, parseEnv, sharedEnv } from "@settle/core";
+import { ConfigError, migrate, parseCommandLine, parseEnv, sharedEnv } from "@settle/core";
+
+const USAGE = `Usage: pnpm migrate
+
+Creates the database of DATABASE_URL if it is missing and applies infra/migrations/*.sql that are
+not applied yet, in order, each in its own transaction, under an advisory lock (so concurrent runs
+are safe). An applied migration whose file has changed since is refused.
+
+Environment: DATABASE_URL (postgres://postgres@127.0.0.1:5432/settle)
+Exit code: 0 when the database is up to date, 1 on any error, 2 for a bad option.`;
+
+parseCommandLine(process.argv.slice(2), { name: "migrate", usage: USAGE });
 
 async function main(): Promise<void> {
   const env = parseEnv(z.object({ DATABASE_URL: sharedEnv.DATABASE_URL }), process.env);

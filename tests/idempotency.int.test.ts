@@ -9,6 +9,7 @@ import { loadConfig as loadApiConfig } from "../apps/api/src/config";
 import { startApi, type RunningApi } from "../apps/api/src/server";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, newAccount, settled, type ApiClient } from "./support/http";
+import { clearPrefix } from "./support/processes";
 
 let system: InProcessSystem;
 let api: ApiClient;
@@ -228,9 +229,11 @@ describe("migration 0005 (keys scoped per client)", () => {
   const url = `${TEST_SERVER_URL}/${name}`;
   let pool: Pool;
   let running: RunningApi | undefined;
+  const prefix = uniquePrefix("idem-migration");
 
   afterAll(async () => {
     await running?.close();
+    await clearPrefix(TEST_REDIS_URL, prefix);
     await pool?.end();
     const admin = new Client({ connectionString: `${TEST_SERVER_URL}/postgres` });
     await admin.connect();
@@ -285,7 +288,7 @@ describe("migration 0005 (keys scoped per client)", () => {
     ]);
 
     running = await startApi(
-      loadApiConfig({ DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: uniquePrefix("idem-migration"), PARTITIONS: "8", PORT: "0", HOST: "127.0.0.1", API_KEYS: `${KEY_A},${KEY_B}` }),
+      loadApiConfig({ DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PARTITIONS: "8", PORT: "0", HOST: "127.0.0.1", API_KEYS: `${KEY_A},${KEY_B}` }),
       createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent", name: "idempotency-migration" }),
     );
     const api = client(running.url);

@@ -31,6 +31,9 @@ beforeAll(async () => {
     await queues.close().catch(() => undefined);
     redis.disconnect();
     await pool.end();
+    // ioredis keeps a timer of `disconnectTimeout` (2 s) after disconnecting a socket that never
+    // opened, which would keep jest from exiting; let it run out here.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
   };
 });
 afterAll(() => close());

@@ -12,6 +12,7 @@ const execFileAsync = promisify(execFile);
 
 let system: InProcessSystem;
 let accounts: string[];
+let refused: string;
 
 /** Runs scripts/verify.ts as `pnpm verify` does (tsx, source conditions), with its own environment. */
 async function verify(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -42,6 +43,7 @@ beforeAll(async () => {
     await api.post("/api/v1/withdrawals", { account_id: accounts[2], amount: "5.25" }),
   ];
   for (const res of more) await settled(api, res.body.id);
+  refused = more[2]!.body.id;
 }, 60_000);
 afterAll(async () => {
   await system.stop();
@@ -55,6 +57,21 @@ it("exits 0 with a summary on a healthy ledger", async () => {
   expect(result.stdout).toMatch(/journal entries: +8\n/);
   expect(result.stdout).toMatch(/payments: +7 \(completed 6, failed 1, pending 0\)/);
   expect(result.stdout).toMatch(/total balance: +144\.75\n/);
+  // One line per invariant: the findings the tests assert on and the bench reports.
+  for (const invariant of ["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending"]) {
+    expect(result.stdout).toContain(`✓ ${invariant}: `);
+  }
+});
+
+it("exits non-zero naming an insufficient_funds its payer's journal does not justify", async () => {
+  // As if the refused payment had been for 1.00, which the payer could pay.
+  await system.db.pool.query("UPDATE payments SET amount = 1.00 WHERE id = $1", [refused]);
+  const result = await verify({ DATABASE_URL: system.db.url });
+  expect(result.code).toBe(1);
+  expect(result.stdout).toContain("✗ failures justified");
+  expect(result.stderr).toContain(`failures justified: payment ${refused} failed insufficient_funds for 1.00 with 120.00 available before it`);
+  await system.db.pool.query("UPDATE payments SET amount = 500.00 WHERE id = $1", [refused]);
+  expect((await verify({ DATABASE_URL: system.db.url })).code).toBe(0);
 });
 
 it("exits non-zero naming an account row that differs from its journal", async () => {

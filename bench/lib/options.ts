@@ -73,7 +73,7 @@ export interface BenchOptions {
   outDir: string;
 }
 
-export const USAGE = `pnpm bench [options]    (every option also reads BENCH_<NAME>, e.g. BENCH_DURATION=30)
+export const USAGE = `Usage: pnpm bench [options]    (every option also reads BENCH_<NAME>, e.g. BENCH_DURATION=30)
   --plan <scenario@rate,...>  runs, in order (default ${DEFAULT_PLAN})
   --scenario <a,b>            instead of --plan: these scenarios (${SCENARIOS.join(", ")}) ...
   --rate <r,...>              ... at these rates: arrivals/s (open loop) or max (closed loop); default max

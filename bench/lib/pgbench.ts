@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createPool } from "@settle/core";
+import { findPostgresPrograms, POSTGRES_SEARCH } from "@settle/core/testing";
 import { procStats, ROOT } from "./children";
 import { dropDatabase, recreateDatabase } from "./database";
 import type { BenchOptions } from "./options";
@@ -20,7 +21,15 @@ export interface PgbenchResult {
   command: string;
 }
 
-const PGBENCH = process.env.PGBENCH ?? "/usr/bin/pgbench";
+let pgbenchPath: string | undefined;
+/** PGBENCH, else pgbench where PostgreSQL's programs are; throws, naming what to install, if there is none. */
+function pgbench(): string {
+  pgbenchPath ??= process.env.PGBENCH || findPostgresPrograms(["pgbench"])?.pgbench;
+  if (!pgbenchPath) {
+    throw new Error(`pgbench not found (looked in ${POSTGRES_SEARCH}): install PostgreSQL's server package, which has it (e.g. apt-get install postgresql), set PGBENCH=/path/to/pgbench, or run with --pgbench false`);
+  }
+  return pgbenchPath;
+}
 
 function connArgs(url: string): string[] {
   const u = new URL(url);
@@ -35,7 +44,7 @@ interface CpuSample {
 
 function run(args: string[], onStderrLine?: (line: string) => void, onSpawn?: (pid: number) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PGBENCH, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(pgbench(), args, { stdio: ["ignore", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = "";
     let stderr = "";
@@ -119,6 +128,7 @@ export class PgbenchBaseline {
   ) {}
 
   static async prepare(opts: BenchOptions): Promise<PgbenchBaseline> {
+    pgbench(); // before the scratch database is made: a missing pgbench is the whole error
     const url = await recreateDatabase(opts.databaseUrl, DB, { migrate: false });
     // Scale = clients, so TPC-B's branch rows do not become the bottleneck (pgbench's own advice).
     const scale = String(Math.max(1, opts.concurrency));

@@ -451,7 +451,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     };
 
     const redisKeys = await countPrefix(opts.redisUrl, prefix).catch(() => -1);
-    const invariants = await checkSettleInvariants(pool, { disputes });
+    const invariants = await checkSettleInvariants(pool);
     invariants.push(await checkObservedDebitOrder(pool, debits));
     if (!drained) invariants.push({ name: "drained in time", ok: false, detail: `payments still pending after ${opts.settleTimeoutS} s` });
     const acceptSeries = new Map(load.perSecond.map((p) => [p.second, p]));

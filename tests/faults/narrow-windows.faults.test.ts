@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { createRedis, partitionFor, PartitionQueues, settleDeduplicationId } from "@settle/core";
-import { waitFor } from "@settle/core/testing";
+import { findOnPath, waitFor } from "@settle/core/testing";
 import { assertInvariants, fundAccounts, ProcessCluster, type Acceptance, type SettleProcess } from "../support/processes";
 import { PrivateRedis } from "../support/services";
 
@@ -49,7 +49,9 @@ const settledBy = (proc: SettleProcess, ids: string[]) => logLines(proc).filter(
 
 /** The local addresses ("127.0.0.1:port") of a process's TCP connections to `port`: its Redis clients as CLIENT LIST names them. */
 async function connectionsOf(pid: number, port: number): Promise<string[]> {
-  const { stdout } = await run("ss", ["-Htnp", "state", "established", "dport", "=", `:${port}`]);
+  const ss = findOnPath("ss");
+  if (!ss) throw new Error("this fault test needs `ss` (iproute2) on PATH to find the API's Redis connections: install iproute2");
+  const { stdout } = await run(ss, ["-Htnp", "state", "established", "dport", "=", `:${port}`]);
   return stdout
     .split("\n")
     .filter((line) => line.includes(`pid=${pid},`))

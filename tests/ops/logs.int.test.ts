@@ -7,6 +7,7 @@ import { startApi, type RunningApi } from "../../apps/api/src/server";
 import { loadConfig as loadWorkerConfig } from "../../apps/worker/src/config";
 import { SettleWorker } from "../../apps/worker/src/settle-worker";
 import { client, newAccount, settled, type ApiClient } from "../support/http";
+import { clearPrefix } from "../support/processes";
 
 // pino is a dependency of @settle/core only; the logger here is built as createLogger builds it
 // (same redaction), but writes its JSON lines into memory.
@@ -20,11 +21,12 @@ let db: TestDatabase;
 let api: RunningApi;
 let worker: SettleWorker;
 let http: ApiClient;
+const prefix = uniquePrefix("logs");
 
 beforeAll(async () => {
   const logger = pino({ level: "info", redact: { paths: REDACTED_PATHS, censor: "[redacted]" } }, { write: (line: string) => lines.push(line) });
   db = await createTestDatabase("logs");
-  const env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: uniquePrefix("logs"), PARTITIONS: "4" };
+  const env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PARTITIONS: "4" };
   api = await startApi(loadApiConfig({ ...env, PORT: "0", HOST: "127.0.0.1", ADMIN_USER: "ops", ADMIN_PASSWORD }), logger);
   worker = new SettleWorker(loadWorkerConfig({ ...env, LEASE_TTL_MS: "2000" }), {}, logger);
   await worker.start();
@@ -34,6 +36,7 @@ afterAll(async () => {
   await worker.stop();
   await api.close();
   await db.drop();
+  await clearPrefix(TEST_REDIS_URL, prefix);
 });
 
 it("traces a payment by the caller's X-Request-Id from the request line to the worker's settlement line", async () => {

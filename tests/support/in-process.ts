@@ -5,6 +5,7 @@ import { loadConfig as loadApiConfig } from "../../apps/api/src/config";
 import { startApi, type RunningApi } from "../../apps/api/src/server";
 import { loadConfig as loadWorkerConfig } from "../../apps/worker/src/config";
 import { SettleWorker } from "../../apps/worker/src/settle-worker";
+import { clearPrefix } from "./processes";
 
 export interface InProcessSystem {
   db: TestDatabase;
@@ -17,7 +18,10 @@ export interface InProcessSystem {
   stop(): Promise<void>;
 }
 
-/** Starts one API (on a free port) and `workers` worker instances; `stop()` closes all and drops the database. */
+/**
+ * Starts one API (on a free port) and `workers` worker instances; `stop()` closes all, drops the
+ * database and deletes the prefix's keys from the shared Redis.
+ */
 export async function startInProcess(
   label: string,
   options: { workers?: number; env?: Record<string, string>; apiEnv?: Record<string, string> } = {},
@@ -50,9 +54,15 @@ export async function startInProcess(
     logger,
     startWorker,
     async stop() {
-      await Promise.all(workers.map((w) => w.stop()));
-      await api.close();
-      await db.drop();
+      try {
+        await Promise.all(workers.map((w) => w.stop()));
+        await api.close();
+      } finally {
+        await db.drop();
+        // Only once the API and workers are closed: nothing may write a key (a lease, a readiness
+        // probe) after the deletion. In `finally`, so a failed stop leaves no keys behind either.
+        await clearPrefix(env.REDIS_URL!, prefix);
+      }
     },
   };
 }

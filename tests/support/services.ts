@@ -5,11 +5,48 @@ import { chownSync, closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { waitFor } from "@settle/core/testing";
+import { findOnPath, findPostgresPrograms, POSTGRES_SEARCH, waitFor } from "@settle/core/testing";
 import { freePort } from "./processes";
 
 const run = promisify(execFile);
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+
+// The programs are looked up when a test first needs them, so that a machine without them fails
+// that test with a message naming what to install, not with ENOENT or a timeout.
+let redisPrograms: { server: string; cli: string } | undefined;
+function redisProgram(name: "server" | "cli"): string {
+  if (!redisPrograms) {
+    const [server, cli] = [findOnPath("redis-server"), findOnPath("redis-cli")];
+    if (!server || !cli) {
+      const missing = [server ? "" : "redis-server", cli ? "" : "redis-cli"].filter(Boolean).join(" and ");
+      throw new Error(`this test runs a private Redis and needs ${missing} on PATH: install Redis (e.g. apt-get install redis-server redis-tools) or put them on PATH`);
+    }
+    redisPrograms = { server, cli };
+  }
+  return redisPrograms[name];
+}
+
+// PostgreSQL refuses to run as root, so a private cluster runs as the `postgres` user through
+// runuser, which only root may use.
+let pgPrograms: { initdb: string; pg_ctl: string; runuser: string } | undefined;
+function pgProgram(name: "initdb" | "pg_ctl" | "runuser"): string {
+  if (!pgPrograms) {
+    const server = findPostgresPrograms(["initdb", "pg_ctl"] as const);
+    if (!server) {
+      throw new Error(`this test runs a private PostgreSQL and needs PostgreSQL's server programs (initdb, pg_ctl), found in none of ${POSTGRES_SEARCH}: install PostgreSQL's server package (e.g. apt-get install postgresql) or put its bin directory on PATH`);
+    }
+    const runuser = findOnPath("runuser");
+    if (process.getuid?.() !== 0 || !runuser) {
+      throw new Error("this test runs a private PostgreSQL as the `postgres` user with `runuser -u postgres`, which needs root and runuser (util-linux): run the fault tests as root");
+    }
+    try {
+      execFileSync("id", ["-u", "postgres"], { stdio: "ignore" });
+    } catch {
+      throw new Error("this test runs a private PostgreSQL as the `postgres` user, and there is no such user: install PostgreSQL's server package, which creates it");
+    }
+    pgPrograms = { ...server, runuser };
+  }
+  return pgPrograms[name];
+}
 
 export interface PrivateRedisOptions {
   /**
@@ -51,13 +88,13 @@ export class PrivateRedis {
     try {
       const persistence = this.options.persistence ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"];
       const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", ...persistence, "--daemonize", "no", ...(this.options.args ?? [])];
-      this.child = spawn("redis-server", args, { stdio: ["ignore", fd, fd] });
+      this.child = spawn(redisProgram("server"), args, { stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);
     }
     const child = this.child;
     process.once("exit", () => child.kill("SIGKILL"));
-    await waitFor(async () => (await run("redis-cli", ["-p", String(this.port), "ping"])).stdout.trim() === "PONG", {
+    await waitFor(async () => (await run(redisProgram("cli"), ["-p", String(this.port), "ping"])).stdout.trim() === "PONG", {
       timeoutMs: 10_000,
       intervalMs: 100,
       what: `redis on ${this.port}`,
@@ -103,6 +140,8 @@ export class PrivatePostgres {
   ) {}
 
   static async start(): Promise<PrivatePostgres> {
+    // Fails here, naming what the machine lacks, before anything is created.
+    pgProgram("runuser");
     const dir = mkdtempSync(path.join(os.tmpdir(), "settle-pg-"));
     const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
@@ -123,8 +162,8 @@ export class PrivatePostgres {
     return `postgres://postgres@127.0.0.1:${this.port}`;
   }
 
-  private async asPostgres(binary: string, args: string[]): Promise<string> {
-    const { stdout } = await run("runuser", ["-u", "postgres", "--", path.join(PG_BIN, binary), ...args], { timeout: 60_000 });
+  private async asPostgres(binary: "initdb" | "pg_ctl", args: string[]): Promise<string> {
+    const { stdout } = await run(pgProgram("runuser"), ["-u", "postgres", "--", pgProgram(binary), ...args], { timeout: 60_000 });
     return stdout;
   }
 
@@ -148,7 +187,7 @@ export class PrivatePostgres {
 
   private destroySync(): void {
     try {
-      execFileSync("runuser", ["-u", "postgres", "--", path.join(PG_BIN, "pg_ctl"), "-D", this.dataDir, "-m", "immediate", "stop"], { stdio: "ignore" });
+      execFileSync(pgProgram("runuser"), ["-u", "postgres", "--", pgProgram("pg_ctl"), "-D", this.dataDir, "-m", "immediate", "stop"], { stdio: "ignore" });
     } catch {
       // not running
     }

@@ -1,8 +1,16 @@
-import { ConfigError } from "@settle/core";
+import { ConfigError, parseCommandLine } from "@settle/core";
 import { loadConfig } from "./config";
 import { startApi } from "./server";
 
+const USAGE = `Usage: settle-api   (pnpm -C apps/api start; node dist/main.js in the image)
+
+The HTTP API. It takes no arguments: it is configured by environment variables (README.md,
+"Configuration"), e.g. DATABASE_URL, REDIS_URL, PORT, HOST, PARTITIONS, API_KEYS.
+SIGTERM or SIGINT stops it gracefully (after SHUTDOWN_DELAY_MS, in-flight requests finish).
+Exit code: 0 after a graceful stop, 1 if it failed, 2 for a bad option or configuration.`;
+
 async function main(): Promise<void> {
+  parseCommandLine(process.argv.slice(2), { name: "settle-api", usage: USAGE });
   let config;
   try {
     config = loadConfig(process.env);

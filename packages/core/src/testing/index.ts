@@ -81,3 +81,5 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+export { findOnPath, findPostgresPrograms, POSTGRES_SEARCH } from "./binaries";
