@@ -1,0 +1,36 @@
+export {
+  createSettleClient,
+  newIdempotencyKey,
+  type SettleClient,
+  type SettleClientOptions,
+  type CreateOptions,
+  type CreatedAccount,
+  type AcceptedPayment,
+  type Account,
+  type AccountPage,
+  type JournalEntry,
+  type JournalPage,
+  type Payment,
+  type PaymentPage,
+  type DisputeAccepted,
+  type BatchItem,
+  type BatchResult,
+  type BatchResults,
+  type CreateAccountRequest,
+  type TransferRequest,
+  type ExternalMoveRequest,
+  type ListAccountsQuery,
+  type ListEntriesQuery,
+  type ListPaymentsQuery,
+} from "./client";
+export { SettleApiError, type ErrorBody, type ErrorCode, type ErrorDetail, type SettleErrorCode } from "./errors";
+export {
+  verifyWebhookSignature,
+  signWebhookPayload,
+  WebhookSignatureError,
+  SIGNATURE_HEADER,
+  DEFAULT_TOLERANCE_SECONDS,
+  type VerifyWebhookOptions,
+  type WebhookSignatureFailure,
+} from "./webhooks";
+export type { paths, components, operations } from "./generated/openapi";
