@@ -1,4 +1,9 @@
-// A small JSON client for the API under test: status, headers and parsed body of every call.
+// Two ways to the API under test. `settle` is the typed client users have (@settle/client): the
+// helpers below and tests of ordinary use go through it. `get`/`post`/`call` send exactly what
+// they are given and return status, headers and parsed body, for the tests whose point is a
+// request no typed client would send (malformed bodies, unknown fields, wrong methods).
+import { createSettleClient } from "@settle/client";
+
 export interface HttpResult<T = any> {
   status: number;
   headers: Headers;
@@ -22,10 +27,12 @@ export function client(baseUrl: string, defaults: Record<string, string> = {}) {
     }
     return { status: res.status, headers: res.headers, body: parsed as T };
   };
+  const bearer = /^Bearer (.+)$/.exec(defaults.authorization ?? defaults.Authorization ?? "")?.[1];
   return {
     get: <T = any>(path: string, headers?: Record<string, string>) => call<T>("GET", path, undefined, headers),
     post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>("POST", path, body, headers),
     call,
+    settle: createSettleClient({ baseUrl, ...(bearer ? { apiKey: bearer } : {}) }),
   };
 }
 
@@ -33,17 +40,15 @@ export type ApiClient = ReturnType<typeof client>;
 
 /** Creates an account and returns its id. */
 export async function newAccount(api: ApiClient, currency = "USD"): Promise<string> {
-  const res = await api.post("/api/v1/accounts", { currency });
-  if (res.status !== 201) throw new Error(`create account: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.id;
+  return (await api.settle.createAccount({ currency })).account.id;
 }
 
 /** Polls a payment until it leaves `pending`. */
 export async function settled(api: ApiClient, paymentId: string, timeoutMs = 15_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await api.get(`/api/v1/payments/${paymentId}`);
-    if (res.status === 200 && res.body.status !== "pending") return res.body;
+    const payment = await api.settle.getPayment(paymentId);
+    if (payment.status !== "pending") return payment;
     if (Date.now() > deadline) throw new Error(`payment ${paymentId} still pending after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -298,19 +298,12 @@ export function logScenario(name: string, load: LoadResult, broken: string, repo
 /** Creates `count` accounts through the API, deposits `amount` in each and waits until all are funded. */
 export async function fundAccounts(api: ApiClient, count: number, amount: string): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const res = await api.post("/api/v1/accounts", { currency: "USD" });
-    if (res.status !== 201) throw new Error(`create account: ${res.status} ${JSON.stringify(res.body)}`);
-    ids.push(res.body.id);
-  }
+  for (let i = 0; i < count; i++) ids.push((await api.settle.createAccount({ currency: "USD" })).account.id);
   const deposits: string[] = [];
-  for (const id of ids) {
-    const res = await api.post("/api/v1/deposits", { account_id: id, amount });
-    if (res.status !== 202) throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`);
-    deposits.push(res.body.id);
-  }
+  for (const id of ids) deposits.push((await api.settle.createDeposit({ account_id: id, amount })).payment.id);
   for (const id of deposits) {
-    await waitFor(async () => (await api.get(`/api/v1/payments/${id}`)).body?.status === "completed", { timeoutMs: 30_000, what: `deposit ${id}` });
+    const deposit = await api.settle.waitForPayment(id, { timeoutSeconds: 30 });
+    if (deposit.status !== "completed") throw new Error(`deposit ${id} is ${deposit.status} after 30 s`);
   }
   return ids;
 }
