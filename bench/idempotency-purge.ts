@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     await writer;
     const writerSeconds = (performance.now() - t) / 1000;
 
-    const left = Number((await pool.query("SELECT count(*) AS n FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", [ttlHours])).rows[0].n);
+    const left = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", [ttlHours])).rows[0]!.n);
     const total = passes.reduce((s, p) => s + p.purged, 0);
     const working = passes.filter((p) => p.purged > 0);
     const perPass = working.length ? total / working.length : 0;

@@ -29,7 +29,7 @@ const A = "0190a3c2-0000-7000-8000-00000000000a";
 const B = "0190a3c2-0000-7000-8000-00000000000b";
 
 async function main(): Promise<void> {
-  const url = await recreateDatabase(o["database-url"]!, NAME, { migrate: true });
+  const url = await recreateDatabase(o["database-url"], NAME, { migrate: true });
   const pool = createPool({ url, max: 2, applicationName: "settle-bench-list", statementTimeoutMs: 600_000 });
   try {
     const started = performance.now();
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.end();
-    if (!o.keep) await dropDatabase(o["database-url"]!, NAME);
+    if (!o.keep) await dropDatabase(o["database-url"], NAME);
   }
 }
 

@@ -20,7 +20,7 @@ async function machine(opts: { databaseUrl: string; redisUrl: string }): Promise
   const pool = createPool({ url: databaseUrl(opts.databaseUrl, "postgres"), max: 1, applicationName: "settle-bench" });
   const redis = createRedis(opts.redisUrl, "worker");
   try {
-    const { rows } = await pool.query("SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('shared_buffers') AS sb");
+    const { rows } = await pool.query<{ v: string; sc: string; fsync: string; sb: string }>("SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('shared_buffers') AS sb");
     const info = await redis.info("server");
     return {
       cpus: os.cpus().length,

@@ -50,10 +50,10 @@ function run(args: string[]): Promise<Outcome> {
 const outcomes = new Map<string, Outcome>();
 
 beforeAll(async () => {
-  const runs = Object.entries(COMMANDS).flatMap(([name, args]) => [
+  const runs = Object.entries(COMMANDS).flatMap<[string, string[]]>(([name, args]) => [
     [`${name} --help`, [...args, "--help"]],
     [`${name} --bogus`, [...args, "--bogus"]],
-  ]) as [string, string[]][];
+  ]);
   // A few at a time: each is a node process loading TypeScript, and the machine is shared.
   const queue = [...runs];
   await Promise.all(

@@ -41,7 +41,7 @@ async function untilSettled(api: ApiClient, pool: ProcessCluster["db"]["pool"]) 
     if (rows[0].n === "0") return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`still pending; API at ${api}`);
+  throw new Error("operations still pending after the wait");
 }
 
 it(`settles a mix of payments and dispute steps on ${WORKERS} worker processes and verifies the ledger`, async () => {

@@ -52,7 +52,7 @@ async function move(type: "transfer" | "deposit" | "withdrawal", fromText: strin
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    const { rows } = await client.query(LOCK, [ids]);
+    const { rows } = await client.query<{ id: string; balance: string; last_seq: string }>(LOCK, [ids]);
     const byId = new Map(rows.map((r) => [String(r.id), { balance: moneyFromDb(String(r.balance)), lastSeq: BigInt(String(r.last_seq)) }]));
     if (byId.size !== ids.length) {
       await client.query("ROLLBACK");

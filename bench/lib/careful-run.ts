@@ -22,7 +22,7 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
   const { pool, client } = peer;
   try {
     // Funding as a payment with its journal entry, so the journal alone explains every balance.
-    const { rows: funded } = await pool.query(
+    const { rows: funded } = await pool.query<{ account_id: string }>(
       `WITH a AS (INSERT INTO accounts (id, balance, last_seq) SELECT gen_random_uuid(), $2::numeric, 1 FROM generate_series(1, $1::int) RETURNING id),
             p AS (INSERT INTO payments (id, type, to_account, amount, description) SELECT gen_random_uuid(), 'funding', id, $2::numeric, 'bench funding' FROM a RETURNING id, to_account)
        INSERT INTO journal_entries (account_id, seq, payment_id, amount, balance_after) SELECT to_account, 1, id, $2::numeric, $2::numeric FROM p RETURNING account_id`,
@@ -92,17 +92,17 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
 /** The careful design's promises, checked like Settle's: conservation, no negative balance, a gap-free journal, every 201 recorded. */
 async function checkCarefulInvariants(pool: Pool, funding: string, accounts: number, completedIds: string[]): Promise<InvariantResult[]> {
   const out: InvariantResult[] = [];
-  const { rows: c } = await pool.query(
+  const { rows: c } = await pool.query<{ held: string | null; expected: string | null; equal: boolean | null }>(
     `SELECT (SELECT sum(balance) FROM accounts) AS held,
             $1::numeric * $2::int + (SELECT coalesce(sum(amount) FILTER (WHERE type = 'deposit'), 0) - coalesce(sum(amount) FILTER (WHERE type = 'withdrawal'), 0) FROM payments) AS expected,
             (SELECT sum(balance) FROM accounts) = $1::numeric * $2::int + (SELECT coalesce(sum(amount) FILTER (WHERE type = 'deposit'), 0) - coalesce(sum(amount) FILTER (WHERE type = 'withdrawal'), 0) FROM payments) AS equal`,
     [funding, accounts],
   );
   out.push({ name: "conservation", ok: c[0]!.equal === true, detail: `accounts hold ${c[0]!.held}; funding + deposits − withdrawals = ${c[0]!.expected}` });
-  const { rows: n } = await pool.query("SELECT (SELECT count(*) FROM accounts WHERE balance < 0) AS accounts, (SELECT count(*) FROM journal_entries WHERE balance_after < 0) AS entries");
+  const { rows: n } = await pool.query<{ accounts: string; entries: string }>("SELECT (SELECT count(*) FROM accounts WHERE balance < 0) AS accounts, (SELECT count(*) FROM journal_entries WHERE balance_after < 0) AS entries");
   out.push({ name: "no negative balance", ok: Number(n[0]!.accounts) === 0 && Number(n[0]!.entries) === 0, detail: `${n[0]!.accounts} accounts and ${n[0]!.entries} journal entries below zero` });
   // Per account: seq 1..n without gaps, each balance_after = the previous + amount, the last = the balance.
-  const { rows: j } = await pool.query(`
+  const { rows: j } = await pool.query<{ gaps: string; chain_breaks: string; head_mismatches: string; entries: string }>(`
     WITH e AS (
       SELECT account_id, seq, amount, balance_after,
              row_number() OVER w AS n, lag(balance_after) OVER w AS prev, max(seq) OVER (PARTITION BY account_id) AS last
@@ -120,7 +120,7 @@ async function checkCarefulInvariants(pool: Pool, funding: string, accounts: num
   let badEntries = 0;
   for (let i = 0; i < completedIds.length; i += 10_000) {
     const chunk = completedIds.slice(i, i + 10_000);
-    const { rows } = await pool.query(
+    const { rows } = await pool.query<{ missing: string; bad: string }>(
       `WITH entries AS (SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id)
        SELECT count(*) FILTER (WHERE p.id IS NULL) AS missing,
               count(*) FILTER (WHERE p.id IS NOT NULL AND coalesce(e.n, 0) <> (p.from_account IS NOT NULL)::int + (p.to_account IS NOT NULL)::int) AS bad

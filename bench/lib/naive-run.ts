@@ -53,14 +53,14 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
 
     // What the naive design promised and what its tables say afterwards.
     const invariants: InvariantResult[] = [];
-    const { rows: c } = await pool.query(`
+    const { rows: c } = await pool.query<{ total: string | null; expected: string | null; equal: boolean | null }>(`
       SELECT (SELECT sum(balance) FROM naive_accounts) AS total,
              (SELECT sum(balance) FROM naive_initial)
              + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS expected,
              (SELECT sum(balance) FROM naive_accounts) = (SELECT sum(balance) FROM naive_initial)
              + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS equal`);
     invariants.push({ name: "conservation", ok: c[0]!.equal === true, detail: `accounts hold ${c[0]!.total}; initial + deposits − withdrawals = ${c[0]!.expected}` });
-    const { rows: replay } = await pool.query(`
+    const { rows: replay } = await pool.query<{ mismatched: string; overdrawn: string; negative: string }>(`
       WITH moves AS (
         SELECT from_account AS id, -amount AS delta FROM naive_transactions WHERE from_account IS NOT NULL
         UNION ALL SELECT to_account, amount FROM naive_transactions WHERE to_account IS NOT NULL),

@@ -65,7 +65,7 @@ function cpuSampler(url: string, dbName: string, durationS: number): { onSpawn: 
   const timers: NodeJS.Timeout[] = [];
   const pool = createPool({ url, max: 1, applicationName: "settle-bench-sampler" });
   const sample = async (pid: number, atS: number) => {
-    const { rows } = await pool.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbench'", [dbName]);
+    const { rows } = await pool.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgbench'", [dbName]);
     const postgres = rows.reduce((a, r) => a + (procStats(Number(r.pid))?.cpuS ?? 0), 0);
     samples.push({ atS, pgbench: procStats(pid)?.cpuS ?? 0, postgres });
   };

@@ -38,7 +38,16 @@ function label(text: string): string {
 
 /** A statement as pg takes it: SQL text, or a config object (named prepared statements). */
 type Statement = string | { text: string; values?: unknown[]; name?: string };
-type QueryFn = (statement: Statement, params?: unknown[]) => Promise<{ rows: any[] }>;
+type QueryFn = (statement: Statement, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+/** A node of an EXPLAIN (FORMAT JSON) plan: the fields summarisePlan reads. */
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "Actual Total Time"?: number;
+  "Actual Rows"?: number;
+  Plans?: PlanNode[];
+}
 const textOf = (statement: Statement): string => (typeof statement === "string" ? statement : statement.text);
 
 /**
@@ -53,7 +62,7 @@ function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["
       const values = typeof statement === "string" ? params : statement.values;
       const { rows } = await query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
       await query("ROLLBACK TO SAVEPOINT bench_explain");
-      const plan = (rows[0]?.["QUERY PLAN"] as { Plan: Record<string, unknown>; "Planning Time": number; "Execution Time": number }[])[0]!;
+      const plan = (rows[0]?.["QUERY PLAN"] as { Plan: PlanNode; "Planning Time": number; "Execution Time": number }[])[0]!;
       explain.push({ sql: label(text), planningMs: round(plan["Planning Time"], 3), executionMs: round(plan["Execution Time"], 3), plan: summarisePlan(plan.Plan) });
     }
     const t0 = performance.now();
@@ -65,9 +74,9 @@ function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["
     query: wrap((t, p) => pool.query(t, p), () => false),
     connect: async (): Promise<PoolClient> => {
       const client = await pool.connect();
-      const original = client.query as unknown as (this: PoolClient, t: Statement, p?: unknown[]) => Promise<{ rows: any[] }>;
+      const original = client.query.bind(client);
       let open = false;
-      const raw: QueryFn = (t, p) => original.call(client, t, p);
+      const raw: QueryFn = (t, p) => original(t, p);
       const timed = wrap(raw, () => open);
       (client as unknown as { query: QueryFn }).query = async (t, p) => {
         if (/^\s*BEGIN/i.test(textOf(t))) open = true;
@@ -75,21 +84,21 @@ function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["
         if (/^\s*(COMMIT|ROLLBACK)/i.test(textOf(t))) open = false;
         return r;
       };
-      const release = client.release;
-      client.release = ((err?: boolean | Error) => {
+      const release = client.release.bind(client);
+      client.release = (err?: boolean | Error) => {
         (client as unknown as { query: unknown }).query = original;
         client.release = release;
-        return release.call(client, err);
-      }) as PoolClient["release"];
+        return release(err);
+      };
       return client;
     },
   };
   return stub as unknown as Pool;
 }
 
-function summarisePlan(node: Record<string, unknown>, depth = 0): string {
+function summarisePlan(node: PlanNode, depth = 0): string {
   const own = `${"  ".repeat(depth)}${String(node["Node Type"])}${node["Relation Name"] ? ` on ${String(node["Relation Name"])}` : ""}${node["Index Name"] ? ` using ${String(node["Index Name"])}` : ""} (${round(Number(node["Actual Total Time"] ?? 0), 3)} ms, rows ${String(node["Actual Rows"] ?? "?")})`;
-  const children = ((node.Plans as Record<string, unknown>[] | undefined) ?? []).map((c) => summarisePlan(c, depth + 1));
+  const children = (node.Plans ?? []).map((c) => summarisePlan(c, depth + 1));
   return [own, ...children].join("\n");
 }
 
@@ -148,7 +157,7 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
       const [from, to] = pick(i + 1000);
       const partition = partitionFor(from, opts.partitions);
       let t0 = performance.now();
-      const payment = await insertPayment(pool, { id: uuidv7(), partition, type: "transfer", fromAccount: from, toAccount: to, amount: "1.00", description: null });
+      await insertPayment(pool, { id: uuidv7(), partition, type: "transfer", fromAccount: from, toAccount: to, amount: "1.00", description: null });
       inserts.push(performance.now() - t0);
       t0 = performance.now();
       await queues.wake(partition);
@@ -160,7 +169,7 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
     }
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const { rows } = await pool.query("SELECT count(*) AS n FROM payments WHERE status = 'pending'");
+      const { rows } = await pool.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE status = 'pending'");
       if (Number(rows[0]!.n) === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -174,7 +183,7 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
         processing.push(job.finishedOn - job.processedOn);
       }
     }
-    const { rows: hop } = await pool.query(
+    const { rows: hop } = await pool.query<{ ms: string }>(
       "SELECT extract(epoch FROM processed_at - created_at) * 1000 AS ms FROM payments WHERE id = ANY($1::uuid[]) AND processed_at IS NOT NULL",
       [accepted],
     );

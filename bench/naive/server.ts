@@ -29,7 +29,7 @@ async function move(from: string | null, to: string | null, amountText: string):
     // 1. check the balance (a plain read: nothing stops another request from reading the same value)
     let fromBalance: InstanceType<typeof MoneyDecimal> | undefined;
     if (from) {
-      const { rows } = await client.query("SELECT balance FROM naive_accounts WHERE id = $1", [from]);
+      const { rows } = await client.query<{ balance: string }>("SELECT balance FROM naive_accounts WHERE id = $1", [from]);
       if (!rows[0]) throw Object.assign(new Error("no such account"), { status: 422 });
       fromBalance = new MoneyDecimal(String(rows[0].balance));
       if (fromBalance.lessThan(amount)) {
@@ -39,7 +39,7 @@ async function move(from: string | null, to: string | null, amountText: string):
     }
     let toBalance: InstanceType<typeof MoneyDecimal> | undefined;
     if (to) {
-      const { rows } = await client.query("SELECT balance FROM naive_accounts WHERE id = $1", [to]);
+      const { rows } = await client.query<{ balance: string }>("SELECT balance FROM naive_accounts WHERE id = $1", [to]);
       if (!rows[0]) throw Object.assign(new Error("no such account"), { status: 422 });
       toBalance = new MoneyDecimal(String(rows[0].balance));
     }

@@ -47,7 +47,11 @@ it("keeps every invariant through worker kills, Redis restart and flush, Postgre
         });
         if (batch.status === 202) {
           counts.batches++;
-          for (const r of batch.body.results) if (r.status === 202) (extra.push(r.payment.id), counts.batchItems++);
+          for (const r of batch.body.results) {
+            if (r.status !== 202) continue;
+            extra.push(r.payment.id);
+            counts.batchItems++;
+          }
         }
         const target = load.accepted[Math.floor(load.accepted.length / 2)];
         if (target && round % 5 === 0) {

@@ -100,7 +100,7 @@ it("settles, through the sweeper, a payment whose API was killed between its com
     body: JSON.stringify({ from_account: payer, to_account: payee, amount: "7.00", payment_description: description }),
   }).then(
     (res) => `answered ${res.status}`,
-    (error: { cause?: { code?: string } }) => `no answer (${error.cause?.code ?? String(error)})`,
+    (error: Error & { cause?: { code?: string } }) => `no answer (${error.cause?.code ?? error.message})`,
   );
   // The API answers 202 once the add is confirmed or after 1 s: everything below fits in that second.
   const committed = await waitFor(

@@ -31,7 +31,10 @@ it("keeps payments equal to acknowledged requests when PostgreSQL crashes mid-ba
     const key = `crash-${i}-${randomUUID()}`;
     const body = JSON.stringify({ from_account: accounts[i % 20], to_account: accounts[(i + 7) % 20], amount: randomAmount() });
     for (let attempt = 0; Date.now() < deadline; attempt++) {
-      if (attempt > 0) (retries++, await new Promise((r) => setTimeout(r, 200)));
+      if (attempt > 0) {
+        retries++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       try {
         const res = await fetch(`${cluster.apiUrl}/api/v1/payments`, {
           method: "POST",
@@ -63,7 +66,10 @@ it("keeps payments equal to acknowledged requests when PostgreSQL crashes mid-ba
       idempotency_key: `crash-batch-${b}-${k}-${randomUUID()}`,
     }));
     for (let attempt = 0; Date.now() < deadline; attempt++) {
-      if (attempt > 0) (retries++, await new Promise((r) => setTimeout(r, 200)));
+      if (attempt > 0) {
+        retries++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       try {
         const res = await fetch(`${cluster.apiUrl}/api/v1/payments/batch`, {
           method: "POST",

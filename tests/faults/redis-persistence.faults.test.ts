@@ -109,7 +109,7 @@ it("settles everything once after a persistent Redis restart brings dead workers
   const recovered = await waitFor(
     async () => {
       const jobs = await Promise.all(staleJobs.map(({ queue, job }) => queue.getJob(job.id!)));
-      const states = await Promise.all(jobs.map((j) => j?.getState()));
+      const states = await Promise.all(jobs.map((j) => (j ? j.getState() : Promise.resolve(undefined))));
       return states.every((s) => s === "completed") && jobs;
     },
     { timeoutMs: 30_000, what: "the stale wake-ups to be run again and complete" },

@@ -1,6 +1,6 @@
-import type { z } from "zod";
 import { createApp } from "../../apps/api/src/app";
-import { findRoute, openApiPath, ROUTES, UNDOCUMENTED_PREFIXES } from "../../apps/api/src/ops/openapi-routes";
+import { openApiPath } from "../../apps/api/src/ops/openapi";
+import { findRoute, ROUTES, UNDOCUMENTED_PREFIXES } from "../../apps/api/src/ops/openapi-routes";
 import { AccountResponse, EntriesResponse, PaymentResponse } from "../../apps/api/src/ops/openapi-schemas";
 import { listServedRoutes } from "../../apps/api/src/ops/route-inventory";
 import { client, newAccount, settled, type ApiClient } from "../support/http";
@@ -44,6 +44,8 @@ it("declares every path parameter, and names each operation once", () => {
   expect(new Set(ids).size).toBe(ids.length);
 });
 
+// Express's routers are built from the route table, so this fails only when a route is added
+// outside it (a router of its own, like the dashboard's) or a table route is not mounted.
 it("documents every route the app serves, and serves every route it documents", () => {
   const served = listServedRoutes(createApp(system.api.deps), undocumented)
     .filter((r) => !undocumented(r.path))
@@ -74,7 +76,7 @@ it("has examples that validate against the schemas the API uses", () => {
         }
       }
       for (const [status, response] of Object.entries(op.responses as Record<string, any>)) {
-        const schema = route.responses[Number(status)]?.schema as z.ZodType | undefined;
+        const schema = route.responses[Number(status)]?.schema;
         for (const media of Object.values((response.content ?? {}) as Record<string, { example?: unknown }>)) {
           expect({ operation: op.operationId, status, hasExample: media.example !== undefined }).toEqual({ operation: op.operationId, status, hasExample: true });
           const parsed = schema!.safeParse(media.example);

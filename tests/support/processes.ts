@@ -1,79 +1,29 @@
 // Real API and worker processes for the multi-process and fault tests: spawn, wait until ready,
-// kill -9 / SIGTERM / restart one at a time, a steady load through HTTP, and the ledger invariants.
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+// kill -9 / SIGTERM / restart one at a time (on @settle/core/testing's spawnApp, which the bench
+// uses too), a steady load through HTTP, and the ledger invariants.
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { createRedis, formatMoney, moneyFromDb, verifyLedger, type Pool } from "@settle/core";
-import { clearRedisPrefix, createTestDatabase, TEST_REDIS_URL, TEST_SERVER_URL, uniquePrefix, waitFor, type TestDatabase } from "@settle/core/testing";
+import { AppProcess, clearRedisPrefix, createTestDatabase, freePort, spawnAppChild, TEST_REDIS_URL, TEST_SERVER_URL, uniquePrefix, waitFor, waitUntilReady, type ExitStatus, type TestDatabase } from "@settle/core/testing";
 import { client, type ApiClient } from "./http";
 
 const ROOT = path.resolve(__dirname, "../..");
-// Loading tsx with --import keeps one OS process per app: the tsx CLI would fork a child, and a
-// kill -9 of the CLI would leave the real worker running.
-const TSX_LOADER = pathToFileURL(path.join(path.dirname(require.resolve("tsx/package.json", { paths: [ROOT] })), "dist/loader.mjs")).href;
 
 export type ProcessKind = "api" | "worker";
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-// Every child this jest worker started: killed on exit even if a test forgot or crashed.
-const liveChildren = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of liveChildren) child.kill("SIGKILL");
-});
-
-import { freePort } from "@settle/core/testing";
-
+export type { ExitStatus };
 export { freePort };
 
 /** One spawned API or worker process, its output captured in `logFile`. */
-export class SettleProcess {
-  readonly exited: Promise<ExitStatus>;
-  private exitStatus: ExitStatus | undefined;
-
+export class SettleProcess extends AppProcess {
   constructor(
-    readonly name: string,
+    name: string,
     readonly kind: ProcessKind,
-    readonly child: ChildProcess,
-    readonly logFile: string,
+    child: ChildProcess,
+    logFile: string,
   ) {
-    liveChildren.add(child);
-    this.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        liveChildren.delete(child);
-        this.exitStatus = { code, signal };
-        resolve(this.exitStatus);
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get running(): boolean {
-    return this.exitStatus === undefined;
-  }
-
-  get exitedWith(): ExitStatus | undefined {
-    return this.exitStatus;
-  }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, "utf8");
-    } catch {
-      return "";
-    }
-  }
-
-  /** The last lines of its output, for failure messages. */
-  tail(lines = 20): string {
-    return this.log().trimEnd().split("\n").slice(-lines).join("\n");
+    super(name, child, logFile);
   }
 
   /** A worker's id, as it logged it at start (the value of its partition leases in Redis). */
@@ -83,22 +33,9 @@ export class SettleProcess {
     return match[1]!;
   }
 
-  /** kill -9: no handler runs, nothing is released, as in a crash. */
-  async kill9(): Promise<ExitStatus> {
-    if (this.running) this.child.kill("SIGKILL");
-    return this.exited;
-  }
-
   /** SIGTERM and wait for the exit; SIGKILL after `timeoutMs` (the exit status then shows it). */
-  async terminate(timeoutMs = 20_000): Promise<ExitStatus> {
-    if (!this.running) return this.exited;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
+  override terminate(timeoutMs = 20_000): Promise<ExitStatus> {
+    return super.terminate(timeoutMs);
   }
 }
 
@@ -173,30 +110,20 @@ export class ProcessCluster {
   private spawn(kind: ProcessKind, extraEnv: Record<string, string>): SettleProcess {
     const name = `${kind}-${++this.counter}`;
     const logFile = path.join(this.logDir, `${name}.log`);
-    // The child writes straight to the file: no pipe for this process to drain, nothing lost at a kill.
-    const fd = openSync(logFile, "a");
-    try {
-      const child = spawn(process.execPath, ["--import", TSX_LOADER, "--conditions=source", "src/main.ts"], {
-        cwd: path.join(ROOT, "apps", kind),
-        env: { PATH: process.env.PATH ?? "", ...this.env, ...extraEnv },
-        stdio: ["ignore", fd, fd],
-      });
-      const proc = new SettleProcess(name, kind, child, logFile);
-      this.processes.push(proc);
-      return proc;
-    } finally {
-      closeSync(fd);
-    }
+    const child = spawnAppChild({
+      cwd: path.join(ROOT, "apps", kind),
+      script: "src/main.ts",
+      // Only PATH is inherited: the processes run on the cluster's settings alone.
+      env: { PATH: process.env.PATH ?? "", ...this.env, ...extraEnv },
+      logFile,
+    });
+    const proc = new SettleProcess(name, kind, child, logFile);
+    this.processes.push(proc);
+    return proc;
   }
 
-  private async ready(proc: SettleProcess, check: () => Promise<boolean>, timeoutMs: number): Promise<SettleProcess> {
-    await waitFor(
-      async () => {
-        if (!proc.running) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exitedWith)}):\n${proc.tail()}`);
-        return check();
-      },
-      { timeoutMs, intervalMs: 100, what: `${proc.name} to be ready (log ${proc.logFile})` },
-    ).catch((error) => {
+  private async ready(proc: SettleProcess, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<SettleProcess> {
+    await waitUntilReady(proc, check, { timeoutMs, intervalMs: 100, what }).catch((error) => {
       throw new Error(`${(error as Error).message}\n${proc.tail()}`);
     });
     return proc;
@@ -212,13 +139,14 @@ export class ProcessCluster {
         return res.status === 200;
       },
       timeoutMs,
+      "GET /readyz answering 200",
     );
   }
 
   /** Starts a worker process and waits until it has logged that it started. */
   async startWorker(timeoutMs = 20_000): Promise<SettleProcess> {
     const proc = this.spawn("worker", {});
-    return this.ready(proc, async () => /"msg":"worker started"/.test(proc.log()), timeoutMs);
+    return this.ready(proc, () => Promise.resolve(/"msg":"worker started"/.test(proc.log())), timeoutMs, "its log saying it started");
   }
 
   /** Starts `n` workers at once. */

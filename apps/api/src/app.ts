@@ -4,15 +4,16 @@ import type { ApiDeps } from "./deps";
 import { requireApiKey } from "./http/auth";
 import { errorHandler, notFound } from "./http/errors";
 import { rateLimit } from "./http/rate-limit";
-import { accountsRouter } from "./routes/accounts";
 import { ApiMetrics } from "./ops/metrics";
+import { ROUTES } from "./ops/openapi-routes";
 import { opsRouter } from "./ops/ops-router";
 import { recordResponseFacts } from "./ops/response-facts";
 import { requestLog } from "./http/request-log";
-import { healthRouter } from "./routes/health";
-import { paymentsRouter } from "./routes/payments";
+import { routerFor } from "./routes/router";
 
 const MAX_URL_LENGTH = 2048;
+/** Where the guarded routes of the table live: behind the API key and the rate limit. */
+const API_PREFIX = "/api/v1";
 
 /** The Express application: routes, request logging, the contract's errors. No listening here. */
 export function createApp(deps: ApiDeps): Express {
@@ -28,13 +29,16 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestLog(deps.logger));
   const metrics = new ApiMetrics(deps);
   app.use(recordResponseFacts, metrics.middleware);
-  app.use(healthRouter(deps));
-  app.use(opsRouter(deps, metrics));
+  const ctx = { deps, metrics };
+  // The open routes of the table (health, metrics, this API's document), then what it leaves out.
+  app.use(routerFor(ROUTES.filter((r) => !r.guarded), ctx));
+  app.use(opsRouter(deps));
   const guards: RequestHandler[] = [];
   const keys = [...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })), ...(deps.config.adminApiKeys ?? []).map((key) => ({ key, role: "admin" as const }))];
   if (keys.length) guards.push(...requireApiKey(keys, deps.authFailures));
   if (deps.config.rateLimit.perSecond > 0) guards.push(rateLimit({ ...deps.config.rateLimit, redis: deps.redis, prefix: deps.config.queuePrefix, logger: deps.logger }));
-  app.use("/api/v1", ...guards, accountsRouter(deps), paymentsRouter(deps));
+  // The guards run for any path under the prefix, so an unknown one is a 401 before it is a 404.
+  app.use(API_PREFIX, ...guards, routerFor(ROUTES.filter((r) => r.guarded), ctx, API_PREFIX));
   app.use(notFound);
   app.use(errorHandler);
   return app;

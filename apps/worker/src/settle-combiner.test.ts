@@ -44,7 +44,10 @@ function clocked(overrides: { batchSize: number; lingerMs?: number; maxHoldMs?: 
     maxHoldMs: 1e9,
     idlePollMs: 50,
     now: () => clock.t,
-    sleep: async (ms: number) => void (clock.t += ms),
+    sleep: (ms: number) => {
+      clock.t += ms;
+      return Promise.resolve();
+    },
     ...overrides,
   };
   return { clock, options };

@@ -18,10 +18,14 @@ const PURGE_EVERY_MS = 60_000;
 const PURGE_BUDGET_MS = 1_000;
 
 /**
- * Wakes partitions whose payments stay pending past `afterSeconds`: the wake-up after the accept
- * may have failed, or Redis may have lost it. PostgreSQL is the source of truth, so a spare
- * wake-up is harmless (the settle transaction skips what is no longer pending). A deduplication
- * key left behind by a wake-up that can no longer run is freed first, or it would absorb this one.
+ * The worker's housekeeping, on one schedule: every `intervalMs` one worker of the deployment
+ * (a Redis `SET NX` turn) sweeps, and a sweep
+ * - wakes partitions whose work stays pending past `afterSeconds`: the wake-up after the accept
+ *   may have failed, or Redis may have lost it. PostgreSQL is the source of truth, so a spare
+ *   wake-up is harmless (the settle transaction skips what is no longer pending). A deduplication
+ *   key left behind by a wake-up that can no longer run is freed first, or it would absorb this one.
+ * - purges expired idempotency keys, once a minute (sooner while a pass was cut short).
+ * The queries are @settle/core's housekeeping module; the when and how often are here.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -53,6 +57,15 @@ export class Sweeper {
   async sweep(): Promise<number> {
     const turn = await this.redis.set(`${this.options.prefix}:sweeper`, "1", "PX", Math.max(100, this.options.intervalMs - 50), "NX");
     if (turn !== "OK") return 0;
+    const found = await this.wakeStalePartitions();
+    if (this.options.idempotencyTtlHours && (this.purgeBehind || Date.now() - this.lastPurge > PURGE_EVERY_MS)) {
+      await this.purgeExpiredKeys(this.options.idempotencyTtlHours);
+    }
+    return found;
+  }
+
+  /** Wakes each partition holding stale pending work; returns how many were found. */
+  private async wakeStalePartitions(): Promise<number> {
     const stale = await findStalePartitions(this.pool, this.options.afterSeconds);
     for (const { partition, count } of stale) {
       const freed = await this.queues.releaseStaleWakeUp(partition).catch((err) => {
@@ -65,13 +78,15 @@ export class Sweeper {
         this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
       }
     }
-    if (this.options.idempotencyTtlHours && (this.purgeBehind || Date.now() - this.lastPurge > PURGE_EVERY_MS)) {
-      this.lastPurge = Date.now();
-      const { purged, done } = await purgeIdempotencyKeys(this.pool, this.options.idempotencyTtlHours, { budgetMs: PURGE_BUDGET_MS });
-      this.purgeBehind = !done;
-      if (purged) this.options.logger.info({ purged, behind: !done }, "purged expired idempotency keys");
-    }
     return stale.length;
+  }
+
+  /** One purge pass, bounded by `PURGE_BUDGET_MS`. */
+  private async purgeExpiredKeys(ttlHours: number): Promise<void> {
+    this.lastPurge = Date.now();
+    const { purged, done } = await purgeIdempotencyKeys(this.pool, ttlHours, { budgetMs: PURGE_BUDGET_MS });
+    this.purgeBehind = !done;
+    if (purged) this.options.logger.info({ purged, behind: !done }, "purged expired idempotency keys");
   }
 
   async stop(): Promise<void> {

@@ -1,24 +1,27 @@
-/** Every error code of the HTTP contract (docs/API.md) with its status: the one place that maps them. */
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  invalid_json: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  idempotency_conflict: 409,
-  invalid_state: 409,
-  account_exists: 409,
-  payload_too_large: 413,
-  uri_too_long: 414,
-  unsupported_media_type: 415,
-  account_not_found: 422,
-  currency_mismatch: 422,
-  rate_limited: 429,
-  internal: 500,
-  unavailable: 503,
-} as const;
+/**
+ * Every error code a domain error may carry (docs/API.md lists them). The HTTP status of each is
+ * the API's business (apps/api/src/http/errors.ts); the order here is the order the document lists.
+ */
+export const ERROR_CODES = [
+  "invalid_request",
+  "invalid_json",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "idempotency_conflict",
+  "invalid_state",
+  "account_exists",
+  "payload_too_large",
+  "uri_too_long",
+  "unsupported_media_type",
+  "account_not_found",
+  "currency_mismatch",
+  "rate_limited",
+  "internal",
+  "unavailable",
+] as const;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorDetail {
   path: string;
@@ -35,14 +38,6 @@ export class DomainError extends Error {
     this.name = "DomainError";
     this.code = code;
     this.details = details;
-  }
-
-  get status(): number {
-    return ERROR_STATUS[this.code];
-  }
-
-  toBody(): { error: { code: ErrorCode; message: string; details?: ErrorDetail[] } } {
-    return { error: { code: this.code, message: this.message, ...(this.details.length ? { details: this.details } : {}) } };
   }
 }
 

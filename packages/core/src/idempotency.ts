@@ -80,7 +80,15 @@ const STORE_KEY = `
 
 class KeyTaken extends Error {}
 
-function replay<B>(row: { endpoint: string; request_hash: string; status_code: number; response: B }, key: IdempotencyKey): StoredResponse<B> & { replayed: true } {
+/** A stored key's row as FIND_KEY reads it (`response` is jsonb, parsed by pg). */
+interface StoredRow<B> {
+  endpoint: string;
+  request_hash: string;
+  status_code: number;
+  response: B;
+}
+
+function replay<B>(row: StoredRow<B>, key: IdempotencyKey): StoredResponse<B> & { replayed: true } {
   const conflict = idempotencyConflict({ endpoint: row.endpoint, requestHash: row.request_hash }, key);
   if (conflict) throw conflict;
   return { status: row.status_code, body: row.response, replayed: true };
@@ -98,7 +106,7 @@ export async function runIdempotent<B>(
   work: (db: Pool | PoolClient) => Promise<StoredResponse<B>>,
 ): Promise<StoredResponse<B> & { replayed: boolean }> {
   if (!key) return { ...(await work(pool)), replayed: false };
-  const { rows: existing } = await pool.query(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
+  const { rows: existing } = await pool.query<StoredRow<B>>(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
   if (existing[0]) return replay(existing[0], key);
   try {
     return await withTransaction(pool, async (client) => {
@@ -109,51 +117,9 @@ export async function runIdempotent<B>(
     });
   } catch (error) {
     if (!(error instanceof KeyTaken)) return asUnavailable(error);
-    const { rows } = await pool.query(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
-    return replay(rows[0], key);
-  }
-}
-
-export interface PurgeResult {
-  purged: number;
-  /** False when the pass stopped at its time budget with expired keys left: run another soon. */
-  done: boolean;
-}
-
-/**
- * Deletes keys older than `olderThanHours` (docs/API.md keeps them at least 24 hours), oldest
- * first along the created_at index, `batchSize` at a time, each batch a statement and a
- * transaction of its own: it locks only its own expired rows, for milliseconds, so the keys
- * stored meanwhile do not wait on it. Goes on until no expired key is left or `budgetMs` is
- * spent (bench/idempotency-purge.ts measures it).
- */
-export async function purgeIdempotencyKeys(
-  pool: Pool,
-  olderThanHours: number,
-  options: { batchSize?: number; budgetMs?: number } = {},
-): Promise<PurgeResult> {
-  const batchSize = options.batchSize ?? 5_000;
-  const deadline = Date.now() + (options.budgetMs ?? 1_000);
-  let purged = 0;
-  // Where the previous batch stopped: the next index scan starts there instead of walking again
-  // over the entries just deleted (they stay in the index until vacuum).
-  let from = "-infinity";
-  for (;;) {
-    const { rows } = await pool.query<{ n: number; last: string | null }>(
-      `WITH gone AS (
-         DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM idempotency_keys
-            WHERE created_at >= $2::timestamptz AND created_at < now() - make_interval(hours => $1::int)
-            ORDER BY created_at LIMIT $3::int))
-         RETURNING created_at)
-       SELECT count(*)::int AS n, max(created_at)::text AS last FROM gone`,
-      [olderThanHours, from, batchSize],
-    );
-    const { n, last } = rows[0]!;
-    purged += n;
-    if (n < batchSize || last === null) return { purged, done: true };
-    if (Date.now() >= deadline) return { purged, done: false };
-    from = last;
+    const { rows } = await pool.query<StoredRow<B>>(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
+    // The request that holds the key committed it: it is there now.
+    return replay(rows[0]!, key);
   }
 }
 
@@ -172,7 +138,7 @@ export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[])
   const found: (StoredKey<B> | undefined)[] = keys.map(() => undefined);
   if (keys.length === 0) return found;
   const { rows } = await pool
-    .query(
+    .query<{ i: string; endpoint: string; request_hash: string; response: B }>(
       // LATERAL, one primary-key probe per key: as a plain join the two-scope condition would
       // become a join filter over a scan of the whole table.
       `SELECT w.i, f.endpoint, f.request_hash, f.response
@@ -184,7 +150,7 @@ export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[])
       [keys.map((k) => k.scope), keys.map((k) => k.key), keys.map((k) => k.endpoint)],
     )
     .catch(asUnavailable);
-  for (const r of rows) found[Number(r.i) - 1] = { endpoint: String(r.endpoint), requestHash: String(r.request_hash), response: r.response as B };
+  for (const r of rows) found[Number(r.i) - 1] = { endpoint: r.endpoint, requestHash: r.request_hash, response: r.response };
   return found;
 }
 

@@ -4,8 +4,8 @@ import Decimal from "decimal.js";
 export const MoneyDecimal = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -40, toExpPos: 40 });
 export type Money = InstanceType<typeof MoneyDecimal>;
 
-// At most 15 integer digits and 2 fraction digits: fits NUMERIC(17,2) exactly.
-const AMOUNT_PATTERN = /^\d{1,15}(\.\d{1,2})?$/;
+/** At most 15 integer digits and 2 fraction digits: fits NUMERIC(17,2) exactly. */
+export const AMOUNT_PATTERN = /^\d{1,15}(\.\d{1,2})?$/;
 
 export const AMOUNT_RULE = "must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits";
 

@@ -13,9 +13,12 @@ export const Uuid = z
 /** Money in a request: a decimal string, never a JSON number (docs/API.md "Conventions"). */
 export const Amount = z.string({ error: "must be a decimal string, not a number" }).refine((s) => parseAmount(s) !== null, AMOUNT_RULE);
 
+/** The form of a currency code; a known ISO 4217 code is checked besides. */
+export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+
 export const Currency = z
   .string({ error: "must be a string" })
-  .refine((s) => /^[A-Z]{3}$/.test(s) && KNOWN_CURRENCIES.has(s), "must be an ISO 4217 currency code such as USD");
+  .refine((s) => CURRENCY_PATTERN.test(s) && KNOWN_CURRENCIES.has(s), "must be an ISO 4217 currency code such as USD");
 
 // PostgreSQL text cannot hold U+0000: refused here, it never reaches (and never fails) a batch insert.
 const Description = z

@@ -1,6 +1,35 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
-import { DomainError, issuesToDetails, isTransientDbError, UnavailableError } from "@settle/core";
+import { DomainError, issuesToDetails, isTransientDbError, UnavailableError, type ErrorCode, type ErrorDetail } from "@settle/core";
+
+/** The HTTP status of every error code of the contract (docs/API.md): the one place that maps them. */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  idempotency_conflict: 409,
+  invalid_state: 409,
+  account_exists: 409,
+  payload_too_large: 413,
+  uri_too_long: 414,
+  unsupported_media_type: 415,
+  account_not_found: 422,
+  currency_mismatch: 422,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+export function errorStatus(error: DomainError): number {
+  return ERROR_STATUS[error.code];
+}
+
+/** The contract's error body: `details` only when there are some. */
+export function errorBody(error: DomainError): { error: { code: ErrorCode; message: string; details?: ErrorDetail[] } } {
+  return { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
+}
 
 /**
  * Parses `value` with a zod schema; a failure is a 400 `invalid_request` naming each field.
@@ -28,12 +57,16 @@ const BODY_ERRORS: Record<string, DomainError> = {
 };
 
 /** The one place an error becomes an HTTP answer: contract code and body, never a stack or SQL. */
-export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+// Express 5 knows an error handler by its four parameters: `next` must be declared, unused.
+export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  // body-parser's errors carry a `type` (and `limit` for a body too large).
+  const parsed = (error ?? {}) as { type?: unknown; limit?: unknown };
+  const bodyError = typeof parsed.type === "string" ? BODY_ERRORS[parsed.type] : undefined;
   let domain: DomainError;
   if (error instanceof DomainError) domain = error;
-  else if (error?.type === "entity.too.large" && typeof error.limit === "number") {
-    domain = new DomainError("payload_too_large", `request body is larger than ${error.limit / 1024} KiB`);
-  } else if (typeof error?.type === "string" && BODY_ERRORS[error.type]) domain = BODY_ERRORS[error.type]!;
+  else if (parsed.type === "entity.too.large" && typeof parsed.limit === "number") {
+    domain = new DomainError("payload_too_large", `request body is larger than ${parsed.limit / 1024} KiB`);
+  } else if (bodyError) domain = bodyError;
   else if (isTransientDbError(error)) domain = new UnavailableError("postgres", error);
   else {
     req.log?.error({ err: error }, "unhandled error");
@@ -42,5 +75,5 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   if (domain instanceof UnavailableError) req.log?.warn({ err: (domain as { cause?: unknown }).cause ?? domain }, domain.message);
   if (res.headersSent) return;
   if (domain.code === "unavailable") res.setHeader("Retry-After", "1");
-  res.status(domain.status).json(domain.toBody());
+  res.status(errorStatus(domain)).json(errorBody(domain));
 };

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler } from "express";
 import { DomainError } from "@settle/core";
+import { errorBody, errorStatus } from "../http/errors";
 
 export interface BasicAuthOptions {
   user: string;
@@ -43,6 +44,6 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
     if (given) options.onFailure?.(req);
     res.setHeader("WWW-Authenticate", challenge);
     const error = new DomainError("unauthorized", given ? "wrong user name or password" : "credentials required (HTTP basic auth)");
-    res.status(error.status).json(error.toBody());
+    res.status(errorStatus(error)).json(errorBody(error));
   };
 }

@@ -1,7 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
-import { Router } from "express";
+import { Router, type RequestHandler } from "express";
 import type { PartitionQueues } from "@settle/core";
 import type { AuthFailures } from "../http/auth-failures";
 import { basicAuth } from "./basic-auth";
@@ -31,6 +31,6 @@ export function bullBoardRouter(options: BullBoardOptions): Router {
     options: { uiConfig: { boardTitle: readOnlyMode ? "Settle (read-only)" : "Settle", hideDocsLink: true } },
   });
   const router = Router();
-  router.use(options.failures.guard, basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin", onFailure: (req) => options.failures.record(req.socket.remoteAddress) }), serverAdapter.getRouter());
+  router.use(options.failures.guard, basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin", onFailure: (req) => options.failures.record(req.socket.remoteAddress) }), serverAdapter.getRouter() as RequestHandler);
   return router;
 }

@@ -83,17 +83,16 @@ export class ApiMetrics {
       labelNames: ["partition", "state"],
       registers,
       collect() {
-        const gauge = this;
         depthRead = (async () => {
           try {
             const counts = await sampler.sample();
-            gauge.reset();
+            this.reset();
             counts.forEach((byState, partition) => {
-              for (const state of QUEUE_STATES) gauge.set({ partition: String(partition), state }, byState[state]);
+              for (const state of QUEUE_STATES) this.set({ partition: String(partition), state }, byState[state]);
             });
           } catch (err) {
             // No series rather than stale ones: a gap in the graph says Redis did not answer.
-            gauge.reset();
+            this.reset();
             depthErrors.inc();
             deps.logger.warn({ err }, "metrics: could not read queue depth");
           }
@@ -116,7 +115,7 @@ export class ApiMetrics {
       // Cached like the queue depth: several scrapes within 2 s cost one query.
       if (!lockStats || Date.now() - lockStats.at > (options.queueDepthCacheMs ?? 2000)) {
         // Bounded: with PostgreSQL down a scrape must still answer, without these two.
-        const value = withTimeout(deps.pool.query(LOCK_STATS_SQL), 1000, "reading lock statistics").then(({ rows }) => ({ lockWaits: Number(rows[0]?.lock_waits ?? 0), deadlocks: Number(rows[0]?.deadlocks ?? 0) }));
+        const value = withTimeout(deps.pool.query<{ lock_waits: string; deadlocks: string }>(LOCK_STATS_SQL), 1000, "reading lock statistics").then(({ rows }) => ({ lockWaits: Number(rows[0]?.lock_waits ?? 0), deadlocks: Number(rows[0]?.deadlocks ?? 0) }));
         lockStats = { at: Date.now(), value };
         value.catch(() => (lockStats = undefined));
       }

@@ -1,10 +1,21 @@
+import type { RequestHandler, Response } from "express";
 import { z } from "zod";
-import { ERROR_STATUS, schemas, type ErrorCode } from "@settle/core";
+import { schemas, type ErrorCode } from "@settle/core";
+import { ERROR_STATUS } from "../http/errors";
+import { BATCH_BODY_LIMIT_BYTES } from "../http/json-body";
+import * as accounts from "../routes/accounts";
+import * as health from "../routes/health";
+import * as payments from "../routes/payments";
+import type { RouteContext, RouteHandler } from "../routes/router";
+import { buildOpenApiDocument, OPENAPI_PATH } from "./openapi";
+import { metricsGuard, serveMetrics } from "./ops-router";
 import { AccountResponse, AccountsPage, BatchRequestDoc, DisputeAccepted, BatchResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, PaymentsPage, ReadyResponse } from "./openapi-schemas";
 
-// The route table of the API: every route the app serves, with the zod schema that validates its
-// request and the shape of each answer. The OpenAPI document is generated from it, the metrics
-// label requests by it, and a test fails when the app serves a route that is not listed here.
+// The route table of the API: every route the app serves, with its handler, the zod schema that
+// validates its request and the shape of each answer. Express's routers are built from it
+// (routes/router.ts: role check, body parser, handler), the OpenAPI document is generated from it,
+// and the metrics label requests by it, so a route cannot be served undocumented or documented
+// unserved. The handlers live in routes/*.ts by resource; this file says what each route is.
 
 /** What a 202 accepted: the payment's type, or the dispute operation asked for. */
 export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback" | "batch";
@@ -46,6 +57,12 @@ export interface RouteSpec {
   /** Set on routes that create a payment or a dispute operation (counted as accepted on 202). */
   accepts?: AcceptedOperation;
   responses: Record<number, ResponseSpec>;
+  /** What answers the route, after the checks its entry implies (routes/router.ts). */
+  handler: RouteHandler;
+  /** A check of the route's own, run first (the metrics token of /metrics). */
+  before?: (ctx: RouteContext) => RequestHandler;
+  /** The JSON body parser's limit, for a route with a `body` (default 16 KiB). */
+  bodyLimitBytes?: number;
 }
 
 /** Paths the app serves that are not part of the JSON API, and why they are left out. */
@@ -165,6 +182,7 @@ const accepted = (example: unknown): ResponseSpec => ({
 const transfer = (path: string, operationId: string, summary: string): RouteSpec => ({
   method: "post",
   path,
+  handler: payments.transfer,
   operationId,
   summary,
   tag: "payments",
@@ -178,6 +196,7 @@ const transfer = (path: string, operationId: string, summary: string): RouteSpec
 const getPayment = (path: string, operationId: string, summary: string): RouteSpec => ({
   method: "get",
   path,
+  handler: payments.get,
   operationId,
   summary,
   description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending` and no dispute operation on it is queued (at once if so already), or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
@@ -191,6 +210,7 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
   return {
     method: "post",
     path: `/api/v1/payments/:id/${kind}`,
+    handler: payments.disputeOperation(kind),
     operationId: `${kind}Payment`,
     summary,
     description:
@@ -224,6 +244,7 @@ function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpe
   return {
     method: "post",
     path: `/api/v1/accounts/:id/${action}`,
+    handler: accounts.setStatus(status),
     operationId: `${action}Account`,
     summary,
     description:
@@ -249,11 +270,9 @@ function namedNotFound(route: RouteSpec): RouteSpec {
   return { ...route, responses: { ...route.responses, 404: { ...notFound, example: { error: { code: "not_found", message: `${what} not found` } } } } };
 }
 
-const OPENAPI_ROUTE = "/api/v1/openapi.json";
-
 // Everything under /api/v1 but the document itself sits behind the API key and the rate limit.
 const guard = (route: RouteSpec): RouteSpec => {
-  if (!route.path.startsWith("/api/v1/") || route.path === OPENAPI_ROUTE) return { ...route, role: route.role ?? "public" };
+  if (!route.path.startsWith("/api/v1/") || route.path === OPENAPI_PATH) return { ...route, role: route.role ?? "public" };
   const role = route.role ?? "client";
   const who = role === "admin" ? "an admin API key (`ADMIN_API_KEYS`); a client key gets 403 `forbidden`" : "any API key (`API_KEYS` or `ADMIN_API_KEYS`)";
   return {
@@ -269,6 +288,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/healthz",
+    handler: health.healthz,
     operationId: "healthz",
     summary: "Liveness: 200 while the process runs",
     tag: "operations",
@@ -277,6 +297,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/readyz",
+    handler: health.readyz,
     operationId: "readyz",
     summary: "Readiness: 200 when PostgreSQL and Redis answer, Redis takes writes, and the process is not stopping",
     tag: "operations",
@@ -288,6 +309,8 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/metrics",
+    handler: serveMetrics,
+    before: ({ deps }) => metricsGuard(deps.config.metricsToken),
     operationId: "metrics",
     summary: "Prometheus metrics of this API process",
     tag: "operations",
@@ -295,7 +318,8 @@ export const ROUTES: RouteSpec[] = ([
   },
   {
     method: "get",
-    path: OPENAPI_ROUTE,
+    path: OPENAPI_PATH,
+    handler: serveOpenApi,
     operationId: "openapi",
     summary: "This document (OpenAPI 3.1)",
     tag: "operations",
@@ -304,6 +328,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "post",
     path: "/api/v1/accounts",
+    handler: accounts.create,
     operationId: "createAccount",
     summary: "Create an account",
     tag: "accounts",
@@ -323,6 +348,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/api/v1/accounts",
+    handler: accounts.list,
     operationId: "listAccounts",
     summary: "Accounts by id, with cursor paging",
     tag: "accounts",
@@ -332,6 +358,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/api/v1/accounts/:id",
+    handler: accounts.get,
     operationId: "getAccount",
     summary: "An account with its balance, available and held funds",
     tag: "accounts",
@@ -341,6 +368,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/api/v1/accounts/:id/entries",
+    handler: accounts.entries,
     operationId: "listEntries",
     summary: "An account's journal, oldest first, with cursor paging",
     tag: "accounts",
@@ -355,6 +383,8 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "post",
     path: "/api/v1/payments/batch",
+    handler: payments.batch,
+    bodyLimitBytes: BATCH_BODY_LIMIT_BYTES,
     operationId: "createPaymentBatch",
     summary: "Accept up to 1,000 payments in one request, one commit",
     description:
@@ -381,6 +411,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "post",
     path: "/api/v1/deposits",
+    handler: payments.deposit,
     operationId: "createDeposit",
     summary: "Money from the outside world into an account",
     tag: "payments",
@@ -393,6 +424,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "post",
     path: "/api/v1/withdrawals",
+    handler: payments.withdrawal,
     operationId: "createWithdrawal",
     summary: "Money from an account to the outside world",
     tag: "payments",
@@ -405,6 +437,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     method: "get",
     path: "/api/v1/payments",
+    handler: payments.list,
     operationId: "listPayments",
     summary: "Payments, newest first, filtered and with cursor paging",
     description:
@@ -425,9 +458,12 @@ export const ROUTES: RouteSpec[] = ([
   .map(guard)
   .map(namedNotFound);
 
-/** `/api/v1/accounts/:id` → `/api/v1/accounts/{id}` */
-export function openApiPath(expressPath: string): string {
-  return expressPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+// Built on first use, once: the document depends only on code. A function declaration, so the
+// table above can name it before ROUTES exists.
+let servedDocument: string | undefined;
+function serveOpenApi(_req: unknown, res: Response): void {
+  servedDocument ??= JSON.stringify(buildOpenApiDocument(ROUTES));
+  res.type("application/json").send(servedDocument);
 }
 
 const matchers = ROUTES.map((route) => ({

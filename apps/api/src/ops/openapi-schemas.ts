@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ERROR_STATUS, schemas, type AccountView, type EntryView, type ErrorCode, type PaymentView } from "@settle/core";
+import { ERROR_CODES, schemas, type AccountView, type EntryView, type PaymentView } from "@settle/core";
 
 // Response shapes of the API as zod schemas, for the OpenAPI document only: requests are
 // validated by the schemas of @settle/core, responses are built by its repository. The checks
@@ -15,7 +15,7 @@ const Timestamp = z.iso.datetime().meta({ description: "RFC 3339 UTC timestamp",
 export const AccountResponse = z
   .object({
     id: Id,
-    currency: z.string().regex(/^[A-Z]{3}$/),
+    currency: z.string().regex(schemas.CURRENCY_PATTERN),
     status: z.enum(["active", "frozen"]),
     balance: MoneyOut.meta({ description: "available + held" }),
     available: MoneyOut,
@@ -33,7 +33,7 @@ export const PaymentResponse = z
     from_account: Id.nullable(),
     to_account: Id.nullable(),
     amount: MoneyOut,
-    currency: z.string().regex(/^[A-Z]{3}$/),
+    currency: z.string().regex(schemas.CURRENCY_PATTERN),
     payment_description: z.string().nullable(),
     failure_reason: z.enum(["insufficient_funds", "account_frozen", "internal_error"]).nullable(),
     dispute_status: z.enum(["none", "open", "resolved", "charged_back"]),
@@ -90,12 +90,11 @@ export const AccountsPage = z
   })
   .meta({ id: "AccountPage" });
 
-const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 export const ErrorResponse = z
   .object({
     error: z.object({
-      code: z.enum(errorCodes),
+      code: z.enum(ERROR_CODES),
       message: z.string(),
       details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     }),

@@ -1,16 +1,16 @@
 import path from "node:path";
 import express, { Router } from "express";
 import { z } from "zod";
-import { schemas } from "@settle/core";
-import { openApiPath, ROUTES, type RouteSpec } from "./openapi-routes";
+import { AMOUNT_PATTERN, schemas } from "@settle/core";
+import type { RouteSpec } from "./openapi-routes";
 
 type JsonSchema = Record<string, unknown>;
 
 // The request schemas refine plain strings; these say in the document what the refinements check.
 const REFINED: [z.ZodType, JsonSchema][] = [
   [schemas.Uuid, { format: "uuid", description: "A UUID in canonical form" }],
-  [schemas.Amount, { pattern: "^\\d{1,15}(\\.\\d{1,2})?$", description: "A decimal string greater than 0, at most 2 fraction digits; never a JSON number", example: "99.01" }],
-  [schemas.Currency, { pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code", example: "USD" }],
+  [schemas.Amount, { pattern: AMOUNT_PATTERN.source, description: "A decimal string greater than 0, at most 2 fraction digits; never a JSON number", example: "99.01" }],
+  [schemas.Currency, { pattern: schemas.CURRENCY_PATTERN.source, description: "ISO 4217 currency code", example: "USD" }],
 ];
 
 /** Converts a zod schema; named sub-schemas (`.meta({ id })`) go to `components` and are referenced. */
@@ -91,11 +91,19 @@ function operation(route: RouteSpec, components: Record<string, JsonSchema>): Js
   };
 }
 
-/** The OpenAPI 3.1 document of the API, generated from the route table and its zod schemas. */
-export function buildOpenApiDocument(): JsonSchema {
+/** `/api/v1/accounts/:id` → `/api/v1/accounts/{id}` */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+/**
+ * The OpenAPI 3.1 document of the API, generated from the route table (`ROUTES`) and its zod
+ * schemas. The table is passed in, not imported: it serves this document, so imports the other way.
+ */
+export function buildOpenApiDocument(routes: readonly RouteSpec[]): JsonSchema {
   const components: Record<string, JsonSchema> = {};
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const route of ROUTES) {
+  for (const route of routes) {
     const p = openApiPath(route.path);
     paths[p] = { ...paths[p], [route.method]: operation(route, components) };
   }
@@ -130,15 +138,10 @@ const SWAGGER_INITIALIZER = `window.onload = function () {
 };
 `;
 
-/** `GET /api/v1/openapi.json` and Swagger UI at `/docs`, served from swagger-ui-dist (no CDN). */
+/** Swagger UI at `/docs`, served from swagger-ui-dist (no CDN); the document itself is a route of the table. */
 export function openApiRouter(): Router {
-  // Built once: the document depends only on code.
-  const document = JSON.stringify(buildOpenApiDocument());
   const swaggerDir = path.dirname(require.resolve("swagger-ui-dist/package.json"));
   const router = Router();
-  router.get(OPENAPI_PATH, (_req, res) => {
-    res.type("application/json").send(document);
-  });
   router.get(`${DOCS_PATH}/swagger-initializer.js`, (_req, res) => {
     res.type("application/javascript").send(SWAGGER_INITIALIZER);
   });

@@ -3,16 +3,15 @@ import { Router, type RequestHandler } from "express";
 import { DomainError } from "@settle/core";
 import type { ApiDeps } from "../deps";
 import { BULL_BOARD_PATH, bullBoardRouter } from "./bull-board";
-import type { ApiMetrics } from "./metrics";
 import { openApiRouter } from "./openapi";
+import type { RouteHandler } from "../routes/router";
 
-/** `/metrics`, the OpenAPI document and `/docs`, and Bull Board when admin credentials are set. */
-export function opsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
+/**
+ * What the app serves outside the route table, none of it in the OpenAPI document: `/docs`, and
+ * Bull Board when admin credentials are set (ops/openapi-routes.ts, UNDOCUMENTED_PREFIXES).
+ */
+export function opsRouter(deps: ApiDeps): Router {
   const router = Router();
-  router.get("/metrics", metricsGuard(deps.config.metricsToken), async (_req, res) => {
-    const { contentType, body } = await metrics.render();
-    res.type(contentType).send(body);
-  });
   router.use(openApiRouter());
   // Never served without credentials: without both variables the dashboard is not mounted at all.
   if (deps.config.admin) router.use(BULL_BOARD_PATH, bullBoardRouter({ queues: deps.queues.queues, admin: deps.config.admin, failures: deps.authFailures }));
@@ -27,8 +26,14 @@ export function describeDashboard(config: ApiDeps["config"], url: string): { msg
   return { msg: "Bull Board is on (HTTP basic auth)", fields: { dashboard: `${url}${BULL_BOARD_PATH}`, adminUser: config.admin.user, readOnly: config.admin.readOnly } };
 }
 
+/** GET /metrics: the Prometheus text of this process. */
+export const serveMetrics: RouteHandler = async (_req, res, { metrics }) => {
+  const { contentType, body } = await metrics.render();
+  res.type(contentType).send(body);
+};
+
 /** With METRICS_TOKEN set, /metrics answers only `Authorization: Bearer <token>` (compared in constant time). */
-function metricsGuard(token: string | undefined): RequestHandler {
+export function metricsGuard(token: string | undefined): RequestHandler {
   if (!token) return (_req, _res, next) => next();
   const digest = (value: string) => createHash("sha256").update(value).digest();
   const expected = digest(`Bearer ${token}`);

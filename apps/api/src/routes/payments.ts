@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from "express";
+import type { Request, Response } from "express";
 import {
   acceptPayment,
   acceptPaymentBatch,
@@ -18,14 +18,16 @@ import {
   type PaymentView,
 } from "@settle/core";
 import type { ApiDeps } from "../deps";
-import { requireRole } from "../http/auth";
-import { parseOr400 } from "../http/errors";
-import { BATCH_BODY_LIMIT_BYTES, jsonBody, jsonBodyOf } from "../http/json-body";
+import { errorBody, errorStatus, parseOr400 } from "../http/errors";
 import { idempotencyOf, idempotencyScope, uuidParam } from "../http/request";
+import type { RouteHandler } from "./router";
+
+// The handlers of the payment routes; their routes (paths, roles, body limits) are in the route
+// table (ops/openapi-routes.ts), which builds the router.
 
 /** A batch item parsed like the body of its single endpoint; a bad item becomes its own 400. */
 function batchItem(req: Request, raw: unknown): BatchItem {
-  const type = raw && typeof raw === "object" && "type" in raw ? (raw as { type: unknown }).type : undefined;
+  const type = raw && typeof raw === "object" && "type" in raw ? raw.type : undefined;
   try {
     if (type === "deposit" || type === "withdrawal") {
       const item = parseOr400(schemas.BatchExternalMoveItem, raw);
@@ -57,7 +59,7 @@ function keyOf(req: Request, endpoint: string, key: string | undefined, body: ob
 }
 
 function batchResultBody(result: BatchItemResult) {
-  if ("refused" in result) return { status: result.refused.status, ...result.refused.toBody() };
+  if ("refused" in result) return { status: errorStatus(result.refused), ...errorBody(result.refused) };
   return { status: 202, payment: result.accepted, ...(result.replayed ? { replayed: true } : {}) };
 }
 
@@ -71,104 +73,96 @@ async function settledForGood(deps: ApiDeps, payment: PaymentView): Promise<bool
   return payment.status !== "pending" && !(await hasPendingDisputeOperation(deps.pool, payment.id));
 }
 
-export function paymentsRouter(deps: ApiDeps): Router {
-  const router = Router();
-  const acceptDeps = (req: Request): AcceptDeps => ({
-    pool: deps.pool,
-    waker: deps.waker,
-    partitions: deps.config.partitions,
-    logger: req.log ?? deps.logger,
-    batcher: deps.batcher,
-  });
-  const requestId = (req: Request) => (req.id === undefined ? undefined : String(req.id));
-
-  const accept = async (req: Request, res: Response, endpoint: string, request: PaymentRequest) => {
-    const response = await acceptPayment(acceptDeps(req), request, { requestId: requestId(req), idempotency: idempotencyOf(req, endpoint) });
-    sendAccepted(res, response);
-  };
-
-  // POST /payment is the seed's route: the same endpoint (a key replays across the two).
-  router.post(["/payments", "/payment"], jsonBody, async (req, res) => {
-    const body = parseOr400(schemas.TransferRequest, req.body);
-    await accept(req, res, "transfer", {
-      type: "transfer",
-      fromAccount: body.from_account,
-      toAccount: body.to_account,
-      amount: body.amount,
-      description: body.payment_description ?? null,
-    });
-  });
-
-  // Registered before /payments/:id routes would be; its own body limit (up to 1,000 payments).
-  router.post("/payments/batch", jsonBodyOf(BATCH_BODY_LIMIT_BYTES), async (req, res) => {
-    if (req.get("idempotency-key") !== undefined) {
-      throw new DomainError("invalid_request", "Idempotency-Key: a batch takes a key per item (idempotency_key), not the header", [
-        { path: "Idempotency-Key", message: "use each item's idempotency_key" },
-      ]);
-    }
-    const { payments } = parseOr400(schemas.BatchRequest, req.body);
-    const items = payments.map((raw) => batchItem(req, raw));
-    const results = await acceptPaymentBatch(acceptDeps(req), items, { requestId: requestId(req) });
-    res.status(202).json({ results: results.map(batchResultBody) });
-  });
-
-  router.post("/deposits", jsonBody, async (req, res) => {
-    const body = parseOr400(schemas.ExternalMoveRequest, req.body);
-    await accept(req, res, "deposit", { type: "deposit", fromAccount: null, toAccount: body.account_id, amount: body.amount, description: body.description ?? null });
-  });
-
-  router.post("/withdrawals", jsonBody, async (req, res) => {
-    const body = parseOr400(schemas.ExternalMoveRequest, req.body);
-    await accept(req, res, "withdrawal", { type: "withdrawal", fromAccount: body.account_id, toAccount: null, amount: body.amount, description: body.description ?? null });
-  });
-
-  router.get("/payments", async (req, res) => {
-    const q = parseOr400(schemas.PaymentsListQuery, req.query, "(query)");
-    const payments = await listPayments(
-      deps.pool,
-      { accountId: q.account_id, status: q.status, type: q.type, createdFrom: q.created_from, createdTo: q.created_to, after: q.after },
-      q.limit,
-    );
-    res.json({ payments, next_after: payments.length === q.limit ? payments[payments.length - 1]!.id : null });
-  });
-
-  router.get(["/payments/:id", "/payment/:id"], async (req, res) => {
-    const id = uuidParam(req.params.id, "payment");
-    const { wait } = parseOr400(schemas.PaymentQuery, req.query, "(query)");
-    let payment = await findPayment(deps.pool, id);
-    if (!payment) throw new DomainError("not_found", "payment not found");
-    if (wait > 0 && deps.events && !(await settledForGood(deps, payment))) {
-      // Each waiter holds a socket and a little memory: bounded per process.
-      if (deps.events.waiting >= deps.config.longPollMax) {
-        res.setHeader("Retry-After", "1");
-        throw new DomainError("rate_limited", `more than ${deps.config.longPollMax} long polls are waiting in this process; poll again without wait, or later`);
-      }
-      // Subscribe before the re-check, so a settlement between the two cannot be missed.
-      const waiter = deps.events.waitFor(id, wait * 1000);
-      res.on("close", waiter.cancel);
-      try {
-        const again = await findPayment(deps.pool, id);
-        if (again?.status === payment.status && again.dispute_status === payment.dispute_status) await waiter.done;
-        payment = (await findPayment(deps.pool, id)) ?? payment;
-      } finally {
-        waiter.cancel();
-      }
-    }
-    res.json(payment);
-  });
-
-  const disputeRoute = (kind: DisputeKind) =>
-    router.post(`/payments/:id/${kind}`, requireRole("admin"), jsonBody, async (req, res) => {
-      const id = uuidParam(req.params.id, "payment");
-      parseOr400(schemas.EmptyRequest, req.body);
-      const { payment, operation } = await requestDisputeOperation(acceptDeps(req), id, kind);
-      // The payment as it stands, and what was accepted: the operation, applied later (poll the
-      // payment with ?wait=, which answers once no operation of it is queued).
-      res.status(202).location(`/api/v1/payments/${payment.id}`).json({ ...payment, operation });
-    });
-  disputeRoute("dispute");
-  disputeRoute("resolve");
-  disputeRoute("chargeback");
-
-  return router;
+function acceptDeps(deps: ApiDeps, req: Request): AcceptDeps {
+  return { pool: deps.pool, waker: deps.waker, partitions: deps.config.partitions, logger: req.log ?? deps.logger, batcher: deps.batcher };
 }
+
+const requestId = (req: Request) => (req.id === undefined ? undefined : String(req.id));
+
+async function accept(deps: ApiDeps, req: Request, res: Response, endpoint: string, request: PaymentRequest): Promise<void> {
+  const response = await acceptPayment(acceptDeps(deps, req), request, { requestId: requestId(req), idempotency: idempotencyOf(req, endpoint) });
+  sendAccepted(res, response);
+}
+
+/** POST /payments, and POST /payment, the seed's route: the same endpoint (a key replays across the two). */
+export const transfer: RouteHandler = async (req, res, { deps }) => {
+  const body = parseOr400(schemas.TransferRequest, req.body);
+  await accept(deps, req, res, "transfer", {
+    type: "transfer",
+    fromAccount: body.from_account,
+    toAccount: body.to_account,
+    amount: body.amount,
+    description: body.payment_description ?? null,
+  });
+};
+
+/** Up to 1,000 payments; its own body limit is in the route table. */
+export const batch: RouteHandler = async (req, res, { deps }) => {
+  if (req.get("idempotency-key") !== undefined) {
+    throw new DomainError("invalid_request", "Idempotency-Key: a batch takes a key per item (idempotency_key), not the header", [
+      { path: "Idempotency-Key", message: "use each item's idempotency_key" },
+    ]);
+  }
+  const { payments } = parseOr400(schemas.BatchRequest, req.body);
+  const items = payments.map((raw) => batchItem(req, raw));
+  const results = await acceptPaymentBatch(acceptDeps(deps, req), items, { requestId: requestId(req) });
+  res.status(202).json({ results: results.map(batchResultBody) });
+};
+
+export const deposit: RouteHandler = async (req, res, { deps }) => {
+  const body = parseOr400(schemas.ExternalMoveRequest, req.body);
+  await accept(deps, req, res, "deposit", { type: "deposit", fromAccount: null, toAccount: body.account_id, amount: body.amount, description: body.description ?? null });
+};
+
+export const withdrawal: RouteHandler = async (req, res, { deps }) => {
+  const body = parseOr400(schemas.ExternalMoveRequest, req.body);
+  await accept(deps, req, res, "withdrawal", { type: "withdrawal", fromAccount: body.account_id, toAccount: null, amount: body.amount, description: body.description ?? null });
+};
+
+export const list: RouteHandler = async (req, res, { deps }) => {
+  const q = parseOr400(schemas.PaymentsListQuery, req.query, "(query)");
+  const payments = await listPayments(
+    deps.pool,
+    { accountId: q.account_id, status: q.status, type: q.type, createdFrom: q.created_from, createdTo: q.created_to, after: q.after },
+    q.limit,
+  );
+  res.json({ payments, next_after: payments.length === q.limit ? payments[payments.length - 1]!.id : null });
+};
+
+/** GET /payments/:id (and the seed's /payment/:id), with the long poll. */
+export const get: RouteHandler = async (req, res, { deps }) => {
+  const id = uuidParam(req.params.id, "payment");
+  const { wait } = parseOr400(schemas.PaymentQuery, req.query, "(query)");
+  let payment = await findPayment(deps.pool, id);
+  if (!payment) throw new DomainError("not_found", "payment not found");
+  if (wait > 0 && deps.events && !(await settledForGood(deps, payment))) {
+    // Each waiter holds a socket and a little memory: bounded per process.
+    if (deps.events.waiting >= deps.config.longPollMax) {
+      res.setHeader("Retry-After", "1");
+      throw new DomainError("rate_limited", `more than ${deps.config.longPollMax} long polls are waiting in this process; poll again without wait, or later`);
+    }
+    // Subscribe before the re-check, so a settlement between the two cannot be missed.
+    const waiter = deps.events.waitFor(id, wait * 1000);
+    res.on("close", waiter.cancel);
+    try {
+      const again = await findPayment(deps.pool, id);
+      if (again?.status === payment.status && again.dispute_status === payment.dispute_status) await waiter.done;
+      payment = (await findPayment(deps.pool, id)) ?? payment;
+    } finally {
+      waiter.cancel();
+    }
+  }
+  res.json(payment);
+};
+
+/** Dispute, resolve or charge back (admin only). */
+export const disputeOperation =
+  (kind: DisputeKind): RouteHandler =>
+  async (req, res, { deps }) => {
+    const id = uuidParam(req.params.id, "payment");
+    parseOr400(schemas.EmptyRequest, req.body);
+    const { payment, operation } = await requestDisputeOperation(acceptDeps(deps, req), id, kind);
+    // The payment as it stands, and what was accepted: the operation, applied later (poll the
+    // payment with ?wait=, which answers once no operation of it is queued).
+    res.status(202).location(`/api/v1/payments/${payment.id}`).json({ ...payment, operation });
+  };

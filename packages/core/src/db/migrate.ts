@@ -48,7 +48,7 @@ export async function migrate(databaseUrl: string, migrationsDir: string = DEFAU
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");
-        throw new Error(`migration ${file} failed: ${(error as Error).message}`);
+        throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
       }
       result.applied.push(file);
     }

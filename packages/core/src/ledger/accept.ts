@@ -4,7 +4,7 @@ import { uuidv7 } from "../ids";
 import type { AcceptBatcher } from "./accept-batcher";
 import { partitionFor } from "../partition";
 import type { PartitionWaker } from "../queue/partition-waker";
-import type { PaymentType } from "./apply";
+import type { PaymentType } from "./payments";
 import { insertPayment, type PaymentView } from "./ledger-repository";
 import { runIdempotent, type IdempotencyKey, type StoredResponse } from "../idempotency";
 

@@ -2,7 +2,8 @@ import type { Pool, PoolClient } from "pg";
 import { DomainError } from "../errors";
 import { asUnavailable } from "../db/pool";
 import { formatMoney, moneyFromDb } from "../money";
-import type { AccountStatus, EntryType, FailureReason, PaymentType } from "./apply";
+import type { AccountStatus, EntryType } from "./apply";
+import type { FailureReason, PaymentType } from "./payments";
 
 // The API's SQL on accounts and payments (disputes.ts and ../idempotency.ts hold their own).
 // None of them locks an account row for longer than one statement, and none changes a balance:
@@ -108,7 +109,7 @@ export function toEntryView(row: Row): EntryView {
 /** Creates an account; an id that exists already is a 409. */
 export async function createAccount(db: Queryable, input: { id: string; currency: string }): Promise<AccountView> {
   try {
-    const { rows } = await db.query(`INSERT INTO accounts (id, currency) VALUES ($1, $2) RETURNING ${ACCOUNT_COLUMNS}`, [input.id, input.currency]);
+    const { rows } = await db.query<Row>(`INSERT INTO accounts (id, currency) VALUES ($1, $2) RETURNING ${ACCOUNT_COLUMNS}`, [input.id, input.currency]);
     return toAccountView(rows[0]!);
   } catch (error) {
     if ((error as { code?: string }).code === "23505") throw new DomainError("account_exists", `account ${input.id} already exists`);
@@ -117,7 +118,7 @@ export async function createAccount(db: Queryable, input: { id: string; currency
 }
 
 export async function findAccount(db: Queryable, id: string): Promise<AccountView | null> {
-  const { rows } = await db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]).catch(asUnavailable);
+  const { rows } = await db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]).catch(asUnavailable);
   return rows[0] ? toAccountView(rows[0]) : null;
 }
 
@@ -127,14 +128,14 @@ export async function findAccount(db: Queryable, id: string): Promise<AccountVie
  * this returns sees the new status, including those accepted before it and still pending.
  */
 export async function setAccountStatus(db: Queryable, id: string, status: AccountStatus): Promise<AccountView | null> {
-  const { rows } = await db.query(`UPDATE accounts SET status = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [id, status]).catch(asUnavailable);
+  const { rows } = await db.query<Row>(`UPDATE accounts SET status = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [id, status]).catch(asUnavailable);
   return rows[0] ? toAccountView(rows[0]) : null;
 }
 
 /** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
 export async function listEntries(db: Queryable, accountId: string, after: number, limit: number): Promise<EntryView[]> {
   const { rows } = await db
-    .query(
+    .query<Row>(
       `SELECT seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
          FROM journal_entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [accountId, after, limit],
@@ -184,21 +185,21 @@ export async function listPayments(db: Queryable, filter: PaymentFilter, limit: 
   } else {
     sql = `SELECT ${PAYMENT_COLUMNS} FROM payments ${where([])} ORDER BY id DESC LIMIT ${limitParam}`;
   }
-  const { rows } = await db.query(sql, values).catch(asUnavailable);
+  const { rows } = await db.query<Row>(sql, values).catch(asUnavailable);
   return rows.map(toPaymentView);
 }
 
 /** One page of accounts by id, after the cursor `after` (an account id). */
 export async function listAccounts(db: Queryable, after: string | undefined, limit: number): Promise<AccountView[]> {
   const { rows } = await (after === undefined
-    ? db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1`, [limit])
-    : db.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
+    ? db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1`, [limit])
+    : db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
   ).catch(asUnavailable);
   return rows.map(toAccountView);
 }
 
 export async function findPayment(db: Queryable, id: string): Promise<PaymentView | null> {
-  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
+  const { rows } = await db.query<Row>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
   return rows[0] ? toPaymentView(rows[0]) : null;
 }
 
@@ -238,7 +239,7 @@ export type InsertedPayment = PaymentView;
 /** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
 export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
   const column = <T>(pick: (p: NewPayment) => T) => payments.map(pick);
-  const { rows } = await db.query({
+  const { rows } = await db.query<Row>({
     name: "insert-payments",
     text: INSERT_PAYMENTS,
     values: [
@@ -257,7 +258,7 @@ export async function insertPayments(db: Queryable, payments: NewPayment[]): Pro
 
 /** The payments among `ids` that exist, by id (what an insert whose answer was lost committed). */
 export async function findInsertedPayments(db: Queryable, ids: string[]): Promise<Map<string, InsertedPayment>> {
-  const { rows } = await db.query(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
+  const { rows } = await db.query<Row>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
   return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
 }
 
@@ -271,7 +272,7 @@ export async function insertPayment(db: Queryable, p: NewPayment): Promise<Inser
 /** Why a payment was not inserted: an unknown account (422 account_not_found) or a currency mismatch. */
 export async function explainRefusedPayment(db: Queryable, p: NewPayment): Promise<DomainError> {
   const accountIds = [p.fromAccount, p.toAccount].filter((id): id is string => id !== null);
-  const { rows: found } = await db.query("SELECT id FROM accounts WHERE id = ANY($1::uuid[])", [accountIds]).catch(asUnavailable);
+  const { rows: found } = await db.query<{ id: string }>("SELECT id FROM accounts WHERE id = ANY($1::uuid[])", [accountIds]).catch(asUnavailable);
   const known = new Set(found.map((r) => String(r.id)));
   const missing = accountIds.filter((id) => !known.has(id));
   if (missing.length) {
@@ -287,7 +288,7 @@ export async function explainRefusedPayment(db: Queryable, p: NewPayment): Promi
 /** True while a dispute, resolve or chargeback of this payment is queued and not yet applied. */
 export async function hasPendingDisputeOperation(db: Queryable, paymentId: string): Promise<boolean> {
   const { rows } = await db
-    .query("SELECT EXISTS (SELECT 1 FROM dispute_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
+    .query<{ pending: boolean }>("SELECT EXISTS (SELECT 1 FROM dispute_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
     .catch(asUnavailable);
   return rows[0]?.pending === true;
 }

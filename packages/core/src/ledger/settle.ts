@@ -1,47 +1,15 @@
 import type { Pool } from "pg";
 import { isTransientDbError, withTransaction } from "../db/pool";
 import { moneyFromDb } from "../money";
-import {
-  applyDispute,
-  applyPayment,
-  type AccountState,
-  type AccountStatus,
-  type DisputeToApply,
-  type DisputeKind,
-  type DisputeStatus,
-  type FailureReason,
-  type JournalEntry,
-  type PaymentType,
-} from "./apply";
+import type { AccountState, AccountStatus, JournalEntry } from "./apply";
+import { rejectDisputeAsInternalError, rejectionReason, settleDispute, type DisputedPaymentRow, type DisputeKind, type LockedDisputeRow, type SettledDispute } from "./disputes";
+import { failPaymentAsInternalError, settlePayment, type LockedPaymentRow, type PaymentType, type SettledPayment } from "./payments";
 
 /** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
 export const SETTLE_EVENTS_CHANNEL = "settle_events";
 
 /** Ids per notification: 200 × 37 bytes stays under PostgreSQL's 8,000-byte payload limit. */
 const NOTIFY_IDS_PER_PAYLOAD = 200;
-
-export interface SettledPayment {
-  id: string;
-  partition: number;
-  type: PaymentType;
-  orderSeq: bigint;
-  status: "completed" | "failed";
-  failureReason: FailureReason | null;
-  createdAt: Date;
-  processedAt: Date;
-  /** The X-Request-Id of the request that accepted it, when known. */
-  requestId: string | null;
-}
-
-export interface SettledDispute {
-  id: string;
-  partition: number;
-  paymentId: string;
-  kind: DisputeKind;
-  orderSeq: bigint;
-  status: "applied" | "rejected";
-  disputeStatus: DisputeStatus;
-}
 
 export interface SettleResult {
   payments: SettledPayment[];
@@ -136,39 +104,9 @@ const WRITE_BATCH = `
             FROM (SELECT id FROM settled UNION SELECT id FROM operations) touched) numbered
    GROUP BY chunk`;
 
-// The rows LOCK_BATCH returns, one shape per `row_kind` (pg gives bigint and numeric as strings).
-interface LockedPaymentRow {
-  row_kind: "payment";
-  id: string;
-  partition: number;
-  type: PaymentType;
-  from_account: string | null;
-  to_account: string | null;
-  amount: string;
-  order_seq: string;
-  created_at: Date;
-  request_id: string | null;
-}
-interface LockedDisputeRow {
-  row_kind: "dispute";
-  id: string;
-  partition: number;
-  kind: DisputeKind;
-  payment_id: string;
-  order_seq: string;
-}
-interface DisputedPaymentRow {
-  row_kind: "disputed";
-  id: string;
-  type: PaymentType;
-  status: DisputeToApply["payment"]["status"];
-  from_account: string | null;
-  to_account: string | null;
-  amount: string;
-  dispute_status: DisputeStatus;
-}
+// The rows LOCK_BATCH returns, one shape per `row_kind` (pg gives bigint and numeric as strings);
+// payments.ts and disputes.ts own the shapes their settle steps read.
 interface LockedAccountRow {
-  row_kind: "account";
   id: string;
   status: AccountStatus;
   available: string;
@@ -176,7 +114,11 @@ interface LockedAccountRow {
   entry_count: string;
   last_hash: string;
 }
-type LockedRow = LockedPaymentRow | LockedDisputeRow | DisputedPaymentRow | LockedAccountRow;
+type LockedRow =
+  | ({ row_kind: "payment" } & LockedPaymentRow)
+  | ({ row_kind: "dispute" } & LockedDisputeRow)
+  | ({ row_kind: "disputed" } & DisputedPaymentRow)
+  | ({ row_kind: "account" } & LockedAccountRow);
 
 type Work = { kind: "payment"; row: LockedPaymentRow; orderSeq: bigint } | { kind: "dispute"; row: LockedDisputeRow; orderSeq: bigint };
 
@@ -219,49 +161,17 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
     const entries: JournalEntry[] = [];
     const payments: SettledPayment[] = [];
     const disputes: SettledDispute[] = [];
+    // Decide: each operation in acceptance order, by the rules of its kind, against the account
+    // states (and dispute statuses) the earlier ones of this round left.
     for (const w of work) {
       if (w.kind === "payment") {
-        const row = w.row;
-        const result = applyPayment(
-          accounts,
-          { id: String(row.id), type: row.type, fromAccount: row.from_account, toAccount: row.to_account, amount: moneyFromDb(row.amount) },
-          now,
-        );
-        entries.push(...result.entries);
-        payments.push({
-          id: String(row.id),
-          partition: Number(row.partition),
-          type: row.type,
-          orderSeq: w.orderSeq,
-          status: result.outcome.status,
-          failureReason: result.outcome.failureReason,
-          createdAt: row.created_at,
-          processedAt: now,
-          requestId: row.request_id ?? null,
-        });
+        const step = settlePayment(accounts, w.row, now);
+        entries.push(...step.entries);
+        payments.push(step.settled);
       } else {
-        const target = disputed.get(String(w.row.payment_id))!;
-        const result = applyDispute(
-          accounts,
-          {
-            id: String(w.row.id),
-            kind: w.row.kind,
-            payment: {
-              id: String(target.id),
-              type: target.type,
-              status: target.status,
-              fromAccount: target.from_account,
-              toAccount: target.to_account,
-              amount: moneyFromDb(target.amount),
-              disputeStatus: target.dispute_status,
-            },
-          },
-          now,
-        );
-        // Later operations on the same payment in this batch see the new status.
-        target.dispute_status = result.disputeStatus;
-        entries.push(...result.entries);
-        disputes.push({ id: String(w.row.id), partition: Number(w.row.partition), paymentId: String(target.id), kind: w.row.kind, orderSeq: w.orderSeq, status: result.outcome, disputeStatus: result.disputeStatus });
+        const step = settleDispute(accounts, w.row, disputed.get(String(w.row.payment_id))!, now);
+        entries.push(...step.entries);
+        disputes.push(step.settled);
       }
     }
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
@@ -293,26 +203,10 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
       disputedChanged.map((p) => String(p.dispute_status)),
       disputes.map((d) => d.id),
       disputes.map((d) => d.status),
-      disputes.map((d) => (d.status === "rejected" ? "invalid_state" : null)),
+      disputes.map(rejectionReason),
     ] });
     return { payments, disputes };
   });
-}
-
-/** Partitions holding work pending for longer than `olderThanSeconds`, with how much. */
-export async function findStalePartitions(pool: Pool, olderThanSeconds: number): Promise<{ partition: number; count: number }[]> {
-  const { rows } = await pool.query(
-    `SELECT partition, count(*) AS n FROM (
-       SELECT partition, order_seq FROM payments
-        WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
-       UNION ALL
-       SELECT partition, order_seq FROM dispute_operations
-        WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
-     ) stale
-     GROUP BY partition`,
-    [olderThanSeconds],
-  );
-  return rows.map((r) => ({ partition: Number(r.partition), count: Number(r.n) }));
 }
 
 const OLDEST_PENDING = `
@@ -339,19 +233,12 @@ export async function failOldestPending(pool: Pool, partition: number): Promise<
     const row = rows[0];
     if (!row) return { payments: [], disputes: [] };
     const now = new Date();
-    if (row.kind === "payment") {
-      await client.query("UPDATE payments SET status = 'failed', failure_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
-    } else {
-      await client.query("UPDATE dispute_operations SET status = 'rejected', rejection_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
-    }
+    const result: SettleResult =
+      row.kind === "payment"
+        ? { payments: [await failPaymentAsInternalError(client, { ...row, type: row.type as PaymentType }, partition, now)], disputes: [] }
+        : { payments: [], disputes: [await rejectDisputeAsInternalError(client, { ...row, kind: row.type as DisputeKind }, partition, now)] };
     await client.query(`SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', $1)`, [String(row.payment_id)]);
-    if (row.kind === "payment") {
-      const failed: SettledPayment = { id: String(row.id), partition, type: row.type as PaymentType, orderSeq: BigInt(row.order_seq), status: "failed", failureReason: "internal_error", createdAt: row.created_at, processedAt: now, requestId: row.request_id ?? null };
-      return { payments: [failed], disputes: [] };
-    }
-    const { rows: target } = await client.query<{ dispute_status: DisputeStatus }>("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
-    const rejected: SettledDispute = { id: String(row.id), partition, paymentId: String(row.payment_id), kind: row.type as DisputeKind, orderSeq: BigInt(row.order_seq), status: "rejected", disputeStatus: target[0]?.dispute_status ?? "none" };
-    return { payments: [], disputes: [rejected] };
+    return result;
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import { formatMoney, moneyFromDb, ZERO, type Money } from "../money";
 import { appendEntry, type AccountState, type EntryType } from "./apply";
+import { disputeEntries } from "./disputes";
 import { GENESIS_HASH } from "./journal-hash";
 
 /** The ledger's invariants (docs/ARCHITECTURE.md "Invariants"), as `verifyLedger` checks them. */
@@ -48,6 +49,38 @@ export interface VerifyOptions {
 }
 
 const ENTRIES_PAGE = 5000;
+
+// Rows as pg returns them: bigint and numeric as strings.
+interface AccountRow {
+  id: string;
+  status: string;
+  available: string;
+  held: string;
+  entry_count: string;
+  last_hash: string;
+}
+interface EntryRow {
+  account_id: string;
+  seq: string;
+  payment_id: string;
+  type: EntryType;
+  amount: string;
+  balance_after: string;
+  available_after: string;
+  held_after: string;
+  prev_hash: string;
+  hash: string;
+  created_at: Date;
+}
+interface PaymentRow {
+  id: string;
+  type: "transfer" | "deposit" | "withdrawal";
+  status: "pending" | "completed" | "failed";
+  from_account: string | null;
+  to_account: string | null;
+  amount: string;
+  dispute_status: "none" | "open" | "resolved" | "charged_back";
+}
 
 /**
  * Recomputes every account's journal (seq, hash chain, balances after each entry), compares the
@@ -116,7 +149,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   };
   let negativeDebits = 0;
 
-  const { rows: accountRows } = await db.query("SELECT id, status, available, held, entry_count, last_hash FROM accounts ORDER BY id");
+  const { rows: accountRows } = await db.query<AccountRow>("SELECT id, status, available, held, entry_count, last_hash FROM accounts ORDER BY id");
   const rowsById = new Map(accountRows.map((r) => [String(r.id), r]));
   const replay = new Map<string, AccountState>();
   let entryCount = 0;
@@ -124,7 +157,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   const entriesByPayment = new Map<string, { account: string; type: EntryType; amount: string }[]>();
 
   for (;;) {
-    const { rows } = await db.query(
+    const { rows } = await db.query<EntryRow>(
       `SELECT account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
          FROM journal_entries WHERE (account_id, seq) > ($1::uuid, $2::bigint) ORDER BY account_id, seq LIMIT $3`,
       [cursor.account, cursor.seq, ENTRIES_PAGE],
@@ -181,9 +214,9 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
 
   const counts = { completed: 0, failed: 0, pending: 0 };
   let externalNet: Money = ZERO;
-  const { rows: payments } = await db.query("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
+  const { rows: payments } = await db.query<PaymentRow>("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
   for (const p of payments) {
-    counts[p.status as keyof typeof counts]++;
+    counts[p.status]++;
     const amount = formatMoney(moneyFromDb(p.amount));
     const got = (entriesByPayment.get(String(p.id)) ?? []).map((e) => `${e.type}:${e.account}:${e.amount}`).sort();
     let want: string[] = [];
@@ -194,14 +227,11 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
       if (p.type === "withdrawal") externalNet = externalNet.minus(p.amount);
     }
     // A dispute's steps are entries of the disputed payment: hold, then release or chargeback.
-    if (p.dispute_status !== "none") want.push(`hold:${p.to_account}:${amount}`);
-    if (p.dispute_status === "resolved") want.push(`release:${p.to_account}:${amount}`);
-    if (p.dispute_status === "charged_back") {
-      want.push(`chargeback:${p.to_account}:${amount}`);
-      if (p.type === "transfer") want.push(`credit:${p.from_account}:${amount}`);
-      // A charged-back deposit's money goes back to the outside world.
-      else externalNet = externalNet.minus(p.amount);
+    for (const e of disputeEntries({ type: p.type, fromAccount: p.from_account, toAccount: p.to_account, disputeStatus: p.dispute_status })) {
+      want.push(`${e.type}:${e.account}:${amount}`);
     }
+    // A charged-back deposit's money goes back to the outside world.
+    if (p.dispute_status === "charged_back" && p.type !== "transfer") externalNet = externalNet.minus(p.amount);
     want = want.sort();
     if (got.join() !== want.join()) report(`payment ${p.id} (${p.type}, ${p.status}): entries [${got.join(", ")}] but expected [${want.join(", ")}]`);
   }

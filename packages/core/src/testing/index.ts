@@ -54,7 +54,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? "condition"}${lastError ? `: ${String(lastError)}` : ""}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? "condition"}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }
@@ -83,3 +83,4 @@ export function freePort(): Promise<number> {
 }
 
 export { findOnPath, findPostgresPrograms, POSTGRES_SEARCH } from "./binaries";
+export { AppProcess, describeExit, liveApps, spawnApp, spawnAppChild, waitUntilReady, type ExitStatus, type SpawnAppOptions } from "./processes";
