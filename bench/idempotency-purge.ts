@@ -108,15 +108,27 @@ async function main(): Promise<void> {
     await writer;
     const writerSeconds = (performance.now() - t) / 1000;
 
-    const left = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", [ttlHours])).rows[0]!.n);
+    const left = Number(
+      (await pool.query<{ n: string }>("SELECT count(*) AS n FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)", [ttlHours])).rows[0]!
+        .n,
+    );
     const total = passes.reduce((s, p) => s + p.purged, 0);
     const working = passes.filter((p) => p.purged > 0);
     const perPass = working.length ? total / working.length : 0;
     const passMs = working.map((p) => p.ms).sort((a, b) => a - b);
-    log(`purged ${fmt(total)} keys in ${seconds.toFixed(2)} s over ${working.length} passes: ${fmt(total / seconds)} keys/s while purging (${left} expired left)`);
-    log(`a pass (budget ${PURGE_BUDGET_MS} ms): ${fmt(perPass)} keys on average, ${percentile(passMs, 50).toFixed(0)} ms median, ${percentile(passMs, 100).toFixed(0)} ms max`);
-    log(`on the sweeper's schedule (a pass per ${SWEEP_INTERVAL_S} s sweep while behind) the purge follows up to ${fmt(perPass / SWEEP_INTERVAL_S)} keyed accepts/s`);
-    if (rate > 0) log(`caught up, the minute's pass for ${fmt(rate)} keyed accepts/s deletes ${fmt(rate * 60)} keys in about ${((rate * 60) / (total / seconds)).toFixed(1)} s`);
+    log(
+      `purged ${fmt(total)} keys in ${seconds.toFixed(2)} s over ${working.length} passes: ${fmt(total / seconds)} keys/s while purging (${left} expired left)`,
+    );
+    log(
+      `a pass (budget ${PURGE_BUDGET_MS} ms): ${fmt(perPass)} keys on average, ${percentile(passMs, 50).toFixed(0)} ms median, ${percentile(passMs, 100).toFixed(0)} ms max`,
+    );
+    log(
+      `on the sweeper's schedule (a pass per ${SWEEP_INTERVAL_S} s sweep while behind) the purge follows up to ${fmt(perPass / SWEEP_INTERVAL_S)} keyed accepts/s`,
+    );
+    if (rate > 0)
+      log(
+        `caught up, the minute's pass for ${fmt(rate)} keyed accepts/s deletes ${fmt(rate * 60)} keys in about ${((rate * 60) / (total / seconds)).toFixed(1)} s`,
+      );
     if (rate > 0) {
       log(`writer alone (${BASELINE_MS / 1000} s before): ${baseline}`);
       log(`writer while purging: ${fmt(written / writerSeconds)} keys/s stored (asked ${fmt(rate)}/s), ${latency(latencies)}`);

@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   const pool = createPool({ url, max: 2, applicationName: "settle-bench-list", statementTimeoutMs: 600_000 });
   try {
     const started = performance.now();
-    await pool.query("INSERT INTO accounts (id, currency) SELECT ('0190a3c2-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 'USD' FROM generate_series(1, 1000) n");
+    await pool.query(
+      "INSERT INTO accounts (id, currency) SELECT ('0190a3c2-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 'USD' FROM generate_series(1, 1000) n",
+    );
     // Ids ascend with time like UUIDv7s: a fixed prefix and the row number in the last 12 hex digits.
     await pool.query(
       `INSERT INTO payments (id, partition, type, status, from_account, to_account, amount, currency, created_at, processed_at)

@@ -26,7 +26,10 @@ const result = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResult;
 result.targets = evaluateTargets(result);
 const dir = path.dirname(file);
 // The saved run may have been moved: link BENCHMARKS.md from where this report is written.
-fs.writeFileSync(path.join(dir, "report.html"), htmlReport(result, { benchmarksHref: path.relative(dir, path.join(ROOT, "BENCHMARKS.md")).split(path.sep).join("/") }));
+fs.writeFileSync(
+  path.join(dir, "report.html"),
+  htmlReport(result, { benchmarksHref: path.relative(dir, path.join(ROOT, "BENCHMARKS.md")).split(path.sep).join("/") }),
+);
 fs.writeFileSync(path.join(dir, "summary.md"), markdownSummary(result));
 if (publish) publishCharts(result, path.join(ROOT, "bench/charts"));
 process.stdout.write(`rendered ${path.relative(ROOT, dir)}/report.html and summary.md${publish ? " and bench/charts/*.svg" : ""}\n`);

@@ -20,7 +20,9 @@ async function machine(opts: { databaseUrl: string; redisUrl: string }): Promise
   const pool = createPool({ url: databaseUrl(opts.databaseUrl, "postgres"), max: 1, applicationName: "settle-bench" });
   const redis = createRedis(opts.redisUrl, "worker");
   try {
-    const { rows } = await pool.query<{ v: string; sc: string; fsync: string; sb: string }>("SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('shared_buffers') AS sb");
+    const { rows } = await pool.query<{ v: string; sc: string; fsync: string; sb: string }>(
+      "SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, current_setting('fsync') AS fsync, current_setting('shared_buffers') AS sb",
+    );
     const info = await redis.info("server");
     return {
       cpus: os.cpus().length,
@@ -29,7 +31,10 @@ async function machine(opts: { databaseUrl: string; redisUrl: string }): Promise
       node: process.version,
       postgres: `PostgreSQL ${rows[0]!.v} (synchronous_commit=${rows[0]!.sc}, fsync=${rows[0]!.fsync}, shared_buffers=${rows[0]!.sb})`,
       redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "?",
-      loadStart: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+      loadStart: os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" "),
     };
   } finally {
     await pool.end();
@@ -47,7 +52,9 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const stale = await deleteStaleBenchPrefixes(opts.redisUrl);
   if (stale) process.stderr.write(`bench: deleted ${stale} Redis keys an interrupted earlier bench left behind\n`);
-  process.stderr.write(`bench ${opts.runId}: ${opts.plan.map(specLabel).join("; ")}; ${opts.durationS} s each, ${opts.workers.join(",")} workers, ${opts.concurrency} clients → ${path.relative(ROOT, outDir)}\n`);
+  process.stderr.write(
+    `bench ${opts.runId}: ${opts.plan.map(specLabel).join("; ")}; ${opts.durationS} s each, ${opts.workers.join(",")} workers, ${opts.concurrency} clients → ${path.relative(ROOT, outDir)}\n`,
+  );
   const result: BenchResult = {
     runId: opts.runId,
     command: `pnpm bench ${process.argv.slice(2).join(" ")}`.trim(),
@@ -62,7 +69,10 @@ async function main(): Promise<void> {
   };
   const save = () => {
     result.finishedAt = new Date().toISOString();
-    result.machine.loadEnd = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+    result.machine.loadEnd = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
     result.targets = evaluateTargets(result);
     fs.writeFileSync(path.join(outDir, "result.json"), JSON.stringify(result, null, 2));
     fs.writeFileSync(path.join(outDir, "report.html"), htmlReport(result));
@@ -93,7 +103,9 @@ async function main(): Promise<void> {
       if (adjacent) process.stderr.write(`\n  pgbench transfer just before: ${adjacent.tps} tps\n`);
       const settle = await runSettle(opts, spec, index, { logs, cpuProf: cpuProfDir });
       settle.adjacentTransferTps = adjacent?.tps;
-      process.stderr.write(`  settle: ${settle.acceptedPerS} accepted/s, ${settle.settledPerS} settled/s, accept p99 ${settle.acceptLatency.p99} ms, settled p99 ${Math.round(settle.settleLatency.p99)} ms, ${settle.broken ? "BROKEN" : "invariants hold"}\n`);
+      process.stderr.write(
+        `  settle: ${settle.acceptedPerS} accepted/s, ${settle.settledPerS} settled/s, accept p99 ${settle.acceptLatency.p99} ms, settled p99 ${Math.round(settle.settleLatency.p99)} ms, ${settle.broken ? "BROKEN" : "invariants hold"}\n`,
+      );
       // The synchronous peers run closed loop only (at 1,000/s they would only queue).
       if (firstOfEntry && spec.rate === "max") {
         if (opts.naive) {
@@ -102,7 +114,9 @@ async function main(): Promise<void> {
         }
         if (opts.careful) {
           peers.careful = await runCareful(opts, spec, index, logs);
-          process.stderr.write(`  careful sync: ${peers.careful.processedPerS}/s, broke ${peers.careful.brokenCount} of ${peers.careful.invariants.length} invariants\n`);
+          process.stderr.write(
+            `  careful sync: ${peers.careful.processedPerS}/s, broke ${peers.careful.brokenCount} of ${peers.careful.invariants.length} invariants\n`,
+          );
         }
       }
       const { naive, careful } = peers;
@@ -129,7 +143,9 @@ async function main(): Promise<void> {
   fs.copyFileSync(path.join(outDir, "result.json"), path.resolve(ROOT, opts.outDir, "latest.json"));
   fs.copyFileSync(path.join(outDir, "report.html"), path.resolve(ROOT, opts.outDir, "latest.html"));
   if (opts.publish) publishCharts(result, path.join(ROOT, "bench/charts"));
-  process.stdout.write(`\n${textSummary(result)}\n\nreport: ${path.relative(ROOT, path.join(outDir, "report.html"))}\njson:   ${path.relative(ROOT, path.join(outDir, "result.json"))}\n`);
+  process.stdout.write(
+    `\n${textSummary(result)}\n\nreport: ${path.relative(ROOT, path.join(outDir, "report.html"))}\njson:   ${path.relative(ROOT, path.join(outDir, "result.json"))}\n`,
+  );
   const broken = result.runs.some((r) => r.settle.broken);
   process.exitCode = result.errors.length || broken ? 1 : 0;
 }
@@ -141,7 +157,9 @@ main()
       process.exitCode = 0;
       return;
     }
-    process.stderr.write(error instanceof UsageError ? `${error.message}\n` : `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      error instanceof UsageError ? `${error.message}\n` : `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 2;
   })
   .finally(() => stopAll());

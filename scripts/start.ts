@@ -130,7 +130,14 @@ function onSignal(signal: NodeJS.Signals): void {
     killAll();
     return;
   }
-  process.stderr.write(`start: ${signal}; stopping ${parts.filter(running).map((p) => p.name).join(" and ") || "nothing"}\n`);
+  process.stderr.write(
+    `start: ${signal}; stopping ${
+      parts
+        .filter(running)
+        .map((p) => p.name)
+        .join(" and ") || "nothing"
+    }\n`,
+  );
   void stop(signal, 0);
 }
 

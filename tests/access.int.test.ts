@@ -19,7 +19,12 @@ describe("API keys", () => {
   afterAll(() => system.stop());
 
   it("answers 401 unauthorized without a valid bearer key, on every /api/v1 route", async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong-key-0123456789" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer wrong-key-0123456789" },
+      { authorization: `Basic ${KEY}` },
+      { authorization: `Bearer ${KEY}x` },
+    ]) {
       const res = await api.post("/api/v1/accounts", {}, headers);
       expect([res.status, res.body.error.code]).toEqual([401, "unauthorized"]);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
@@ -74,13 +79,34 @@ describe("abuse limits", () => {
 
   it("shares one limit between API processes: the count lives in Redis", async () => {
     // A second API process on the same database and Redis prefix, as a scaled-out deployment.
-    const second = await startApi(loadApiConfig({ ...system.env, QUEUE_PREFIX: `${system.prefix}-shared`, PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "6" }), system.logger);
-    const first = await startApi(loadApiConfig({ ...system.env, QUEUE_PREFIX: `${system.prefix}-shared`, PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "6" }), system.logger);
+    const second = await startApi(
+      loadApiConfig({
+        ...system.env,
+        QUEUE_PREFIX: `${system.prefix}-shared`,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        RATE_LIMIT_PER_SECOND: "1",
+        RATE_LIMIT_BURST: "6",
+      }),
+      system.logger,
+    );
+    const first = await startApi(
+      loadApiConfig({
+        ...system.env,
+        QUEUE_PREFIX: `${system.prefix}-shared`,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        RATE_LIMIT_PER_SECOND: "1",
+        RATE_LIMIT_BURST: "6",
+      }),
+      system.logger,
+    );
     try {
       const [a, b] = [client(first.url), client(second.url)];
       const statuses: number[] = [];
       // Alternating between the two: 6 pass in the 6-second window, whichever process answers.
-      for (let i = 0; i < 10; i++) statuses.push((await (i % 2 ? b : a).get("/api/v1/accounts/0190a3c2-0000-7000-8000-00000000abcd", { authorization: "" })).status);
+      for (let i = 0; i < 10; i++)
+        statuses.push((await (i % 2 ? b : a).get("/api/v1/accounts/0190a3c2-0000-7000-8000-00000000abcd", { authorization: "" })).status);
       expect(statuses.filter((s) => s === 404)).toHaveLength(6);
       expect(statuses.slice(6)).toEqual([429, 429, 429, 429]);
     } finally {
@@ -132,7 +158,11 @@ describe("roles", () => {
 
   it("states every route's role in the route table, and the app enforces exactly that", async () => {
     expect(ROUTES.every((r) => r.role !== undefined)).toBe(true);
-    expect(ROUTES.filter((r) => r.role === "admin").map((r) => r.path).sort()).toEqual([
+    expect(
+      ROUTES.filter((r) => r.role === "admin")
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual([
       "/api/v1/accounts/:id/freeze",
       "/api/v1/accounts/:id/unfreeze",
       "/api/v1/payments/:id/chargeback",
@@ -159,7 +189,8 @@ describe("roles", () => {
   });
 
   it("throttles an address after 10 failed authentications a minute (429), even with a right key then", async () => {
-    for (let i = 0; i < 10; i++) expect((await api.get("/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000", as(`wrong-key-${i}-0123456789`))).status).toBe(401);
+    for (let i = 0; i < 10; i++)
+      expect((await api.get("/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000", as(`wrong-key-${i}-0123456789`))).status).toBe(401);
     const limited = await api.get("/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000", as(CLIENT));
     expect([limited.status, limited.body.error.code]).toEqual([429, "rate_limited"]);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);

@@ -59,8 +59,20 @@ describe("payment bodies", () => {
     await expectError("POST", "/api/v1/payments", { from_account: "nope", to_account: usd2, amount: "1.00" }, 400, "invalid_request");
     const same = await expectError("POST", "/api/v1/payment", { from_account: usd1, to_account: usd1, amount: "1.00" }, 400, "invalid_request");
     expect(same.details[0].path).toBe("to_account");
-    await expectError("POST", "/api/v1/payments", { from_account: usd1, to_account: usd2, amount: "1.00", payment_description: "x".repeat(501) }, 400, "invalid_request");
-    const unknown = await expectError("POST", "/api/v1/payments", { from_account: usd1, to_account: usd2, amount: "1.00", fee: "1.00" }, 400, "invalid_request");
+    await expectError(
+      "POST",
+      "/api/v1/payments",
+      { from_account: usd1, to_account: usd2, amount: "1.00", payment_description: "x".repeat(501) },
+      400,
+      "invalid_request",
+    );
+    const unknown = await expectError(
+      "POST",
+      "/api/v1/payments",
+      { from_account: usd1, to_account: usd2, amount: "1.00", fee: "1.00" },
+      400,
+      "invalid_request",
+    );
     expect(unknown.message).toMatch(/fee/);
     await expectError("POST", "/api/v1/payments", [], 400, "invalid_request");
     await expectError("POST", "/api/v1/payments", "null", 400, "invalid_json");
@@ -80,7 +92,13 @@ describe("the HTTP envelope", () => {
   it("maps malformed JSON to 400 invalid_json, other media types to 415, big bodies to 413", async () => {
     await expectError("POST", "/api/v1/payments", '{"from_account": ', 400, "invalid_json");
     await expectError("POST", "/api/v1/payments", "amount=5", 415, "unsupported_media_type", { "content-type": "application/x-www-form-urlencoded" });
-    await expectError("POST", "/api/v1/payments", JSON.stringify({ from_account: usd1, to_account: usd2, amount: "1.00", payment_description: "x".repeat(17_000) }), 413, "payload_too_large");
+    await expectError(
+      "POST",
+      "/api/v1/payments",
+      JSON.stringify({ from_account: usd1, to_account: usd2, amount: "1.00", payment_description: "x".repeat(17_000) }),
+      413,
+      "payload_too_large",
+    );
   });
 
   it("404s unknown routes and ids that are not UUIDs", async () => {
@@ -98,7 +116,8 @@ describe("the HTTP envelope", () => {
     await expectError("POST", "/api/v1/accounts", { currency: "ABC" }, 400, "invalid_request");
     await expectError("POST", "/api/v1/accounts", { id: "not-a-uuid" }, 400, "invalid_request");
     await expectError("POST", "/api/v1/accounts", { id: usd1 }, 409, "account_exists");
-    for (const q of ["limit=0", "limit=501", "limit=x", "after=-1"]) await expectError("GET", `/api/v1/accounts/${usd1}/entries?${q}`, undefined, 400, "invalid_request");
+    for (const q of ["limit=0", "limit=501", "limit=x", "after=-1"])
+      await expectError("GET", `/api/v1/accounts/${usd1}/entries?${q}`, undefined, 400, "invalid_request");
   });
 
   it("keeps serving after all of the above", async () => {
@@ -113,7 +132,13 @@ describe("the HTTP envelope", () => {
 describe("characters PostgreSQL cannot store", () => {
   it("refuses U+0000 in a description with 400, on every endpoint and in a batch item alone", async () => {
     const nul = "before\u0000after";
-    const error = await expectError("POST", "/api/v1/payments", { from_account: usd1, to_account: usd2, amount: "1.00", payment_description: nul }, 400, "invalid_request");
+    const error = await expectError(
+      "POST",
+      "/api/v1/payments",
+      { from_account: usd1, to_account: usd2, amount: "1.00", payment_description: nul },
+      400,
+      "invalid_request",
+    );
     expect(error.details).toEqual([{ path: "payment_description", message: "must not contain the character U+0000" }]);
     await expectError("POST", "/api/v1/deposits", { account_id: usd1, amount: "1.00", description: nul }, 400, "invalid_request");
     await expectError("POST", "/api/v1/withdrawals", { account_id: usd1, amount: "1.00", description: nul }, 400, "invalid_request");

@@ -87,7 +87,9 @@ it("replays an item by its idempotency_key, shares keys with the single endpoint
   expect(await count()).toBe(before + 1);
 
   const again = await batch(items.slice(0, 3));
-  expect(again.body.results.map((r: { payment: { id: string } }) => r.payment.id)).toEqual(first.body.results.slice(0, 3).map((r: { payment: { id: string } }) => r.payment.id));
+  expect(again.body.results.map((r: { payment: { id: string } }) => r.payment.id)).toEqual(
+    first.body.results.slice(0, 3).map((r: { payment: { id: string } }) => r.payment.id),
+  );
   expect(again.body.results.every((r: { replayed?: boolean }) => r.replayed)).toBe(true);
   expect(await count()).toBe(before + 1);
   // And the other way: the batch item's key replays on the single endpoint.
@@ -111,7 +113,10 @@ it("shares keys with the single endpoints across types: a deposit's key replays 
   expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([202, 409, 409, 202, 409]);
   expect(res.body.results[0]).toMatchObject({ replayed: true, payment: { id: single.body.id, type: "deposit" } });
   for (const i of [1, 2]) {
-    expect(res.body.results[i].error).toEqual({ code: "idempotency_conflict", message: "idempotency_key was first used on another endpoint (POST /api/v1/deposits)" });
+    expect(res.body.results[i].error).toEqual({
+      code: "idempotency_conflict",
+      message: "idempotency_key was first used on another endpoint (POST /api/v1/deposits)",
+    });
   }
   expect(res.body.results[4].error.message).toBe("idempotency_key was first used on another endpoint (POST /api/v1/withdrawals)");
   expect(await count()).toBe(before + 1);
@@ -121,7 +126,10 @@ it("shares keys with the single endpoints across types: a deposit's key replays 
   const viaSingle = await api.post("/api/v1/withdrawals", { account_id: a, amount: "1.00" }, { "Idempotency-Key": "withdrawal-in-batch" });
   expect([viaSingle.status, viaSingle.body.id, viaSingle.headers.get("idempotent-replayed")]).toEqual([202, withdrawal.id, "true"]);
   const wrongEndpoint = await api.post("/api/v1/deposits", { account_id: a, amount: "1.00" }, { "Idempotency-Key": "withdrawal-in-batch" });
-  expect([wrongEndpoint.status, wrongEndpoint.body.error.message]).toEqual([409, "Idempotency-Key was first used on another endpoint (POST /api/v1/withdrawals)"]);
+  expect([wrongEndpoint.status, wrongEndpoint.body.error.message]).toEqual([
+    409,
+    "Idempotency-Key was first used on another endpoint (POST /api/v1/withdrawals)",
+  ]);
   expect(await count()).toBe(before + 1);
 
   for (const id of [single.body.id, withdrawal.id]) expect((await settled(api, id)).status).toBe("completed");

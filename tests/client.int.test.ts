@@ -56,7 +56,10 @@ describe("the README walk-through through @settle/client", () => {
     const again = await settle.createDeposit({ account_id: a.id, amount: "100.00" }, { idempotencyKey: key });
     expect(again).toEqual({ ...first, replayed: true });
     // Another body under the same key is refused, not a second deposit.
-    expect(await refusal(settle.createDeposit({ account_id: a.id, amount: "5.00" }, { idempotencyKey: key }))).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(await refusal(settle.createDeposit({ account_id: a.id, amount: "5.00" }, { idempotencyKey: key }))).toMatchObject({
+      status: 409,
+      code: "idempotency_conflict",
+    });
 
     const started = Date.now();
     const waited = await settle.waitForPayment(first.payment.id, { timeoutSeconds: 1 });
@@ -108,7 +111,12 @@ describe("the README walk-through through @settle/client", () => {
 
   it("answers refusals with SettleApiError: the contract's code, status, message and details", async () => {
     const unknown = await refusal(settle.createPayment({ from_account: a.id, to_account: MISSING, amount: "1.00" }));
-    expect(unknown).toMatchObject({ name: "SettleApiError", status: 422, code: "account_not_found", details: [{ path: "to_account", message: "no such account" }] });
+    expect(unknown).toMatchObject({
+      name: "SettleApiError",
+      status: 422,
+      code: "account_not_found",
+      details: [{ path: "to_account", message: "no such account" }],
+    });
     expect(unknown.message).toContain(MISSING);
     expect(unknown.requestId).toEqual(expect.any(String));
 
@@ -149,7 +157,11 @@ describe("the README walk-through through @settle/client", () => {
     expect(await settle.waitForPayment(blocked.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "failed", failure_reason: "account_frozen" });
     expect(await admin.unfreezeAccount(a.id)).toMatchObject({ status: "active" });
     const withdrawn = await settle.createWithdrawal({ account_id: a.id, amount: "0.10", description: "ATM" });
-    expect(await settle.waitForPayment(withdrawn.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "completed", to_account: null, payment_description: "ATM" });
+    expect(await settle.waitForPayment(withdrawn.payment.id, { timeoutSeconds: 20 })).toMatchObject({
+      status: "completed",
+      to_account: null,
+      payment_description: "ATM",
+    });
   });
 
   it("takes a batch: one result per item, in order; an item's key replays", async () => {
@@ -174,9 +186,14 @@ describe("the generated types", () => {
     // A child process: openapi-typescript's dependencies are ES modules only, which Jest's
     // CommonJS runtime cannot load. It runs the command as a user types it.
     const outcome = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile("pnpm", ["--silent", "client:generate", "--check"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, timeout: 90_000 }, (error, _stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stderr });
-      });
+      execFile(
+        "pnpm",
+        ["--silent", "client:generate", "--check"],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" }, timeout: 90_000 },
+        (error, _stdout, stderr) => {
+          resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stderr });
+        },
+      );
     });
     expect(outcome).toEqual({ code: 0, stderr: "" });
   }, 120_000);

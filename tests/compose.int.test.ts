@@ -13,8 +13,7 @@ const compose = parse(read("docker-compose.yml"), { merge: true });
 const services = compose.services as Record<string, any>;
 
 /** Compose's interpolation with nothing set in the environment: `${X:-default}` → default, `${X}` → "". */
-const interpolate = (value: unknown): string =>
-  String(value).replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _name, fallback) => fallback ?? "");
+const interpolate = (value: unknown): string => String(value).replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _name, fallback) => fallback ?? "");
 const environment = (service: string): Record<string, string> =>
   Object.fromEntries(Object.entries(services[service].environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
 
@@ -84,7 +83,11 @@ it("sets every variable the apps need, with values their own config schemas acce
   // The database URL names postgres's own user, password and database.
   const url = new URL(migrateUrl!);
   const pg = environment("postgres");
-  expect([decodeURIComponent(url.username), decodeURIComponent(url.password), url.pathname.slice(1)]).toEqual([pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, pg.POSTGRES_DB]);
+  expect([decodeURIComponent(url.username), decodeURIComponent(url.password), url.pathname.slice(1)]).toEqual([
+    pg.POSTGRES_USER,
+    pg.POSTGRES_PASSWORD,
+    pg.POSTGRES_DB,
+  ]);
   // The healthchecks probe the ports the apps listen on.
   expect(services.api.healthcheck.test.join(" ")).toContain(`127.0.0.1:${api.port}/healthz`);
   expect(worker.metricsPort).toBe(9464);
@@ -96,7 +99,11 @@ it("sets every variable the apps need, with values their own config schemas acce
 });
 
 it("builds the images from Dockerfiles that exist and run what the build produces", () => {
-  for (const [name, app] of [["migrate", "api"], ["api", "api"], ["worker", "worker"]] as const) {
+  for (const [name, app] of [
+    ["migrate", "api"],
+    ["api", "api"],
+    ["worker", "worker"],
+  ] as const) {
     expect(services[name].build).toEqual({ context: ".", dockerfile: `infra/docker/${app}.Dockerfile` });
   }
   expect(services.migrate.command).toEqual(["node", "apps/api/dist/ops/migrate-cli.js"]);
@@ -136,10 +143,15 @@ describe.each(["api", "worker"])("infra/docker/%s.Dockerfile", (app) => {
   });
 
   it("copies only paths that exist in the build context and are not ignored", () => {
-    const ignored = read(".dockerignore").split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    const ignored = read(".dockerignore")
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("#"));
     expect(ignored).toEqual(expect.arrayContaining(["**/node_modules", "**/dist", ".git"]));
     for (const line of lines.filter((l) => /^COPY /i.test(l) && !/--from=/.test(l))) {
-      const sources = line.split(/\s+/).slice(1, -1).filter((s) => !s.startsWith("--"));
+      const sources = line
+        .split(/\s+/)
+        .slice(1, -1)
+        .filter((s) => !s.startsWith("--"));
       for (const source of sources) expect({ source, exists: existsSync(path.join(root, source)) }).toEqual({ source, exists: true });
     }
   });

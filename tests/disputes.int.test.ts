@@ -130,7 +130,11 @@ describe("refused transitions", () => {
     // As if a request had slipped past the API's check: a resolve of a payment never disputed.
     const partition = partitionFor(payee, Number(system.env.PARTITIONS));
     const opId = uuidv7();
-    await system.db.pool.query("INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, 'resolve')", [opId, partition, transfer.id]);
+    await system.db.pool.query("INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, 'resolve')", [
+      opId,
+      partition,
+      transfer.id,
+    ]);
     await settleBatch(system.db.pool, [partition], 10);
     const { rows } = await system.db.pool.query("SELECT status, rejection_reason FROM dispute_operations WHERE id = $1", [opId]);
     expect(rows[0]).toEqual({ status: "rejected", rejection_reason: "invalid_state" });

@@ -67,7 +67,10 @@ it("lets an admin unfreeze an account a chargeback froze", async () => {
   expect((await settled(api, sale.body.id)).status).toBe("completed");
   const refill = await api.post("/api/v1/deposits", { account_id: merchant, amount: "5.00" });
   expect((await settled(api, refill.body.id)).status).toBe("completed");
-  for (const [kind, expected] of [["dispute", "open"], ["chargeback", "charged_back"]] as const) {
+  for (const [kind, expected] of [
+    ["dispute", "open"],
+    ["chargeback", "charged_back"],
+  ] as const) {
     expect((await api.post(`/api/v1/payments/${sale.body.id}/${kind}`)).status).toBe(202);
     let status = "";
     for (let i = 0; i < 20 && status !== expected; i++) status = (await api.get(`/api/v1/payments/${sale.body.id}?wait=5`)).body.dispute_status;

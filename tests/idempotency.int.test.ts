@@ -84,7 +84,9 @@ it("scopes a key to the client, not the endpoint: /payment and /payments are one
   ] as const) {
     const reused = await api.post(path, body, key);
     expect([path, reused.status]).toEqual([path, 409]);
-    expect(reused.body).toEqual({ error: { code: "idempotency_conflict", message: "Idempotency-Key was first used on another endpoint (POST /api/v1/payments)" } });
+    expect(reused.body).toEqual({
+      error: { code: "idempotency_conflict", message: "Idempotency-Key was first used on another endpoint (POST /api/v1/payments)" },
+    });
     expect(reused.headers.get("idempotent-replayed")).toBeNull();
   }
   expect([await count("payments"), await count("accounts"), await count("idempotency_keys")]).toEqual(before);
@@ -113,7 +115,9 @@ it("creates exactly one payment for concurrent requests with one key on two endp
   const key = { "Idempotency-Key": "concurrent-endpoints" };
   const before = await count("payments");
   const responses = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => api.post(i % 2 ? "/api/v1/withdrawals" : "/api/v1/deposits", body, key).then((res) => ({ path: i % 2 ? "withdrawals" : "deposits", res }))),
+    Array.from({ length: 20 }, (_, i) =>
+      api.post(i % 2 ? "/api/v1/withdrawals" : "/api/v1/deposits", body, key).then((res) => ({ path: i % 2 ? "withdrawals" : "deposits", res })),
+    ),
   );
   expect(await count("payments")).toBe(before + 1);
   const { rows } = await system.db.pool.query("SELECT type FROM payments WHERE to_account = $1 OR from_account = $1", [holder]);
@@ -131,7 +135,10 @@ it("makes account creation idempotent too, with the original 201", async () => {
   expect([first.status, again.status]).toEqual([201, 201]);
   expect(again.body.id).toBe(first.body.id);
   const otherBody = await api.post("/api/v1/accounts", { currency: "USD" }, { "Idempotency-Key": "acct-1" });
-  expect([otherBody.status, otherBody.body.error]).toEqual([409, { code: "idempotency_conflict", message: "Idempotency-Key was already used with a different request body" }]);
+  expect([otherBody.status, otherBody.body.error]).toEqual([
+    409,
+    { code: "idempotency_conflict", message: "Idempotency-Key was already used with a different request body" },
+  ]);
   const otherEndpoint = await api.post("/api/v1/deposits", { account_id: first.body.id, amount: "1.00" }, { "Idempotency-Key": "acct-1" });
   expect([otherEndpoint.status, otherEndpoint.body.error.message]).toEqual([409, "Idempotency-Key was first used on another endpoint (POST /api/v1/accounts)"]);
 });
@@ -244,8 +251,14 @@ describe("migration 0005 (keys scoped per client)", () => {
     // A database as the code before 0005 left it: migrations 0001..0004 only.
     const before = mkdtempSync(path.join(os.tmpdir(), "settle-migrations-"));
     try {
-      for (const file of readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f < "0005")) copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, file), path.join(before, file));
-      expect((await migrate(url, before)).applied).toEqual(["0001_ledger.sql", "0002_idempotency_and_disputes.sql", "0003_payment_request_id.sql", "0004_internal_error.sql"]);
+      for (const file of readdirSync(DEFAULT_MIGRATIONS_DIR).filter((f) => f < "0005"))
+        copyFileSync(path.join(DEFAULT_MIGRATIONS_DIR, file), path.join(before, file));
+      expect((await migrate(url, before)).applied).toEqual([
+        "0001_ledger.sql",
+        "0002_idempotency_and_disputes.sql",
+        "0003_payment_request_id.sql",
+        "0004_internal_error.sql",
+      ]);
     } finally {
       rmSync(before, { recursive: true, force: true });
     }
@@ -288,7 +301,15 @@ describe("migration 0005 (keys scoped per client)", () => {
     ]);
 
     running = await startApi(
-      loadApiConfig({ DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PARTITIONS: "8", PORT: "0", HOST: "127.0.0.1", API_KEYS: `${KEY_A},${KEY_B}` }),
+      loadApiConfig({
+        DATABASE_URL: url,
+        REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        PARTITIONS: "8",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        API_KEYS: `${KEY_A},${KEY_B}`,
+      }),
       createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent", name: "idempotency-migration" }),
     );
     const api = client(running.url);
@@ -322,7 +343,10 @@ describe("migration 0005 (keys scoped per client)", () => {
       [409, undefined],
       [202, id(1)],
     ]);
-    expect(batch.body.results[2].error).toEqual({ code: "idempotency_conflict", message: "idempotency_key was first used on another endpoint (POST /api/v1/payments)" });
+    expect(batch.body.results[2].error).toEqual({
+      code: "idempotency_conflict",
+      message: "idempotency_key was first used on another endpoint (POST /api/v1/payments)",
+    });
     // Replays and refusals only: nothing was written.
     expect(Number((await pool.query("SELECT count(*) AS n FROM payments")).rows[0].n)).toBe(0);
     expect(Number((await pool.query("SELECT count(*) AS n FROM idempotency_keys")).rows[0].n)).toBe(5);

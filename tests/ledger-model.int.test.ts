@@ -88,7 +88,10 @@ class SettleOperation implements fc.AsyncCommand<Model, Real> {
     expect(res.status).toBe(202);
     const payment = await settled(api, res.body.id);
     const expected = applyToModel(model, this.op);
-    expect({ status: payment.status, failure_reason: payment.failure_reason, amount: payment.amount }).toEqual({ ...expected, amount: formatMoney(new MoneyDecimal(this.op.amount)) });
+    expect({ status: payment.status, failure_reason: payment.failure_reason, amount: payment.amount }).toEqual({
+      ...expected,
+      amount: formatMoney(new MoneyDecimal(this.op.amount)),
+    });
     await expectBalances(model, real, [this.op.from, this.op.to]);
   }
   toString = () => `${this.op.kind}(${this.op.kind === "deposit" ? "" : this.op.from}→${this.op.kind === "withdrawal" ? "" : this.op.to}, ${this.op.amount})`;
@@ -114,7 +117,13 @@ class RefusedOperation implements fc.AsyncCommand<Model, Real> {
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ kind: fc.constant("deposit" as const), from: fc.constant(0), to: account, amount }),
   fc.record({ kind: fc.constant("withdrawal" as const), from: account, to: fc.constant(0), amount }),
-  { arbitrary: fc.tuple(account, account, amount).filter(([f, t]) => f !== t).map(([from, to, a]) => ({ kind: "transfer" as const, from, to, amount: a })), weight: 3 },
+  {
+    arbitrary: fc
+      .tuple(account, account, amount)
+      .filter(([f, t]) => f !== t)
+      .map(([from, to, a]) => ({ kind: "transfer" as const, from, to, amount: a })),
+    weight: 3,
+  },
 );
 
 const setup = async () => {
@@ -145,7 +154,10 @@ it("agrees with the model when one account's operations are sent back to back, w
   const own = fc.oneof(
     fc.record({ kind: fc.constant("deposit" as const), from: fc.constant(0), to: fc.constant(0), amount }),
     fc.record({ kind: fc.constant("withdrawal" as const), from: fc.constant(0), to: fc.constant(0), amount }),
-    { arbitrary: fc.record({ kind: fc.constant("transfer" as const), from: fc.constant(0), to: fc.integer({ min: 1, max: ACCOUNTS - 1 }), amount }), weight: 3 },
+    {
+      arbitrary: fc.record({ kind: fc.constant("transfer" as const), from: fc.constant(0), to: fc.integer({ min: 1, max: ACCOUNTS - 1 }), amount }),
+      weight: 3,
+    },
   );
   await fc.assert(
     fc.asyncProperty(fc.array(own, { minLength: 1, maxLength: 40 }), async (ops) => {

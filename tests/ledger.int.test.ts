@@ -59,7 +59,8 @@ it("keeps each journal gap-free and chained, with its last entry equal to the ac
   const [a, b] = [await newAccount(api), await newAccount(api)];
   await fund(a, "30.00");
   const ids = [];
-  for (let i = 0; i < 5; i++) ids.push((await api.post("/api/v1/payments", { from_account: i % 2 ? b : a, to_account: i % 2 ? a : b, amount: "3.00" })).body.id);
+  for (let i = 0; i < 5; i++)
+    ids.push((await api.post("/api/v1/payments", { from_account: i % 2 ? b : a, to_account: i % 2 ? a : b, amount: "3.00" })).body.id);
   for (const id of ids) await settled(api, id);
   for (const account of [a, b]) {
     const row = (await api.get(`/api/v1/accounts/${account}`)).body;

@@ -112,7 +112,9 @@ async function start(name: string, args: string[] = [], via: "node" | "pnpm" = "
   let child: ChildProcess;
   try {
     const [command, commandArgs] =
-      via === "pnpm" ? ["pnpm", ["--silent", "start", ...args]] : [process.execPath, ["--import", TSX_LOADER, "--conditions=source", "scripts/start.ts", ...args]];
+      via === "pnpm"
+        ? ["pnpm", ["--silent", "start", ...args]]
+        : [process.execPath, ["--import", TSX_LOADER, "--conditions=source", "scripts/start.ts", ...args]];
     child = spawn(command, commandArgs, {
       cwd: ROOT,
       env: {
@@ -132,7 +134,9 @@ async function start(name: string, args: string[] = [], via: "node" | "pnpm" = "
   } finally {
     closeSync(fd);
   }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const log = () => readFileSync(logFile, "utf8");
   seen.add(child.pid!);
   let done = false;

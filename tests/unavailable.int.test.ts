@@ -21,7 +21,16 @@ beforeAll(async () => {
   const redis = createRedis(config.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix: "t-unavailable", partitions: 4 });
   const logger = createLogger({ level: "silent", name: "unavailable" });
-  const app = createApp({ config, pool, redis, queues, waker: new PartitionWaker(queues, { logger }), logger, authFailures: new AuthFailures(), lifecycle: { stopping: false } });
+  const app = createApp({
+    config,
+    pool,
+    redis,
+    queues,
+    waker: new PartitionWaker(queues, { logger }),
+    logger,
+    authFailures: new AuthFailures(),
+    lifecycle: { stopping: false },
+  });
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

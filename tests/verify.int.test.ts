@@ -17,11 +17,15 @@ let refused: string;
 /** Runs scripts/verify.ts as `pnpm verify` does (tsx, source conditions), with its own environment. */
 async function verify(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [require.resolve("tsx/cli", { paths: [ROOT] }), "--conditions=source", "scripts/verify.ts"], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", ...env },
-      timeout: 30_000,
-    });
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [require.resolve("tsx/cli", { paths: [ROOT] }), "--conditions=source", "scripts/verify.ts"],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", ...env },
+        timeout: 30_000,
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -89,7 +93,10 @@ it("exits non-zero naming a journal entry changed behind the append-only trigger
   try {
     await client.query("BEGIN");
     await client.query("ALTER TABLE journal_entries DISABLE TRIGGER USER");
-    await client.query("UPDATE journal_entries SET amount = amount + 1, balance_after = balance_after + 1, available_after = available_after + 1 WHERE account_id = $1 AND seq = 1", [accounts[0]]);
+    await client.query(
+      "UPDATE journal_entries SET amount = amount + 1, balance_after = balance_after + 1, available_after = available_after + 1 WHERE account_id = $1 AND seq = 1",
+      [accounts[0]],
+    );
     await client.query("ALTER TABLE journal_entries ENABLE TRIGGER USER");
     await client.query("COMMIT");
   } finally {
@@ -98,7 +105,9 @@ it("exits non-zero naming a journal entry changed behind the append-only trigger
   const result = await verify({ DATABASE_URL: system.db.url });
   expect(result.code).toBe(1);
   expect(result.stderr).toContain(`account ${accounts[0]} entry 1: hash does not match sha256(prev_hash || entry)`);
-  expect(result.stderr).toMatch(new RegExp(`payment [0-9a-f-]+ \\(deposit, completed\\): entries \\[credit:${accounts[0]}:51\\.00\\] but expected \\[credit:${accounts[0]}:50\\.00\\]`));
+  expect(result.stderr).toMatch(
+    new RegExp(`payment [0-9a-f-]+ \\(deposit, completed\\): entries \\[credit:${accounts[0]}:51\\.00\\] but expected \\[credit:${accounts[0]}:50\\.00\\]`),
+  );
 });
 
 it("stops with exit 2 naming a malformed DATABASE_URL", async () => {

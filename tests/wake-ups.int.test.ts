@@ -39,7 +39,9 @@ it("keeps one waiting wake-up per partition however many payments wait, and it s
   const before = await queue.getCompletedCount();
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push((await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" })).body.id);
-  const batch = await api.post("/api/v1/payments/batch", { payments: Array.from({ length: 20 }, () => ({ from_account: payer, to_account: payee, amount: "1.00" })) });
+  const batch = await api.post("/api/v1/payments/batch", {
+    payments: Array.from({ length: 20 }, () => ({ from_account: payer, to_account: payee, amount: "1.00" })),
+  });
   ids.push(...batch.body.results.map((r: { payment: { id: string } }) => r.payment.id));
   expect(await queue.getWaitingCount()).toBe(1);
 
@@ -66,7 +68,9 @@ it("adds exactly one follow-up when a payment commits while its partition's wake
     await waitFor(async () => (await queue.getActiveCount()) === 1, { what: "the wake-up to be active" });
     await waitFor(
       async () => {
-        const { rows } = await blocker.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'settle-worker' AND wait_event_type = 'Lock'");
+        const { rows } = await blocker.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'settle-worker' AND wait_event_type = 'Lock'",
+        );
         return rows.length > 0;
       },
       { what: "the settle transaction to wait on the row lock" },
@@ -93,7 +97,11 @@ it("frees a deduplication key left on a wake-up that can no longer run, then set
   const queue = queueOf(payer);
   const partition = partitionFor(payer, PARTITIONS);
   // A wake-up that failed while its key stayed behind (as after a stalled job fails for good).
-  const dead = await queue.add("settle", { partition }, { removeOnFail: false, deduplication: { id: settleDeduplicationId(partition), keepLastIfActive: true } });
+  const dead = await queue.add(
+    "settle",
+    { partition },
+    { removeOnFail: false, deduplication: { id: settleDeduplicationId(partition), keepLastIfActive: true } },
+  );
   const connection = createRedis(system.env.REDIS_URL!, "worker");
   const failer = new Worker(queue.name, async () => Promise.reject(new Error("stalled for good")), { connection, prefix: queue.opts.prefix });
   await waitFor(async () => (await queue.getJobState(dead.id!)) === "failed", { what: "the wake-up to fail" });

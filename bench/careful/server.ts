@@ -15,7 +15,11 @@ import { createPool, formatMoney, moneyFromDb, parseAmount, uuidv7 } from "@sett
 const requireFromApi = createRequire(path.resolve(__dirname, "../../apps/api/package.json"));
 const express = requireFromApi("express") as typeof import("express");
 
-const pool = createPool({ url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/settle_bench_careful", max: Number(process.env.DB_POOL_SIZE ?? 20), applicationName: "careful" });
+const pool = createPool({
+  url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/settle_bench_careful",
+  max: Number(process.env.DB_POOL_SIZE ?? 20),
+  applicationName: "careful",
+});
 const app = express();
 app.use(express.json());
 
@@ -41,7 +45,13 @@ const error = (status: number, code: string, message: string): Reply => ({ statu
 // anyway (and answered 500), so a broken assumption shows in the bench instead of being retried away.
 const conflicts = { deadlock_detected: 0, serialization_failure: 0 };
 
-async function move(type: "transfer" | "deposit" | "withdrawal", fromText: string | null, toText: string | null, amountText: unknown, description: unknown): Promise<Reply> {
+async function move(
+  type: "transfer" | "deposit" | "withdrawal",
+  fromText: string | null,
+  toText: string | null,
+  amountText: unknown,
+  description: unknown,
+): Promise<Reply> {
   const amount = parseAmount(amountText);
   if (!amount) return error(400, "invalid_request", "amount: a positive decimal string with at most 2 decimals");
   for (const id of [fromText, toText]) if (id !== null && !UUID.test(id)) return error(400, "invalid_request", "account ids are UUIDs");
@@ -104,9 +114,18 @@ const handle = (run: (b: Body) => Promise<Reply>) => async (req: import("express
 };
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
-app.post("/payment", handle((b) => move("transfer", str(b.from_account) ?? "", str(b.to_account) ?? "", b.amount, b.payment_description)));
-app.post("/deposit", handle((b) => move("deposit", null, str(b.account_id) ?? "", b.amount, b.description)));
-app.post("/withdrawal", handle((b) => move("withdrawal", str(b.account_id) ?? "", null, b.amount, b.description)));
+app.post(
+  "/payment",
+  handle((b) => move("transfer", str(b.from_account) ?? "", str(b.to_account) ?? "", b.amount, b.payment_description)),
+);
+app.post(
+  "/deposit",
+  handle((b) => move("deposit", null, str(b.account_id) ?? "", b.amount, b.description)),
+);
+app.post(
+  "/withdrawal",
+  handle((b) => move("withdrawal", str(b.account_id) ?? "", null, b.amount, b.description)),
+);
 app.get("/conflicts", (_req, res) => void res.json(conflicts));
 app.get("/healthz", (_req, res) => void res.json({ ok: true }));
 

@@ -70,7 +70,11 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
     const conflicts = await fetch(`${peer.url}/conflicts`).then((r) => r.json() as Promise<CarefulRunResult["conflicts"]>);
     const invariants = await checkCarefulInvariants(pool, scenario.funding, scenario.accounts, completedIds);
     const conflictCount = conflicts.deadlock_detected + conflicts.serialization_failure;
-    invariants.push({ name: "no deadlocks or serialization failures", ok: conflictCount === 0, detail: `${conflicts.deadlock_detected} deadlocks, ${conflicts.serialization_failure} serialization failures` });
+    invariants.push({
+      name: "no deadlocks or serialization failures",
+      ok: conflictCount === 0,
+      detail: `${conflicts.deadlock_detected} deadlocks, ${conflicts.serialization_failure} serialization failures`,
+    });
     return {
       system: "careful",
       spec,
@@ -99,8 +103,14 @@ async function checkCarefulInvariants(pool: Pool, funding: string, accounts: num
     [funding, accounts],
   );
   out.push({ name: "conservation", ok: c[0]!.equal === true, detail: `accounts hold ${c[0]!.held}; funding + deposits − withdrawals = ${c[0]!.expected}` });
-  const { rows: n } = await pool.query<{ accounts: string; entries: string }>("SELECT (SELECT count(*) FROM accounts WHERE balance < 0) AS accounts, (SELECT count(*) FROM journal_entries WHERE balance_after < 0) AS entries");
-  out.push({ name: "no negative balance", ok: Number(n[0]!.accounts) === 0 && Number(n[0]!.entries) === 0, detail: `${n[0]!.accounts} accounts and ${n[0]!.entries} journal entries below zero` });
+  const { rows: n } = await pool.query<{ accounts: string; entries: string }>(
+    "SELECT (SELECT count(*) FROM accounts WHERE balance < 0) AS accounts, (SELECT count(*) FROM journal_entries WHERE balance_after < 0) AS entries",
+  );
+  out.push({
+    name: "no negative balance",
+    ok: Number(n[0]!.accounts) === 0 && Number(n[0]!.entries) === 0,
+    detail: `${n[0]!.accounts} accounts and ${n[0]!.entries} journal entries below zero`,
+  });
   // Per account: seq 1..n without gaps, each balance_after = the previous + amount, the last = the balance.
   const { rows: j } = await pool.query<{ gaps: string; chain_breaks: string; head_mismatches: string; entries: string }>(`
     WITH e AS (
@@ -114,7 +124,11 @@ async function checkCarefulInvariants(pool: Pool, funding: string, accounts: num
            (SELECT count(*) FROM e) AS entries`);
   const r = j[0]!;
   const journalOk = Number(r.gaps) === 0 && Number(r.chain_breaks) === 0 && Number(r.head_mismatches) === 0;
-  out.push({ name: "journal gap-free per account, last balance_after = balance", ok: journalOk, detail: `${r.gaps} seq gaps, ${r.chain_breaks} entries not previous + amount, ${r.head_mismatches} accounts whose balance or last seq differs from their last entry; ${r.entries} entries` });
+  out.push({
+    name: "journal gap-free per account, last balance_after = balance",
+    ok: journalOk,
+    detail: `${r.gaps} seq gaps, ${r.chain_breaks} entries not previous + amount, ${r.head_mismatches} accounts whose balance or last seq differs from their last entry; ${r.entries} entries`,
+  });
   // Every payment answered 201 is there once, with one journal entry per account it moved.
   let missing = 0;
   let badEntries = 0;

@@ -10,7 +10,10 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 export type Child = AppProcess;
 
 /** Starts a TypeScript entry point under tsx (one node process, so its pid is the one to stop). */
-export function startChild(name: string, options: { cwd: string; script: string; env: Record<string, string>; logFile: string; nodeOptions?: string[] }): Child {
+export function startChild(
+  name: string,
+  options: { cwd: string; script: string; env: Record<string, string>; logFile: string; nodeOptions?: string[] },
+): Child {
   // The driver's NODE_OPTIONS must not reach the system under test: its flags are `nodeOptions`.
   return spawnApp(name, { ...options, env: { ...process.env, ...options.env, NODE_OPTIONS: "" } });
 }

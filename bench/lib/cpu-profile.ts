@@ -34,7 +34,13 @@ function packageOf(url: string, fn: string): string {
 
 /** Self time per package and the hottest functions of one V8 .cpuprofile. */
 export function summariseCpuProfile(file: string, processName: string, window?: { fromMs: number; toMs: number }): CpuProfileSummary {
-  const profile = JSON.parse(fs.readFileSync(file, "utf8")) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
+  const profile = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    endTime: number;
+    samples: number[];
+    timeDeltas: number[];
+  };
   // Self time per node from the samples inside the window (startup, module loading, is left out).
   const selfMs = new Map<number, number>();
   let t = 0;

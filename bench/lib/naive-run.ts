@@ -31,7 +31,12 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
         case "withdrawal":
           return { kind: "withdrawal", path: "/withdrawal", body: { account_id: ids[intent.account], amount: intent.amount }, expected: ok };
         case "transfer":
-          return { kind: "transfer", path: "/payment", body: { from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount }, expected: ok };
+          return {
+            kind: "transfer",
+            path: "/payment",
+            body: { from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount },
+            expected: ok,
+          };
         default:
           throw new Error(`the naive server has no ${intent.type}`);
       }
@@ -46,7 +51,14 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
         op.onReply = (r) => (r.status === 201 ? completed++ : r.status === 422 ? refused++ : undefined);
         return op;
       },
-      { rate: spec.rate, durationS: opts.naiveDurationS, concurrency: opts.concurrency, maxInFlight: opts.maxInFlight, maxRequests: opts.maxRequests, onProgress: (s) => progressLine(label, s, opts.naiveDurationS) },
+      {
+        rate: spec.rate,
+        durationS: opts.naiveDurationS,
+        concurrency: opts.concurrency,
+        maxInFlight: opts.maxInFlight,
+        maxRequests: opts.maxRequests,
+        onProgress: (s) => progressLine(label, s, opts.naiveDurationS),
+      },
     );
     process.stderr.write("\n");
     const loadS = (load.endedAt - load.startedAt) / 1000;
@@ -59,7 +71,11 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
              + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS expected,
              (SELECT sum(balance) FROM naive_accounts) = (SELECT sum(balance) FROM naive_initial)
              + (SELECT coalesce(sum(amount) FILTER (WHERE from_account IS NULL), 0) - coalesce(sum(amount) FILTER (WHERE to_account IS NULL), 0) FROM naive_transactions) AS equal`);
-    invariants.push({ name: "conservation", ok: c[0]!.equal === true, detail: `accounts hold ${c[0]!.total}; initial + deposits − withdrawals = ${c[0]!.expected}` });
+    invariants.push({
+      name: "conservation",
+      ok: c[0]!.equal === true,
+      detail: `accounts hold ${c[0]!.total}; initial + deposits − withdrawals = ${c[0]!.expected}`,
+    });
     const { rows: replay } = await pool.query<{ mismatched: string; overdrawn: string; negative: string }>(`
       WITH moves AS (
         SELECT from_account AS id, -amount AS delta FROM naive_transactions WHERE from_account IS NOT NULL
@@ -71,9 +87,19 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
              count(*) FILTER (WHERE a.balance < 0) AS negative
         FROM replayed r JOIN naive_accounts a ON a.id = r.id`);
     const r = replay[0]!;
-    invariants.push({ name: "balances match the transactions (no lost updates)", ok: Number(r.mismatched) === 0, detail: `${r.mismatched} accounts whose balance differs from initial + their transactions` });
-    invariants.push({ name: "no negative available", ok: Number(r.overdrawn) === 0 && Number(r.negative) === 0, detail: `${r.overdrawn} accounts overdrawn by their accepted transactions; ${r.negative} negative balances` });
-    const deadlocks = Object.entries(load.failures).filter(([k]) => k.includes("deadlock")).reduce((a, [, n]) => a + n, 0);
+    invariants.push({
+      name: "balances match the transactions (no lost updates)",
+      ok: Number(r.mismatched) === 0,
+      detail: `${r.mismatched} accounts whose balance differs from initial + their transactions`,
+    });
+    invariants.push({
+      name: "no negative available",
+      ok: Number(r.overdrawn) === 0 && Number(r.negative) === 0,
+      detail: `${r.overdrawn} accounts overdrawn by their accepted transactions; ${r.negative} negative balances`,
+    });
+    const deadlocks = Object.entries(load.failures)
+      .filter(([k]) => k.includes("deadlock"))
+      .reduce((a, [, n]) => a + n, 0);
     invariants.push({ name: "no deadlocks", ok: deadlocks === 0, detail: `${deadlocks} requests failed with deadlock_detected` });
     return {
       system: "naive",

@@ -9,7 +9,8 @@ export interface RunSpec {
 }
 
 /** "uniform@max", or "uniform@max, 4 workers" in a worker curve. */
-export const specLabel = (spec: RunSpec): string => `${spec.scenario}@${spec.rate}${spec.workers === undefined ? "" : `, ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`}`;
+export const specLabel = (spec: RunSpec): string =>
+  `${spec.scenario}@${spec.rate}${spec.workers === undefined ? "" : `, ${spec.workers} worker${spec.workers === 1 ? "" : "s"}`}`;
 
 const DEFAULT_PLAN = "uniform@max,uniform@1000,hot-merchant@max,contended@max,mixed@max";
 
@@ -19,7 +20,10 @@ const Options = z.object({
   rate: z.string().optional(),
   duration: z.coerce.number().min(1).max(3600).default(10),
   repeat: z.coerce.number().int().min(1).max(10).default(1),
-  workers: z.string().regex(/^\d+(,\d+)*$/, "a worker count or a list of them, e.g. 1,2,4").default("2"),
+  workers: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, "a worker count or a list of them, e.g. 1,2,4")
+    .default("2"),
   concurrency: z.coerce.number().int().min(1).max(512).default(16),
   "max-in-flight": z.coerce.number().int().min(1).max(4096).default(512),
   "max-requests": z.coerce.number().int().min(1).max(10_000_000).default(2_000_000),

@@ -26,7 +26,9 @@ let pgbenchPath: string | undefined;
 function pgbench(): string {
   pgbenchPath ??= process.env.PGBENCH || findPostgresPrograms(["pgbench"])?.pgbench;
   if (!pgbenchPath) {
-    throw new Error(`pgbench not found (looked in ${POSTGRES_SEARCH}): install PostgreSQL's server package, which has it (e.g. apt-get install postgresql), set PGBENCH=/path/to/pgbench, or run with --pgbench false`);
+    throw new Error(
+      `pgbench not found (looked in ${POSTGRES_SEARCH}): install PostgreSQL's server package, which has it (e.g. apt-get install postgresql), set PGBENCH=/path/to/pgbench, or run with --pgbench false`,
+    );
   }
   return pgbenchPath;
 }
@@ -42,7 +44,11 @@ interface CpuSample {
   postgres: number;
 }
 
-function run(args: string[], onStderrLine?: (line: string) => void, onSpawn?: (pid: number) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  onStderrLine?: (line: string) => void,
+  onSpawn?: (pid: number) => void,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(pgbench(), args, { stdio: ["ignore", "pipe", "pipe"] });
     if (child.pid !== undefined) onSpawn?.(child.pid);
@@ -97,8 +103,21 @@ function parse(script: PgbenchResult["script"], clients: number, durationS: numb
   if (!tps) throw new Error(`pgbench ${script}: no tps in its output\n${out.stdout}\n${out.stderr}`);
   const lat = /latency average = ([\d.]+) ms/.exec(out.stdout);
   const failed = /number of failed transactions: (\d+)/.exec(out.stdout);
-  const perSecond = [...out.stderr.matchAll(/progress: ([\d.]+) s, ([\d.]+) tps, lat ([\d.]+) ms/g)].map((m) => ({ second: Math.round(Number(m[1])), tps: Number(m[2]), latencyMs: Number(m[3]) }));
-  return { script, clients, durationS, tps: round(Number(tps[1])), latencyAvgMs: round(Number(lat?.[1] ?? 0), 2), failed: Number(failed?.[1] ?? 0), perSecond, command };
+  const perSecond = [...out.stderr.matchAll(/progress: ([\d.]+) s, ([\d.]+) tps, lat ([\d.]+) ms/g)].map((m) => ({
+    second: Math.round(Number(m[1])),
+    tps: Number(m[2]),
+    latencyMs: Number(m[3]),
+  }));
+  return {
+    script,
+    clients,
+    durationS,
+    tps: round(Number(tps[1])),
+    latencyAvgMs: round(Number(lat?.[1] ?? 0), 2),
+    failed: Number(failed?.[1] ?? 0),
+    perSecond,
+    command,
+  };
 }
 
 /**
@@ -148,7 +167,20 @@ export class PgbenchBaseline {
 
   async run(script: PgbenchResult["script"], durationS: number): Promise<PgbenchResult> {
     const clients = this.opts.concurrency;
-    const args = ["-n", ...(script === "transfer" ? ["-f", path.join(ROOT, "bench/pgbench/transfer.sql")] : []), "-c", String(clients), "-j", String(Math.min(clients, 2)), "-T", String(durationS), "-P", "1", ...connArgs(this.url), DB];
+    const args = [
+      "-n",
+      ...(script === "transfer" ? ["-f", path.join(ROOT, "bench/pgbench/transfer.sql")] : []),
+      "-c",
+      String(clients),
+      "-j",
+      String(Math.min(clients, 2)),
+      "-T",
+      String(durationS),
+      "-P",
+      "1",
+      ...connArgs(this.url),
+      DB,
+    ];
     const cpu = cpuSampler(this.url, DB, durationS);
     const out = await run(args, tick(script), cpu.onSpawn);
     cpu.stop();

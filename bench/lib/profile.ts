@@ -1,5 +1,16 @@
 import path from "node:path";
-import { createPool, createRedis, insertPayment, PartitionQueues, partitionFor, settleBatch, settleDeduplicationId, uuidv7, type Pool, type PoolClient } from "@settle/core";
+import {
+  createPool,
+  createRedis,
+  insertPayment,
+  PartitionQueues,
+  partitionFor,
+  settleBatch,
+  settleDeduplicationId,
+  uuidv7,
+  type Pool,
+  type PoolClient,
+} from "@settle/core";
 import { freePort, onInterrupt, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
 import { seedFundedAccounts } from "./funding";
@@ -17,7 +28,14 @@ export interface SpanProfile {
   samples: number;
   accept: { httpPost: Percentiles; httpHealthz: Percentiles; insertPayment: Percentiles; bullmqAdd: Percentiles; httpAndValidationMeanMs: number };
   hop: { queueWait: Percentiles; jobProcessing: Percentiles; createdToProcessed: Percentiles };
-  settle: { batch: number; reps: number; totalMs: Percentiles; perPaymentMs: number; jsMeanMs: number; statements: { sql: string; calls: number; meanMs: number }[] }[];
+  settle: {
+    batch: number;
+    reps: number;
+    totalMs: Percentiles;
+    perPaymentMs: number;
+    jsMeanMs: number;
+    statements: { sql: string; calls: number; meanMs: number }[];
+  }[];
   explain: { sql: string; planningMs: number; executionMs: number; plan: string }[];
 }
 
@@ -55,23 +73,33 @@ const textOf = (statement: Statement): string => (typeof statement === "string" 
  * of it first inside a savepoint, so the real statement then runs on unchanged data).
  */
 function instrumentedPool(pool: Pool, timings: Timing[], explain?: SpanProfile["explain"]): Pool {
-  const wrap = (query: QueryFn, inTransaction: () => boolean): QueryFn => async (statement, params) => {
-    const text = textOf(statement);
-    if (explain && inTransaction() && !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(text)) {
-      await query("SAVEPOINT bench_explain");
-      const values = typeof statement === "string" ? params : statement.values;
-      const { rows } = await query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
-      await query("ROLLBACK TO SAVEPOINT bench_explain");
-      const plan = (rows[0]?.["QUERY PLAN"] as { Plan: PlanNode; "Planning Time": number; "Execution Time": number }[])[0]!;
-      explain.push({ sql: label(text), planningMs: round(plan["Planning Time"], 3), executionMs: round(plan["Execution Time"], 3), plan: summarisePlan(plan.Plan) });
-    }
-    const t0 = performance.now();
-    const result = await query(statement, params);
-    timings.push({ sql: label(text), ms: performance.now() - t0 });
-    return result;
-  };
+  const wrap =
+    (query: QueryFn, inTransaction: () => boolean): QueryFn =>
+    async (statement, params) => {
+      const text = textOf(statement);
+      if (explain && inTransaction() && !/^\s*(BEGIN|COMMIT|ROLLBACK)/i.test(text)) {
+        await query("SAVEPOINT bench_explain");
+        const values = typeof statement === "string" ? params : statement.values;
+        const { rows } = await query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
+        await query("ROLLBACK TO SAVEPOINT bench_explain");
+        const plan = (rows[0]?.["QUERY PLAN"] as { Plan: PlanNode; "Planning Time": number; "Execution Time": number }[])[0]!;
+        explain.push({
+          sql: label(text),
+          planningMs: round(plan["Planning Time"], 3),
+          executionMs: round(plan["Execution Time"], 3),
+          plan: summarisePlan(plan.Plan),
+        });
+      }
+      const t0 = performance.now();
+      const result = await query(statement, params);
+      timings.push({ sql: label(text), ms: performance.now() - t0 });
+      return result;
+    };
   const stub = {
-    query: wrap((t, p) => pool.query(t, p), () => false),
+    query: wrap(
+      (t, p) => pool.query(t, p),
+      () => false,
+    ),
     connect: async (): Promise<PoolClient> => {
       const client = await pool.connect();
       const original = client.query.bind(client);
@@ -125,7 +153,12 @@ export async function runSpanProfile(opts: BenchOptions, logs: string, samples =
   const redis = createRedis(opts.redisUrl, "producer");
   const queues = new PartitionQueues(redis, { prefix, partitions: opts.partitions });
   try {
-    const api = startChild("api", { cwd: path.join(ROOT, "apps/api"), script: "src/main.ts", env: { ...env, PORT: String(port), HOST: "127.0.0.1" }, logFile: path.join(logs, "profile-api.log") });
+    const api = startChild("api", {
+      cwd: path.join(ROOT, "apps/api"),
+      script: "src/main.ts",
+      env: { ...env, PORT: String(port), HOST: "127.0.0.1" },
+      logFile: path.join(logs, "profile-api.log"),
+    });
     children.push(api);
     children.push(startChild("worker-1", { cwd: path.join(ROOT, "apps/worker"), script: "src/main.ts", env, logFile: path.join(logs, "profile-worker.log") }));
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, api);

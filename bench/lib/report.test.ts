@@ -8,7 +8,11 @@ import { EMPTY_PERCENTILES, type Percentiles } from "./stats";
 
 const lat = (p50: number, p99: number): Percentiles => ({ count: 100, p50, p95: p99, p99, max: p99 * 2, mean: p50 });
 
-function settleRun(spec: SettleRunResult["spec"], settledPerS: number, opts: { accepted?: number; offered?: number; adjacentTransferTps?: number } = {}): SettleRunResult {
+function settleRun(
+  spec: SettleRunResult["spec"],
+  settledPerS: number,
+  opts: { accepted?: number; offered?: number; adjacentTransferTps?: number } = {},
+): SettleRunResult {
   const offered = opts.offered ?? settledPerS * 8;
   const accepted = opts.accepted ?? offered;
   return {
@@ -61,7 +65,9 @@ function peer<T extends NaiveRunResult | CarefulRunResult>(system: T["system"], 
 /** A finished `pnpm bench:quick`-like run: uniform@max beside the naive and careful endpoints and pgbench, then uniform@500. */
 function quickRun(): BenchResult {
   const opts = parseOptions(["--plan", "uniform@max,uniform@500", "--duration", "8", "--naive-duration", "5", "--profile", "false"], {});
-  const pgbench: PgbenchResult[] = [{ script: "transfer", clients: 16, durationS: 8, tps: 3506, latencyAvgMs: 4.5, failed: 0, perSecond: [], command: "pgbench -f transfer.sql" }];
+  const pgbench: PgbenchResult[] = [
+    { script: "transfer", clients: 16, durationS: 8, tps: 3506, latencyAvgMs: 4.5, failed: 0, perSecond: [], command: "pgbench -f transfer.sql" },
+  ];
   const max = settleRun({ scenario: "uniform", rate: "max" }, 811, { adjacentTransferTps: 3506 });
   const naive = peer<NaiveRunResult>("naive", max.spec, 854, 2);
   const careful = peer<CarefulRunResult>("careful", max.spec, 693, 0);
@@ -71,7 +77,16 @@ function quickRun(): BenchResult {
     command: "pnpm bench --plan uniform@max,uniform@500 --duration 8 --naive-duration 5 --profile false",
     startedAt: "2026-12-01T12:00:00.000Z",
     finishedAt: "2026-12-01T12:01:30.000Z",
-    machine: { cpus: 2, cpuModel: "test cpu", memGiB: 24, node: "v20.19.0", postgres: "PostgreSQL 15.20 (synchronous_commit=on, fsync=on, shared_buffers=128MB)", redis: "7.0.15", loadStart: "0.40 0.30 0.20", loadEnd: "1.50 1.00 0.50" },
+    machine: {
+      cpus: 2,
+      cpuModel: "test cpu",
+      memGiB: 24,
+      node: "v20.19.0",
+      postgres: "PostgreSQL 15.20 (synchronous_commit=on, fsync=on, shared_buffers=128MB)",
+      redis: "7.0.15",
+      loadStart: "0.40 0.30 0.20",
+      loadEnd: "1.50 1.00 0.50",
+    },
     options: { ...opts, plan: opts.plan.map((p) => `${p.scenario}@${p.rate}`).join(",") },
     pgbench,
     runs: [
@@ -99,8 +114,12 @@ describe("the benchmark report", () => {
     expect(text).toContain("the naive synchronous endpoint");
     expect(text).toContain("pgbench's transfer script");
     expect(text).toContain("the endpoints got the same payments in the max-throughput scenarios, 5 s each");
-    expect(text).toContain("Settle settled 811 payments/s under uniform load at max throughput: 0.95× the naive endpoint (854/s, which broke 2 invariants), 1.17× the careful endpoint (693/s) and 0.23× pgbench's 3,506 transfers/s");
-    expect(text).toContain("At 500 payments/s offered (uniform load), it accepted and settled everything offered; 99 % of payments were accepted within 50 ms and settled within 60 ms of that.");
+    expect(text).toContain(
+      "Settle settled 811 payments/s under uniform load at max throughput: 0.95× the naive endpoint (854/s, which broke 2 invariants), 1.17× the careful endpoint (693/s) and 0.23× pgbench's 3,506 transfers/s",
+    );
+    expect(text).toContain(
+      "At 500 payments/s offered (uniform load), it accepted and settled everything offered; 99 % of payments were accepted within 50 ms and settled within 60 ms of that.",
+    );
     expect(text).toContain("Settle broke none of its invariants.");
     expect(text).toMatch(/Of its \d+ targets, 1 was met, 3 missed and \d+ not measured in this run/);
     expect(text).not.toMatch(/issue|#\d/i);

@@ -33,7 +33,14 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const dbUrl = await recreateDatabase(opts.databaseUrl, dbName, { migrate: true });
   const forgetPrefix = onInterrupt(() => deletePrefix(opts.redisUrl, prefix));
   const pool = createPool({ url: dbUrl, max: 2, applicationName: "settle-bench" });
-  const { procs, baseUrl } = await startSystem(opts, workerCount, dbUrl, prefix, path.join(dirs.logs, runName), dirs.cpuProf ? path.join(dirs.cpuProf, runName) : undefined);
+  const { procs, baseUrl } = await startSystem(
+    opts,
+    workerCount,
+    dbUrl,
+    prefix,
+    path.join(dirs.logs, runName),
+    dirs.cpuProf ? path.join(dirs.cpuProf, runName) : undefined,
+  );
   const all = [procs.api, ...procs.workers];
   const redisStats = redisStatsConnection(opts.redisUrl);
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
@@ -55,7 +62,12 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const usage = await measurement.finish();
     const payments = await settledPayments(pool, measurement.boundary, load);
     const { settled } = payments;
-    const profile = settleProfile(usage, settled, redisBefore && redisAfter ? redisCommandStats(redisBefore, redisAfter, settled) : undefined, await jobStats(opts, prefix));
+    const profile = settleProfile(
+      usage,
+      settled,
+      redisBefore && redisAfter ? redisCommandStats(redisBefore, redisAfter, settled) : undefined,
+      await jobStats(opts, prefix),
+    );
     const redisKeys = await countPrefix(opts.redisUrl, prefix).catch(() => -1);
     const invariants = await checkInvariants(pool, operations.debits, { drained, settleTimeoutS: opts.settleTimeoutS });
 

@@ -44,14 +44,18 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   }
   parts.push(`<text x="${m.l + w / 2}" y="${height - 6}" ${SMALL} text-anchor="middle" fill="#333">${esc(o.xLabel)}</text>`);
   parts.push(`<text transform="translate(12 ${m.t + h / 2}) rotate(-90)" ${SMALL} text-anchor="middle" fill="#333">${esc(o.yLabel)}</text>`);
-  parts.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + h}" stroke="#999"/><line x1="${m.l}" x2="${m.l + w}" y1="${m.t + h}" y2="${m.t + h}" stroke="#999"/>`);
+  parts.push(
+    `<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + h}" stroke="#999"/><line x1="${m.l}" x2="${m.l + w}" y1="${m.t + h}" y2="${m.t + h}" stroke="#999"/>`,
+  );
   let lx = m.l + 8;
   for (const s of o.series) {
     if (s.points.length) {
       const d = s.points.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
       parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5,3"' : ""}/>`);
     }
-    parts.push(`<rect x="${lx}" y="${m.t + 2}" width="10" height="3" fill="${s.color}"/><text x="${lx + 14}" y="${m.t + 7}" ${SMALL} fill="#333">${esc(s.name)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="${m.t + 2}" width="10" height="3" fill="${s.color}"/><text x="${lx + 14}" y="${m.t + 7}" ${SMALL} fill="#333">${esc(s.name)}</text>`,
+    );
     lx += 20 + s.name.length * 6.2;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;

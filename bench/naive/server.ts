@@ -14,7 +14,11 @@ import { createPool, MoneyDecimal, parseAmount } from "@settle/core";
 const requireFromApi = createRequire(path.resolve(__dirname, "../../apps/api/package.json"));
 const express = requireFromApi("express") as typeof import("express");
 
-const pool = createPool({ url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/settle_bench_naive", max: Number(process.env.DB_POOL_SIZE ?? 20), applicationName: "naive" });
+const pool = createPool({
+  url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/settle_bench_naive",
+  max: Number(process.env.DB_POOL_SIZE ?? 20),
+  applicationName: "naive",
+});
 const app = express();
 app.use(express.json());
 
@@ -54,7 +58,12 @@ async function move(from: string | null, to: string | null, amountText: string):
     await client.query("ROLLBACK").catch(() => undefined);
     const code = (error as { code?: string }).code;
     const status = (error as { status?: number }).status ?? 500;
-    return { status, body: { error: { code: code === "40P01" ? "deadlock_detected" : status === 422 ? "account_not_found" : `internal_${code ?? "error"}`, message: String(error) } } };
+    return {
+      status,
+      body: {
+        error: { code: code === "40P01" ? "deadlock_detected" : status === 422 ? "account_not_found" : `internal_${code ?? "error"}`, message: String(error) },
+      },
+    };
   } finally {
     client.release();
   }
@@ -67,9 +76,18 @@ const handle = (pick: (b: Body) => [string | null, string | null]) => async (req
   res.status(result.status).json(result.body);
 };
 
-app.post("/payment", handle((b) => [b.from_account ?? null, b.to_account ?? null]));
-app.post("/deposit", handle((b) => [null, b.account_id ?? null]));
-app.post("/withdrawal", handle((b) => [b.account_id ?? null, null]));
+app.post(
+  "/payment",
+  handle((b) => [b.from_account ?? null, b.to_account ?? null]),
+);
+app.post(
+  "/deposit",
+  handle((b) => [null, b.account_id ?? null]),
+);
+app.post(
+  "/withdrawal",
+  handle((b) => [b.account_id ?? null, null]),
+);
 app.get("/healthz", (_req, res) => void res.json({ ok: true }));
 
 const server = app.listen(Number(process.env.PORT ?? 3999), "127.0.0.1");

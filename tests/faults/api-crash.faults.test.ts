@@ -44,5 +44,10 @@ it(`settles every accepted payment through ${KILLS} kill -9 of the API under loa
   const extra = report.payments - (result.accepted.length + accounts.length);
   expect(extra).toBeGreaterThanOrEqual(0);
   expect(extra).toBeLessThanOrEqual(unanswered);
-  logScenario("API kill -9", result, `${KILLS} API processes killed with SIGKILL, a new one started 1 s later on the same port (API down ${downtimes.map((d) => d.toFixed(1)).join(" s, ")} s)`, report);
+  logScenario(
+    "API kill -9",
+    result,
+    `${KILLS} API processes killed with SIGKILL, a new one started 1 s later on the same port (API down ${downtimes.map((d) => d.toFixed(1)).join(" s, ")} s)`,
+    report,
+  );
 });

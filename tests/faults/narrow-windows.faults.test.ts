@@ -33,7 +33,8 @@ afterAll(async () => {
 const pendingWakeUps = async (queues: PartitionQueues, partition: number) =>
   Object.values(await queues.queue(partition).getJobCounts("active", "waiting", "delayed", "prioritized")).reduce((a, b) => a + b, 0);
 
-const statusOf = async (cluster: ProcessCluster, id: string) => (await cluster.db.pool.query("SELECT status FROM payments WHERE id = $1", [id])).rows[0]?.status;
+const statusOf = async (cluster: ProcessCluster, id: string) =>
+  (await cluster.db.pool.query("SELECT status FROM payments WHERE id = $1", [id])).rows[0]?.status;
 
 /** A process's JSON log lines (written in batches, up to 200 ms late; lost at a kill -9 when not yet written). */
 function logLines(proc: SettleProcess): Record<string, unknown>[] {
@@ -45,7 +46,8 @@ function logLines(proc: SettleProcess): Record<string, unknown>[] {
 }
 
 /** How many of `ids` a worker logged as settled. */
-const settledBy = (proc: SettleProcess, ids: string[]) => logLines(proc).filter((l) => l.msg === "payment settled" && ids.includes(l.paymentId as string)).length;
+const settledBy = (proc: SettleProcess, ids: string[]) =>
+  logLines(proc).filter((l) => l.msg === "payment settled" && ids.includes(l.paymentId as string)).length;
 
 /** The local addresses ("127.0.0.1:port") of a process's TCP connections to `port`: its Redis clients as CLIENT LIST names them. */
 async function connectionsOf(pid: number, port: number): Promise<string[]> {
@@ -64,7 +66,14 @@ async function redisClients(redisConn: ReturnType<typeof createRedis>, addrs: st
   return list
     .split("\n")
     .filter(Boolean)
-    .map((line) => Object.fromEntries(line.trim().split(" ").map((kv) => kv.split("=", 2) as [string, string])))
+    .map((line) =>
+      Object.fromEntries(
+        line
+          .trim()
+          .split(" ")
+          .map((kv) => kv.split("=", 2) as [string, string]),
+      ),
+    )
     .filter((c) => addrs.includes(c.addr!))
     .map((c) => ({ addr: c.addr!, flags: c.flags!, cmd: c.cmd! }));
 }
@@ -139,13 +148,17 @@ it("settles, through the sweeper, a payment whose API was killed between its com
     what: "the worker to log its sweep of the partition",
   });
   await waitFor(() => logLines(worker!).some((l) => l.msg === "payment settled" && l.paymentId === committed.id), { what: "the worker to log the settlement" });
-  const { rows: entries } = await cluster.db.pool.query("SELECT type, amount::text AS amount FROM journal_entries WHERE payment_id = $1 ORDER BY type", [committed.id]);
+  const { rows: entries } = await cluster.db.pool.query("SELECT type, amount::text AS amount FROM journal_entries WHERE payment_id = $1 ORDER BY type", [
+    committed.id,
+  ]);
   expect(entries).toEqual([
     { type: "credit", amount: "7.00" },
     { type: "debit", amount: "7.00" },
   ]);
   const report = await assertInvariants(cluster.db.pool, [committed.id]);
-  const { rows: timing } = await cluster.db.pool.query("SELECT extract(epoch FROM processed_at - created_at)::float AS s FROM payments WHERE id = $1", [committed.id]);
+  const { rows: timing } = await cluster.db.pool.query("SELECT extract(epoch FROM processed_at - created_at)::float AS s FROM payments WHERE id = $1", [
+    committed.id,
+  ]);
   console.log(
     `API commit window: payment committed, its add parked in a write-paused Redis, API killed -9 (client: ${outcome}); ` +
       `no wake-up in Redis afterwards; the sweeper woke partition ${partition} and the payment settled ${timing[0].s.toFixed(1)} s after its commit; ` +
@@ -166,10 +179,13 @@ it("settles every payment exactly once when a worker is killed between its settl
   const owners = () => conn.mget(...Array.from({ length: PARTITIONS }, (_, p) => cluster.leaseKey(p)));
   await Promise.all([cluster.startApi(), cluster.startWorkers(2)]);
   // Both workers hold their share, so the killed one's partition has somewhere to go.
-  await waitFor(async () => {
-    const held = await owners();
-    return held.every((o) => o !== null) && cluster.workers.every((w) => held.includes(w.workerId()));
-  }, { timeoutMs: 15_000, what: "both workers to hold partitions" });
+  await waitFor(
+    async () => {
+      const held = await owners();
+      return held.every((o) => o !== null) && cluster.workers.every((w) => held.includes(w.workerId()));
+    },
+    { timeoutMs: 15_000, what: "both workers to hold partitions" },
+  );
   const [payer, payee] = await fundAccounts(cluster.api, 2, "100.00");
   const partition = partitionFor(payer!, PARTITIONS);
   const queue = queues.queue(partition);
@@ -186,7 +202,8 @@ it("settles every payment exactly once when a worker is killed between its settl
     return res.body.id;
   };
   const completed = async (ids: string[]) =>
-    Number((await cluster.db.pool.query("SELECT count(*) AS n FROM payments WHERE id = ANY($1::uuid[]) AND status = 'completed'", [ids])).rows[0].n) === ids.length;
+    Number((await cluster.db.pool.query("SELECT count(*) AS n FROM payments WHERE id = ANY($1::uuid[]) AND status = 'completed'", [ids])).rows[0].n) ===
+    ids.length;
   const first: string[] = [];
   for (const amount of ["1.00", "2.00", "3.00", "4.00", "5.00"]) first.push(await pay(amount));
   await waitFor(() => completed(first), { timeoutMs: 15_000, what: "the first payments to settle" });
@@ -232,7 +249,9 @@ it("settles every payment exactly once when a worker is killed between its settl
   expect(recovered.processedOn).toBeGreaterThan(killedAt);
 
   const all = [...first, ...second];
-  const { rows } = await cluster.db.pool.query("SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id", [all]);
+  const { rows } = await cluster.db.pool.query("SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id", [
+    all,
+  ]);
   expect(rows.map((r) => Number(r.n))).toEqual(all.map(() => 2));
   expect((await cluster.api.get(`/api/v1/accounts/${payer}`)).body.available).toBe("45.00");
   const report = await assertInvariants(cluster.db.pool, all, { acceptances });

@@ -95,12 +95,16 @@ it("keeps payments equal to acknowledged requests when PostgreSQL crashes mid-ba
 
   // 16 clients of 40 single requests and 4 of 8 batches, while PostgreSQL crashes and comes back.
   const clients = [
-    ...Array.from({ length: 16 }, (_, c) => (async () => {
-      for (let j = 0; j < 40; j++) await pay(c * 40 + j);
-    })()),
-    ...Array.from({ length: 4 }, (_, c) => (async () => {
-      for (let j = 0; j < 8; j++) await payBatch(c * 8 + j);
-    })()),
+    ...Array.from({ length: 16 }, (_, c) =>
+      (async () => {
+        for (let j = 0; j < 40; j++) await pay(c * 40 + j);
+      })(),
+    ),
+    ...Array.from({ length: 4 }, (_, c) =>
+      (async () => {
+        for (let j = 0; j < 8; j++) await payBatch(c * 8 + j);
+      })(),
+    ),
   ];
   await new Promise((r) => setTimeout(r, 1500));
   await postgres.down("immediate");

@@ -55,5 +55,10 @@ it("answers 503 while PostgreSQL is down and settles everything after it returns
   const report = await assertInvariants(cluster.db.pool, result.accepted, { acceptances: result.acceptances });
   expect(processes.every((p) => p.running)).toBe(true);
   expect(cluster.processes).toHaveLength(processes.length);
-  logScenario("postgres restart", result, `PostgreSQL stopped (pg_ctl -m fast) for ${(OUTAGE_MS / 1000).toFixed(0)} s, then started; no process restarted`, report);
+  logScenario(
+    "postgres restart",
+    result,
+    `PostgreSQL stopped (pg_ctl -m fast) for ${(OUTAGE_MS / 1000).toFixed(0)} s, then started; no process restarted`,
+    report,
+  );
 });

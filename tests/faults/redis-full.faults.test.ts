@@ -82,10 +82,13 @@ it("keeps accepting and settling held partitions while Redis is full, and recove
   const stopFilling = await fillAndKeepFull(filler);
   const fullAt = new Date();
   const acceptedBefore = load.accepted.length;
-  const ready = await waitFor(async () => {
-    const r = await readiness(cluster);
-    return r.status === 503 && r;
-  }, { timeoutMs: 10_000, what: "/readyz to report Redis full" });
+  const ready = await waitFor(
+    async () => {
+      const r = await readiness(cluster);
+      return r.status === 503 && r;
+    },
+    { timeoutMs: 10_000, what: "/readyz to report Redis full" },
+  );
   expect(ready.body).toEqual(expect.objectContaining({ status: "unavailable", postgres: "up", redis: "up", redis_memory: "full" }));
   await new Promise((resolve) => setTimeout(resolve, FULL_MS));
   await expect(filler.set("filler:probe", "x".repeat(64 * 1024))).rejects.toThrow(/^OOM /);

@@ -48,10 +48,13 @@ it("settles everything once after a persistent Redis restart brings dead workers
   const leaseOwners = () => inspector.mget(...Array.from({ length: PARTITIONS }, (_, p) => cluster.leaseKey(p)));
   const [api, dead] = await Promise.all([cluster.startApi(), cluster.startWorkers(2)]);
   const deadIds = dead.map((w) => w.workerId());
-  await waitFor(async () => {
-    const owners = await leaseOwners();
-    return owners.every((o) => o !== null) && deadIds.every((id) => owners.includes(id));
-  }, { timeoutMs: 15_000, what: "both workers to hold partitions" });
+  await waitFor(
+    async () => {
+      const owners = await leaseOwners();
+      return owners.every((o) => o !== null) && deadIds.every((id) => owners.includes(id));
+    },
+    { timeoutMs: 15_000, what: "both workers to hold partitions" },
+  );
   const accounts = await fundAccounts(cluster.api, 20, "100.00");
 
   const load = startLoad({ baseUrl: cluster.apiUrl, accounts, durationMs: 16_000, maxPayments: 1600, ratePerSecond: 100 });

@@ -30,10 +30,13 @@ it("settles everything after a Redis restart, with no process restarted", async 
   const before = load.accepted.length;
   await redis.down();
   const downAt = Date.now();
-  const ready = await waitFor(async () => {
-    const r = await readiness(cluster);
-    return r.status === 503 && r;
-  }, { timeoutMs: 10_000, what: "/readyz to report Redis down" });
+  const ready = await waitFor(
+    async () => {
+      const r = await readiness(cluster);
+      return r.status === 503 && r;
+    },
+    { timeoutMs: 10_000, what: "/readyz to report Redis down" },
+  );
   expect(ready.body).toEqual(expect.objectContaining({ redis: "down", postgres: "up" }));
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - downAt))));
   const duringOutage = load.accepted.length - before;
@@ -47,5 +50,10 @@ it("settles everything after a Redis restart, with no process restarted", async 
   const report = await assertInvariants(cluster.db.pool, result.accepted, { acceptances: result.acceptances });
   expect(processes.every((p) => p.running)).toBe(true);
   expect(cluster.processes).toHaveLength(processes.length);
-  logScenario("redis restart", result, `Redis stopped for ${(OUTAGE_MS / 1000).toFixed(0)} s and started empty (${duringOutage} payments accepted meanwhile); no process restarted`, report);
+  logScenario(
+    "redis restart",
+    result,
+    `Redis stopped for ${(OUTAGE_MS / 1000).toFixed(0)} s and started empty (${duringOutage} payments accepted meanwhile); no process restarted`,
+    report,
+  );
 });

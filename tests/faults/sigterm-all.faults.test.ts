@@ -42,5 +42,10 @@ it("stops every process cleanly mid-load and settles everything after a restart"
   expect(Number(rows[0].n)).toBe(result.accepted.length);
   const restarted = await cluster.terminateAll();
   expect(restarted.map((e) => e.status)).toEqual(restarted.map(() => ({ code: 0, signal: null })));
-  logScenario("SIGTERM all", result, `SIGTERM to the API and 3 workers at once (all exited 0; ${stopped.rows[0].n} payments left pending), restarted 1 s later (API down ${downSeconds.toFixed(1)} s in all)`, report);
+  logScenario(
+    "SIGTERM all",
+    result,
+    `SIGTERM to the API and 3 workers at once (all exited 0; ${stopped.rows[0].n} payments left pending), restarted 1 s later (API down ${downSeconds.toFixed(1)} s in all)`,
+    report,
+  );
 });

@@ -35,18 +35,24 @@ it(`survives ${KILLS} kill -9 of a worker under load`, async () => {
     const victim = cluster.workers[Math.floor(Math.random() * cluster.workers.length)]!;
     const victimId = victim.workerId();
     // It must hold partitions for the kill to take something away (fair share: it soon does).
-    const held = await waitFor(async () => {
-      const partitions = await leasesOf(victimId);
-      return partitions.length > 0 && partitions;
-    }, { timeoutMs: 10_000, what: `${victim.name} to hold partitions` });
+    const held = await waitFor(
+      async () => {
+        const partitions = await leasesOf(victimId);
+        return partitions.length > 0 && partitions;
+      },
+      { timeoutMs: 10_000, what: `${victim.name} to hold partitions` },
+    );
     expect((await victim.kill9()).signal).toBe("SIGKILL");
 
     // The survivors take every one of its partitions over (lease TTL 2 s), without any help.
     const survivors = new Set(cluster.workers.map((w) => w.workerId()));
-    await waitFor(async () => {
-      const owners = await redis.mget(...held.map((p) => cluster.leaseKey(p)));
-      return owners.every((owner) => owner !== null && survivors.has(owner));
-    }, { timeoutMs: 15_000, what: `partitions ${held.join(",")} of the killed ${victim.name} to be taken over` });
+    await waitFor(
+      async () => {
+        const owners = await redis.mget(...held.map((p) => cluster.leaseKey(p)));
+        return owners.every((owner) => owner !== null && survivors.has(owner));
+      },
+      { timeoutMs: 15_000, what: `partitions ${held.join(",")} of the killed ${victim.name} to be taken over` },
+    );
     await cluster.startWorker();
   }
 

@@ -55,18 +55,23 @@ it("applies every payment once when a frozen worker resumes after another took i
   const late: string[] = [];
   for (let i = 0; i < 5; i++) late.push((await cluster.api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" })).body.id);
   // The second worker reaches for the same pending rows and waits behind the frozen transaction.
-  await waitFor(async () => (await backendsOf("active", "Lock")) >= 1, { timeoutMs: 20_000, what: "the second worker to wait on the frozen worker's row locks" });
+  await waitFor(async () => (await backendsOf("active", "Lock")) >= 1, {
+    timeoutMs: 20_000,
+    what: "the second worker to wait on the frozen worker's row locks",
+  });
 
   first!.child.kill("SIGCONT");
   const all = [...early, ...late];
-  await waitFor(async () => {
-    const { rows } = await cluster.db.pool.query("SELECT count(*) AS n FROM payments WHERE id = ANY($1::uuid[]) AND status = 'completed'", [all]);
-    return rows[0].n === String(all.length);
-  }, { timeoutMs: 30_000, what: "every payment to settle" });
-  const { rows } = await cluster.db.pool.query(
-    "SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id",
-    [all],
+  await waitFor(
+    async () => {
+      const { rows } = await cluster.db.pool.query("SELECT count(*) AS n FROM payments WHERE id = ANY($1::uuid[]) AND status = 'completed'", [all]);
+      return rows[0].n === String(all.length);
+    },
+    { timeoutMs: 30_000, what: "every payment to settle" },
   );
+  const { rows } = await cluster.db.pool.query("SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id", [
+    all,
+  ]);
   expect(rows.map((r) => Number(r.n))).toEqual(all.map(() => 2));
   expect((await cluster.api.get(`/api/v1/accounts/${payer}`)).body.available).toBe("90.00");
   expect((await verifyLedger(cluster.db.pool)).problems).toEqual([]);

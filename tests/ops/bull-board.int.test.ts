@@ -27,7 +27,12 @@ it("answers 401 with a challenge and the contract's error body without credentia
 });
 
 it("answers 401 to a wrong password, a wrong user, and a password that is only a prefix", async () => {
-  for (const [user, password] of [[USER, "wrong-password"], ["root", PASSWORD], [USER, PASSWORD.slice(0, -1)], ["", ""]] as const) {
+  for (const [user, password] of [
+    [USER, "wrong-password"],
+    ["root", PASSWORD],
+    [USER, PASSWORD.slice(0, -1)],
+    ["", ""],
+  ] as const) {
     const res = await api.get("/admin/queues", basic(user, password));
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe("unauthorized");

@@ -58,7 +58,9 @@ it("leads from any request id to its payment's settlement, also when payments se
   const fund = await http.post("/api/v1/deposits", { account_id: payer, amount: "50.00" });
   await settled(http, fund.body.id);
   const sent = await Promise.all(
-    Array.from({ length: 5 }, (_, i) => http.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" }, { "x-request-id": `batch-${Date.now()}-${i}` })),
+    Array.from({ length: 5 }, (_, i) =>
+      http.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" }, { "x-request-id": `batch-${Date.now()}-${i}` }),
+    ),
   );
   for (const res of sent) await settled(http, res.body.id);
   for (const res of sent) {
@@ -88,7 +90,14 @@ it("never logs authorization headers, cookies or the admin password", async () =
   await settled(http, res.body.id);
   expect(logged().some((l) => /Bull Board is on/.test(l.msg))).toBe(true);
   const all = lines.join("\n");
-  for (const secret of ["api-key-super-secret", "cookie-secret-value", "idem-secret-key", ADMIN_PASSWORD, "wrong-guess-password", Buffer.from(`ops:${ADMIN_PASSWORD}`).toString("base64")]) {
+  for (const secret of [
+    "api-key-super-secret",
+    "cookie-secret-value",
+    "idem-secret-key",
+    ADMIN_PASSWORD,
+    "wrong-guess-password",
+    Buffer.from(`ops:${ADMIN_PASSWORD}`).toString("base64"),
+  ]) {
     expect(all).not.toContain(secret);
   }
 });

@@ -41,7 +41,8 @@ it("counts payments accepted, refused, completed and failed, by type and reason"
   expect((await api.post("/api/v1/deposits", { account_id: a, amount: 5 })).status).toBe(400);
 
   const [apiAfter, workerAfter] = [await apiMetrics(), await workerMetrics()];
-  const moved = (before: typeof apiAfter, after: typeof apiAfter, name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
+  const moved = (before: typeof apiAfter, after: typeof apiAfter, name: string, labels: Record<string, string>) =>
+    value(after, name, labels) - value(before, name, labels);
 
   expect(moved(apiBefore, apiAfter, "settle_payments_accepted_total", { type: "deposit" })).toBe(1);
   expect(moved(apiBefore, apiAfter, "settle_payments_accepted_total", { type: "transfer" })).toBe(2);

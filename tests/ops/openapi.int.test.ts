@@ -66,7 +66,10 @@ it("has examples that validate against the schemas the API uses", () => {
       const route = ROUTES.find((r) => r.method === method && openApiPath(r.path) === path)!;
       expect(route).toBeDefined();
       const media = op.requestBody?.content?.["application/json"];
-      const bodyExamples = [...(media?.example !== undefined ? [media.example] : []), ...Object.values((media?.examples ?? {}) as Record<string, { value: unknown }>).map((e) => e.value)];
+      const bodyExamples = [
+        ...(media?.example !== undefined ? [media.example] : []),
+        ...Object.values((media?.examples ?? {}) as Record<string, { value: unknown }>).map((e) => e.value),
+      ];
       if (route.body) {
         expect({ operation: op.operationId, examples: bodyExamples.length > 0 }).toEqual({ operation: op.operationId, examples: true });
         for (const example of bodyExamples) {
@@ -78,7 +81,11 @@ it("has examples that validate against the schemas the API uses", () => {
       for (const [status, response] of Object.entries(op.responses as Record<string, any>)) {
         const schema = route.responses[Number(status)]?.schema;
         for (const media of Object.values((response.content ?? {}) as Record<string, { example?: unknown }>)) {
-          expect({ operation: op.operationId, status, hasExample: media.example !== undefined }).toEqual({ operation: op.operationId, status, hasExample: true });
+          expect({ operation: op.operationId, status, hasExample: media.example !== undefined }).toEqual({
+            operation: op.operationId,
+            status,
+            hasExample: true,
+          });
           const parsed = schema!.safeParse(media.example);
           expect({ operation: op.operationId, status, issues: parsed.error?.issues ?? [] }).toEqual({ operation: op.operationId, status, issues: [] });
           checked++;
@@ -98,7 +105,9 @@ it("names what a 404 is about: the account or the payment of the route's path", 
 });
 
 it("works when its examples are tried in order: the accounts they name are created by the create-account examples", () => {
-  const created = Object.values(document.paths["/api/v1/accounts"].post.requestBody.content["application/json"].examples as Record<string, { value: { id?: string } }>)
+  const created = Object.values(
+    document.paths["/api/v1/accounts"].post.requestBody.content["application/json"].examples as Record<string, { value: { id?: string } }>,
+  )
     .map((e) => e.value.id)
     .filter(Boolean);
   const transfer = document.paths["/api/v1/payments"].post.requestBody.content["application/json"].example;

@@ -6,7 +6,20 @@ import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRedis, formatMoney, moneyFromDb, verifyLedger, type Pool } from "@settle/core";
-import { AppProcess, clearRedisPrefix, createTestDatabase, freePort, spawnAppChild, TEST_REDIS_URL, TEST_SERVER_URL, uniquePrefix, waitFor, waitUntilReady, type ExitStatus, type TestDatabase } from "@settle/core/testing";
+import {
+  AppProcess,
+  clearRedisPrefix,
+  createTestDatabase,
+  freePort,
+  spawnAppChild,
+  TEST_REDIS_URL,
+  TEST_SERVER_URL,
+  uniquePrefix,
+  waitFor,
+  waitUntilReady,
+  type ExitStatus,
+  type TestDatabase,
+} from "@settle/core/testing";
 import { client, type ApiClient } from "./http";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -372,7 +385,9 @@ export function startLoad(options: LoadOptions): Load {
 
 /** Every accepted payment is stored as its client sent it (including rows of one group-commit INSERT). */
 export async function assertStoredAsSent(pool: Pool, acceptances: Acceptance[]): Promise<void> {
-  const { rows } = await pool.query("SELECT id, from_account, to_account, amount::text AS amount FROM payments WHERE id = ANY($1::uuid[])", [acceptances.map((a) => a.id)]);
+  const { rows } = await pool.query("SELECT id, from_account, to_account, amount::text AS amount FROM payments WHERE id = ANY($1::uuid[])", [
+    acceptances.map((a) => a.id),
+  ]);
   const stored = new Map(rows.map((r) => [String(r.id), r]));
   const differing = acceptances.filter((a) => {
     const row = stored.get(a.id);
@@ -387,10 +402,9 @@ export async function assertStoredAsSent(pool: Pool, acceptances: Acceptance[]):
  * one that commits first may settle first whatever its sequence number.)
  */
 export async function assertAcceptanceOrder(pool: Pool, acceptances: Acceptance[]): Promise<void> {
-  const { rows } = await pool.query(
-    "SELECT payment_id, account_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])",
-    [acceptances.map((a) => a.id)],
-  );
+  const { rows } = await pool.query("SELECT payment_id, account_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])", [
+    acceptances.map((a) => a.id),
+  ]);
   const debit = new Map(rows.map((r) => [String(r.payment_id), { account: String(r.account_id), seq: BigInt(r.seq) }]));
   const byAccount = new Map<string, (Acceptance & { seq: bigint })[]>();
   for (const a of acceptances) {
@@ -406,7 +420,9 @@ export async function assertAcceptanceOrder(pool: Pool, acceptances: Acceptance[
     let laterApplied: (Acceptance & { seq: bigint }) | undefined; // accepted earliest among those applied after the current one
     for (const current of list) {
       if (laterApplied && laterApplied.acceptedAt < current.sentAt) {
-        violations.push(`account ${account}: ${laterApplied.id} (202 before ${current.id} was sent) debited at seq ${laterApplied.seq}, after seq ${current.seq}`);
+        violations.push(
+          `account ${account}: ${laterApplied.id} (202 before ${current.id} was sent) debited at seq ${laterApplied.seq}, after seq ${current.seq}`,
+        );
       }
       if (!laterApplied || current.acceptedAt < laterApplied.acceptedAt) laterApplied = current;
     }

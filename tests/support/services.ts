@@ -18,7 +18,9 @@ function redisProgram(name: "server" | "cli"): string {
     const [server, cli] = [findOnPath("redis-server"), findOnPath("redis-cli")];
     if (!server || !cli) {
       const missing = [server ? "" : "redis-server", cli ? "" : "redis-cli"].filter(Boolean).join(" and ");
-      throw new Error(`this test runs a private Redis and needs ${missing} on PATH: install Redis (e.g. apt-get install redis-server redis-tools) or put them on PATH`);
+      throw new Error(
+        `this test runs a private Redis and needs ${missing} on PATH: install Redis (e.g. apt-get install redis-server redis-tools) or put them on PATH`,
+      );
     }
     redisPrograms = { server, cli };
   }
@@ -32,16 +34,22 @@ function pgProgram(name: "initdb" | "pg_ctl" | "runuser"): string {
   if (!pgPrograms) {
     const server = findPostgresPrograms(["initdb", "pg_ctl"] as const);
     if (!server) {
-      throw new Error(`this test runs a private PostgreSQL and needs PostgreSQL's server programs (initdb, pg_ctl), found in none of ${POSTGRES_SEARCH}: install PostgreSQL's server package (e.g. apt-get install postgresql) or put its bin directory on PATH`);
+      throw new Error(
+        `this test runs a private PostgreSQL and needs PostgreSQL's server programs (initdb, pg_ctl), found in none of ${POSTGRES_SEARCH}: install PostgreSQL's server package (e.g. apt-get install postgresql) or put its bin directory on PATH`,
+      );
     }
     const runuser = findOnPath("runuser");
     if (process.getuid?.() !== 0 || !runuser) {
-      throw new Error("this test runs a private PostgreSQL as the `postgres` user with `runuser -u postgres`, which needs root and runuser (util-linux): run the fault tests as root");
+      throw new Error(
+        "this test runs a private PostgreSQL as the `postgres` user with `runuser -u postgres`, which needs root and runuser (util-linux): run the fault tests as root",
+      );
     }
     try {
       execFileSync("id", ["-u", "postgres"], { stdio: "ignore" });
     } catch {
-      throw new Error("this test runs a private PostgreSQL as the `postgres` user, and there is no such user: install PostgreSQL's server package, which creates it");
+      throw new Error(
+        "this test runs a private PostgreSQL as the `postgres` user, and there is no such user: install PostgreSQL's server package, which creates it",
+      );
     }
     pgPrograms = { ...server, runuser };
   }
@@ -87,7 +95,20 @@ export class PrivateRedis {
     const fd = openSync(this.logFile, "a");
     try {
       const persistence = this.options.persistence ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"];
-      const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", ...persistence, "--daemonize", "no", ...(this.options.args ?? [])];
+      const args = [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.dir,
+        "--save",
+        "",
+        ...persistence,
+        "--daemonize",
+        "no",
+        ...(this.options.args ?? []),
+      ];
       this.child = spawn(redisProgram("server"), args, { stdio: ["ignore", fd, fd] });
     } finally {
       closeSync(fd);

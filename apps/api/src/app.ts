@@ -31,14 +31,31 @@ export function createApp(deps: ApiDeps): Express {
   app.use(recordResponseFacts, metrics.middleware);
   const ctx = { deps, metrics };
   // The open routes of the table (health, metrics, this API's document), then what it leaves out.
-  app.use(routerFor(ROUTES.filter((r) => !r.guarded), ctx));
+  app.use(
+    routerFor(
+      ROUTES.filter((r) => !r.guarded),
+      ctx,
+    ),
+  );
   app.use(opsRouter(deps));
   const guards: RequestHandler[] = [];
-  const keys = [...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })), ...(deps.config.adminApiKeys ?? []).map((key) => ({ key, role: "admin" as const }))];
+  const keys = [
+    ...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })),
+    ...(deps.config.adminApiKeys ?? []).map((key) => ({ key, role: "admin" as const })),
+  ];
   if (keys.length) guards.push(...requireApiKey(keys, deps.authFailures));
-  if (deps.config.rateLimit.perSecond > 0) guards.push(rateLimit({ ...deps.config.rateLimit, redis: deps.redis, prefix: deps.config.queuePrefix, logger: deps.logger }));
+  if (deps.config.rateLimit.perSecond > 0)
+    guards.push(rateLimit({ ...deps.config.rateLimit, redis: deps.redis, prefix: deps.config.queuePrefix, logger: deps.logger }));
   // The guards run for any path under the prefix, so an unknown one is a 401 before it is a 404.
-  app.use(API_PREFIX, ...guards, routerFor(ROUTES.filter((r) => r.guarded), ctx, API_PREFIX));
+  app.use(
+    API_PREFIX,
+    ...guards,
+    routerFor(
+      ROUTES.filter((r) => r.guarded),
+      ctx,
+      API_PREFIX,
+    ),
+  );
   app.use(notFound);
   app.use(errorHandler);
   return app;

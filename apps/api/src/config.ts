@@ -3,7 +3,12 @@ import { parseEnv, sharedEnv } from "@settle/core";
 
 const keyList = z
   .string()
-  .transform((v) => v.split(",").map((k) => k.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[\x21-\x7e]{16,512}$/, "each key must be 16-512 printable characters without spaces")).min(1));
 
 const ApiEnv = z
@@ -22,7 +27,10 @@ const ApiEnv = z
     LONG_POLL_MAX: z.coerce.number().int().min(0).max(1_000_000).default(1000),
     SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
     NODE_ENV: z.string().optional(),
-    METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces").optional(),
+    METRICS_TOKEN: z
+      .string()
+      .regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces")
+      .optional(),
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
@@ -30,7 +38,11 @@ const ApiEnv = z
   .superRefine((env, ctx) => {
     // An API that anyone who reaches it can use is a development convenience, never a default.
     if (env.NODE_ENV === "production" && !env.API_KEYS && !env.ADMIN_API_KEYS && env.ALLOW_OPEN_API !== "true") {
-      ctx.addIssue({ code: "custom", path: ["API_KEYS"], message: "NODE_ENV=production needs API_KEYS or ADMIN_API_KEYS (or ALLOW_OPEN_API=true to serve an open API on purpose)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["API_KEYS"],
+        message: "NODE_ENV=production needs API_KEYS or ADMIN_API_KEYS (or ALLOW_OPEN_API=true to serve an open API on purpose)",
+      });
     }
     if ((env.ADMIN_USER === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
       ctx.addIssue({ code: "custom", path: [env.ADMIN_USER ? "ADMIN_PASSWORD" : "ADMIN_USER"], message: "ADMIN_USER and ADMIN_PASSWORD go together" });

@@ -1,6 +1,17 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { AcceptBatcher, assertMigrated, withTimeout, createLogger, createPool, createRedis, ensurePartitionCount, PartitionQueues, PartitionWaker, type Logger } from "@settle/core";
+import {
+  AcceptBatcher,
+  assertMigrated,
+  withTimeout,
+  createLogger,
+  createPool,
+  createRedis,
+  ensurePartitionCount,
+  PartitionQueues,
+  PartitionWaker,
+  type Logger,
+} from "@settle/core";
 import { createApp } from "./app";
 import { AuthFailures } from "./http/auth-failures";
 import type { ApiConfig } from "./config";

@@ -10,7 +10,12 @@ const WorkerEnv = z.object({
   JOB_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(5000),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   LOG_PRETTY: z.enum(["true", "false"]).default("false"),
-  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24, "keys are kept at least 24 hours (docs/API.md)").max(24 * 365).default(24),
+  IDEMPOTENCY_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(24, "keys are kept at least 24 hours (docs/API.md)")
+    .max(24 * 365)
+    .default(24),
 });
 
 export interface WorkerConfig {

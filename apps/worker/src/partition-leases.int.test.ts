@@ -16,7 +16,15 @@ afterAll(async () => {
 });
 
 function leases(workerId: string): PartitionLeases {
-  return new PartitionLeases(redis, { prefix, partitions: PARTITIONS, workerId, ttlMs: 5000, onAcquire: () => Promise.resolve(), onRelease: () => Promise.resolve(), logger });
+  return new PartitionLeases(redis, {
+    prefix,
+    partitions: PARTITIONS,
+    workerId,
+    ttlMs: 5000,
+    onAcquire: () => Promise.resolve(),
+    onRelease: () => Promise.resolve(),
+    logger,
+  });
 }
 
 it("counts a worker with a skewed clock as live and shares the partitions with it", async () => {

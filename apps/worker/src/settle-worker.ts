@@ -111,7 +111,14 @@ export class SettleWorker {
     // Not awaited: a Redis that is down at start must not hold the worker (the check runs when it answers).
     void checkEvictionPolicy(this.consumerConnection, this.logger).then((policy) => this.metrics.redisEvictionPolicy(policy));
     if (this.config.metricsPort !== undefined) {
-      this.opsServer = await startOpsServer({ port: this.config.metricsPort, pool: this.pool, redis: this.producer, redisProbeKey: `${this.config.queuePrefix}:readyz:worker`, metrics: this.metrics, logger: this.logger });
+      this.opsServer = await startOpsServer({
+        port: this.config.metricsPort,
+        pool: this.pool,
+        redis: this.producer,
+        redisProbeKey: `${this.config.queuePrefix}:readyz:worker`,
+        metrics: this.metrics,
+        logger: this.logger,
+      });
     }
     this.leases.start();
     this.sweeper.start();
@@ -201,7 +208,10 @@ export class SettleWorker {
       return this.retrying(() =>
         settleIsolatingFailure(this.pool, partition, this.config.batchSize, (operation, cause) => {
           this.metrics.operationIsolated(operation.kind);
-          this.logger.error({ err: cause, partition, operationId: operation.id, kind: operation.kind }, "operation could not be settled; recorded as failed with internal_error");
+          this.logger.error(
+            { err: cause, partition, operationId: operation.id, kind: operation.kind },
+            "operation could not be settled; recorded as failed with internal_error",
+          );
         }),
       );
     }
@@ -211,13 +221,22 @@ export class SettleWorker {
     this.metrics.recordSettled(settled, seconds);
     // Each line names the request that accepted its payment.
     for (const p of settled.payments) {
-      this.logger.info({ partition: p.partition, paymentId: p.id, requestId: p.requestId ?? undefined, status: p.status, failureReason: p.failureReason ?? undefined }, "payment settled");
+      this.logger.info(
+        { partition: p.partition, paymentId: p.id, requestId: p.requestId ?? undefined, status: p.status, failureReason: p.failureReason ?? undefined },
+        "payment settled",
+      );
     }
     for (const d of settled.disputes) {
-      this.logger.info({ partition: d.partition, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus }, "dispute operation settled");
+      this.logger.info(
+        { partition: d.partition, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus },
+        "dispute operation settled",
+      );
     }
     for (const partition of new Set([...settled.payments, ...settled.disputes].map((x) => x.partition))) {
-      this.hooks.onSettled?.({ payments: settled.payments.filter((p) => p.partition === partition), disputes: settled.disputes.filter((d) => d.partition === partition) }, partition);
+      this.hooks.onSettled?.(
+        { payments: settled.payments.filter((p) => p.partition === partition), disputes: settled.disputes.filter((d) => d.partition === partition) },
+        partition,
+      );
     }
   }
 

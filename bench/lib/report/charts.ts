@@ -15,7 +15,11 @@ export function memoryChart(s: SettleRunResult): string {
     title: `${specName(s)}: resident memory (RSS) per process`,
     xLabel: "seconds since the load started",
     yLabel: "MiB",
-    series: Object.entries(s.memorySeries ?? {}).map(([name, v], i) => ({ name, color: PROCESS_COLORS[i % PROCESS_COLORS.length]!, points: v.map((y, x) => [x, y] as [number, number]) })),
+    series: Object.entries(s.memorySeries ?? {}).map(([name, v], i) => ({
+      name,
+      color: PROCESS_COLORS[i % PROCESS_COLORS.length]!,
+      points: v.map((y, x) => [x, y] as [number, number]),
+    })),
   });
 }
 
@@ -47,15 +51,19 @@ export function runCharts(s: SettleRunResult): { throughput: string; latency: st
 
 export function comparisonChart(r: BenchResult): string {
   const bars: { label: string; value: number; color: string; note?: string }[] = [];
-  for (const p of r.pgbench) bars.push({ label: `pgbench ${p.script} (start of run)`, value: p.tps, color: p.script === "transfer" ? COLORS.xfer : COLORS.tpcb, note: "tps" });
+  for (const p of r.pgbench)
+    bars.push({ label: `pgbench ${p.script} (start of run)`, value: p.tps, color: p.script === "transfer" ? COLORS.xfer : COLORS.tpcb, note: "tps" });
   const summaries = summarise(r.runs);
   const repeated = r.runs.length > summaries.length;
   for (const s of summaries) {
     const m = repeated ? ` (median of ${s.runs})` : "";
-    if (s.adjacentTransferTps !== null) bars.push({ label: `pgbench transfer before ${s.spec}`, value: s.adjacentTransferTps, color: COLORS.xfer, note: `tps${m}` });
+    if (s.adjacentTransferTps !== null)
+      bars.push({ label: `pgbench transfer before ${s.spec}`, value: s.adjacentTransferTps, color: COLORS.xfer, note: `tps${m}` });
     bars.push({ label: `Settle ${s.spec}`, value: s.settledPerS, color: COLORS.settle, note: `${s.broken ? "BROKEN " : ""}settled/s${m}` });
-    if (s.naivePerS !== null) bars.push({ label: `naive ${s.spec}`, value: s.naivePerS, color: COLORS.naive, note: `/s, broke ${s.naiveBrokenMax} invariants${m}` });
-    if (s.carefulPerS !== null) bars.push({ label: `careful sync ${s.spec}`, value: s.carefulPerS, color: COLORS.careful, note: `/s, broke ${s.carefulBrokenMax} invariants${m}` });
+    if (s.naivePerS !== null)
+      bars.push({ label: `naive ${s.spec}`, value: s.naivePerS, color: COLORS.naive, note: `/s, broke ${s.naiveBrokenMax} invariants${m}` });
+    if (s.carefulPerS !== null)
+      bars.push({ label: `careful sync ${s.spec}`, value: s.carefulPerS, color: COLORS.careful, note: `/s, broke ${s.carefulBrokenMax} invariants${m}` });
   }
   return barChart({ title: `Same machine, same run (${r.runId}): transactions or payments per second`, unit: "", bars, width: 860 });
 }

@@ -32,7 +32,8 @@ export interface BenchResult {
 }
 
 export const specName = (r: { spec: SettleRunResult["spec"] }) => specLabel(r.spec);
-const SHARED_PEERS = "in a worker curve the naive and careful servers (which have no workers) run once per scenario, with its first worker count, and stand beside every count";
+const SHARED_PEERS =
+  "in a worker curve the naive and careful servers (which have no workers) run once per scenario, with its first worker count, and stand beside every count";
 /** Notes on what the peers were offered, once each. */
 export const peerNotes = (r: BenchResult): string[] => {
   const notes = new Set(r.runs.flatMap((run) => [run.naive?.note, run.careful?.note].filter((n): n is string => !!n)));
@@ -44,8 +45,17 @@ export const ms = (p: Percentiles) => `${round(p.p50)} / ${round(p.p95)} / ${rou
 /** Settle's CPU ms per settled payment (API + workers + their PostgreSQL backends + Redis); recomputed for results older than the field. */
 export function settleCpu(s: SettleRunResult): SettleRunResult["profile"]["settleCpuMsPerPayment"] {
   if (s.profile.settleCpuMsPerPayment) return s.profile.settleCpuMsPerPayment;
-  const sum = (pick: (p: string) => boolean) => round(s.profile.cpu.filter((c) => pick(c.process)).reduce((a, c) => a + c.msPerPayment, 0), 3);
-  const parts = { api: sum((p) => p === "api"), workers: sum((p) => p.startsWith("worker-")), postgres: sum((p) => /^postgres \(settle-(api|worker)/.test(p)), redis: sum((p) => p.startsWith("redis-server")) };
+  const sum = (pick: (p: string) => boolean) =>
+    round(
+      s.profile.cpu.filter((c) => pick(c.process)).reduce((a, c) => a + c.msPerPayment, 0),
+      3,
+    );
+  const parts = {
+    api: sum((p) => p === "api"),
+    workers: sum((p) => p.startsWith("worker-")),
+    postgres: sum((p) => /^postgres \(settle-(api|worker)/.test(p)),
+    redis: sum((p) => p.startsWith("redis-server")),
+  };
   return { ...parts, total: round(parts.api + parts.workers + parts.postgres + parts.redis, 3) };
 }
 
@@ -64,7 +74,12 @@ export function spanRows(sp: SpanProfile, digits: number): (string | number)[][]
   ];
 }
 
-export function ratiosFor(settle: SettleRunResult, naive: NaiveRunResult | undefined, careful: CarefulRunResult | undefined, pgbench: PgbenchResult[]): Record<string, number | null> {
+export function ratiosFor(
+  settle: SettleRunResult,
+  naive: NaiveRunResult | undefined,
+  careful: CarefulRunResult | undefined,
+  pgbench: PgbenchResult[],
+): Record<string, number | null> {
   const tpcb = pgbench.find((p) => p.script === "tpcb-like");
   const xfer = pgbench.find((p) => p.script === "transfer");
   return {
@@ -125,7 +140,9 @@ export function summarise(runs: BenchResult["runs"]): SpecSummary[] {
     // Older results have no offered/accepted counts: the load's sent and accepted requests stand in.
     const offered = (s: SettleRunResult) => s.offered ?? s.load.sent;
     const accepted = (s: SettleRunResult) => s.accepted ?? Object.values(s.load.okByKind).reduce((a, n) => a + n, 0);
-    const allOfferedSettled = rs.every((r) => accepted(r.settle) >= offered(r.settle) && failureCount(r.settle) === 0 && r.settle.settled >= accepted(r.settle) && !r.settle.broken);
+    const allOfferedSettled = rs.every(
+      (r) => accepted(r.settle) >= offered(r.settle) && failureCount(r.settle) === 0 && r.settle.settled >= accepted(r.settle) && !r.settle.broken,
+    );
     return {
       spec,
       scenario: first.scenario,
@@ -146,7 +163,9 @@ export function summarise(runs: BenchResult["runs"]): SpecSummary[] {
       naiveBrokenMax: rs.some((r) => r.naive) ? Math.max(...rs.map((r) => r.naive?.brokenCount ?? 0)) : null,
       carefulBrokenMax: rs.some((r) => r.careful) ? Math.max(...rs.map((r) => r.careful?.brokenCount ?? 0)) : null,
       allOfferedSettled,
-      offeredDetail: rs.map((r) => `offered ${offered(r.settle)}, accepted ${accepted(r.settle)}, settled ${r.settle.settled}, failed ${failureCount(r.settle)}`).join("; "),
+      offeredDetail: rs
+        .map((r) => `offered ${offered(r.settle)}, accepted ${accepted(r.settle)}, settled ${r.settle.settled}, failed ${failureCount(r.settle)}`)
+        .join("; "),
       redisCommandsPerPayment: medianOrNull(rs.map((r) => r.settle.profile.redis?.redisCommandsPerPayment)),
       scriptCallsPerPayment: medianOrNull(rs.map((r) => r.settle.profile.redis?.scriptCallsPerPayment)),
       settleCpuMsPerPayment: round(median(rs.map((r) => settleCpu(r.settle).total)), 3),
@@ -155,14 +174,21 @@ export function summarise(runs: BenchResult["runs"]): SpecSummary[] {
 }
 
 /** Worker curves: for each scenario@rate run at several worker counts, settled/s per count and its ratio to the best. */
-export function workerCurves(summaries: SpecSummary[]): { spec: string; points: { workers: number; settledPerS: number; ratioToBest: number; broken: boolean }[] }[] {
+export function workerCurves(
+  summaries: SpecSummary[],
+): { spec: string; points: { workers: number; settledPerS: number; ratioToBest: number; broken: boolean }[] }[] {
   const by = new Map<string, SpecSummary[]>();
   for (const s of summaries) if (s.workers !== undefined) by.set(`${s.scenario}@${s.rate}`, [...(by.get(`${s.scenario}@${s.rate}`) ?? []), s]);
   return [...by]
     .filter(([, ss]) => ss.length > 1)
     .map(([spec, ss]) => {
       const best = Math.max(...ss.map((s) => s.settledPerS));
-      return { spec, points: ss.sort((a, b) => a.workers! - b.workers!).map((s) => ({ workers: s.workers!, settledPerS: s.settledPerS, ratioToBest: best ? round(s.settledPerS / best, 3) : 0, broken: s.broken })) };
+      return {
+        spec,
+        points: ss
+          .sort((a, b) => a.workers! - b.workers!)
+          .map((s) => ({ workers: s.workers!, settledPerS: s.settledPerS, ratioToBest: best ? round(s.settledPerS / best, 3) : 0, broken: s.broken })),
+      };
     });
 }
 
@@ -184,7 +210,8 @@ export const SCENARIO_WHAT: Record<string, string> = {
 };
 export const scenarioTitle = (scenario: string): string => SCENARIO_TITLES[scenario] ?? scenario;
 export const num = (n: number): string => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
-export const rateTitle = (rate: number | "max", clients: number): string => (rate === "max" ? `max throughput (${clients} clients)` : `${num(rate)} payments/s offered`);
+export const rateTitle = (rate: number | "max", clients: number): string =>
+  rate === "max" ? `max throughput (${clients} clients)` : `${num(rate)} payments/s offered`;
 
 /** The plan's entries as `scenario@rate` (worker counts and repeats folded), in plan order. */
 export function plannedSpecs(options: BenchResult["options"]): string[] {

@@ -20,29 +20,48 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
   const notMeasured = (target: string, why: string) => targets.push({ target, value: `not measured in this run: ${why}`, met: null });
   /** Why scenario@rate has no result: not planned, failed, or not reached yet (a report written mid-run). */
   const missing = (spec: string) =>
-    !planned.includes(spec) ? `scenario ${spec} not in the plan` : errors.some((e) => e.startsWith(`${spec}:`)) ? `scenario ${spec} failed (see Errors)` : `scenario ${spec} has not run yet`;
+    !planned.includes(spec)
+      ? `scenario ${spec} not in the plan`
+      : errors.some((e) => e.startsWith(`${spec}:`))
+        ? `scenario ${spec} failed (see Errors)`
+        : `scenario ${spec} has not run yet`;
   const named = (scenario: string, rate: number | "max", what: string, c = clients) => `${scenarioTitle(scenario)}, ${rateTitle(rate, c)}: ${what}`;
 
   const vsTransfer = (scenario: string) => {
     const target = named(scenario, "max", "≥ 1.0× pgbench's transfer script (one transfer per transaction, measured just before)");
     const s = get(scenario, "max");
     if (!s) return notMeasured(target, missing(`${scenario}@max`));
-    if (s.ratioAdjacent !== null) return targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${s.adjacentTransferTps} tps = ${s.ratioAdjacent}× (${over(s)})`, met: s.ratioAdjacent >= 1 && !s.broken });
+    if (s.ratioAdjacent !== null)
+      return targets.push({
+        target,
+        value: `${s.settledPerS} settled/s ÷ ${s.adjacentTransferTps} tps = ${s.ratioAdjacent}× (${over(s)})`,
+        met: s.ratioAdjacent >= 1 && !s.broken,
+      });
     if (!xfer) return notMeasured(target, result.options.pgbench ? "pgbench failed (see Errors)" : "pgbench was not run (--pgbench false)");
     const ratio = round(s.settledPerS / xfer.tps, 3);
-    targets.push({ target, value: `${s.settledPerS} settled/s ÷ ${xfer.tps} tps (the run's first transfer measurement) = ${ratio}× (${over(s)})`, met: ratio >= 1 && !s.broken });
+    targets.push({
+      target,
+      value: `${s.settledPerS} settled/s ÷ ${xfer.tps} tps (the run's first transfer measurement) = ${ratio}× (${over(s)})`,
+      met: ratio >= 1 && !s.broken,
+    });
   };
   const vsPeer = (scenario: string, peer: "naive" | "careful", factor: number, onlyAtClients?: number) => {
     const endpoint = peer === "naive" ? "the naive endpoint" : "the careful synchronous endpoint";
     const target = named(scenario, "max", `≥ ${factor.toFixed(1)}× ${endpoint}`, onlyAtClients ?? clients);
-    if (onlyAtClients !== undefined && clients !== onlyAtClients) return notMeasured(target, `needs ${onlyAtClients} clients (--concurrency ${onlyAtClients}); this run used ${clients}`);
+    if (onlyAtClients !== undefined && clients !== onlyAtClients)
+      return notMeasured(target, `needs ${onlyAtClients} clients (--concurrency ${onlyAtClients}); this run used ${clients}`);
     const s = get(scenario, "max");
     if (!s) return notMeasured(target, missing(`${scenario}@max`));
     const ratio = peer === "naive" ? s.ratioNaive : s.ratioCareful;
-    if (ratio === null) return notMeasured(target, result.options[peer] ? `${endpoint} processed nothing (see its run below)` : `${endpoint} was not run (--${peer} false)`);
+    if (ratio === null)
+      return notMeasured(target, result.options[peer] ? `${endpoint} processed nothing (see its run below)` : `${endpoint} was not run (--${peer} false)`);
     const perS = peer === "naive" ? s.naivePerS : s.carefulPerS;
     const broke = peer === "naive" ? s.naiveBrokenMax : s.carefulBrokenMax;
-    targets.push({ target, value: `${s.settledPerS} ÷ ${perS}/s = ${ratio}× (${over(s)}; ${peer} broke ${broke} invariants, Settle ${s.broken ? "BROKE one" : "none"})`, met: ratio >= factor && !s.broken });
+    targets.push({
+      target,
+      value: `${s.settledPerS} ÷ ${perS}/s = ${ratio}× (${over(s)}; ${peer} broke ${broke} invariants, Settle ${s.broken ? "BROKE one" : "none"})`,
+      met: ratio >= factor && !s.broken,
+    });
   };
 
   vsTransfer("uniform");
@@ -65,10 +84,23 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
     const all = u1000.allOfferedSettled;
     const unless = all ? "" : "; not everything offered was accepted and settled";
     targets.push({ target: openTargets[0]!, value: `${u1000.offeredDetail} (${over(u1000)})`, met: all });
-    targets.push({ target: openTargets[1]!, value: `p99 ${u1000.acceptP99} ms (${over(u1000)}; accepted ${u1000.acceptedPerS}/s${unless})`, met: u1000.acceptP99 <= 50 && all });
-    targets.push({ target: openTargets[2]!, value: `p99 ${u1000.settleP99} ms (${over(u1000)}; settled ${u1000.settledPerS}/s${unless})`, met: u1000.settleP99 <= 250 && all });
+    targets.push({
+      target: openTargets[1]!,
+      value: `p99 ${u1000.acceptP99} ms (${over(u1000)}; accepted ${u1000.acceptedPerS}/s${unless})`,
+      met: u1000.acceptP99 <= 50 && all,
+    });
+    targets.push({
+      target: openTargets[2]!,
+      value: `p99 ${u1000.settleP99} ms (${over(u1000)}; settled ${u1000.settledPerS}/s${unless})`,
+      met: u1000.settleP99 <= 250 && all,
+    });
     if (u1000.redisCommandsPerPayment === null) notMeasured(openTargets[3]!, "Redis INFO commandstats was not available");
-    else targets.push({ target: openTargets[3]!, value: `${u1000.redisCommandsPerPayment} commands (${u1000.scriptCallsPerPayment} top-level script calls) per settled payment (${over(u1000)})`, met: u1000.redisCommandsPerPayment <= 0.2 });
+    else
+      targets.push({
+        target: openTargets[3]!,
+        value: `${u1000.redisCommandsPerPayment} commands (${u1000.scriptCallsPerPayment} top-level script calls) per settled payment (${over(u1000)})`,
+        met: u1000.redisCommandsPerPayment <= 0.2,
+      });
     targets.push({ target: openTargets[4]!, value: `${u1000.settleCpuMsPerPayment} ms (${over(u1000)})`, met: u1000.settleCpuMsPerPayment <= 1.2 });
   } else for (const t of openTargets) notMeasured(t, missing("uniform@1000"));
 
@@ -82,7 +114,14 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
 
   const withNaive = summaries.filter((s) => s.ratioNaive !== null);
   const tenX = "Every max-throughput scenario: ≥ 10× the naive endpoint, with no broken invariant";
-  if (withNaive.length) targets.push({ target: tenX, value: withNaive.map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`).join("; "), met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken) });
+  if (withNaive.length)
+    targets.push({
+      target: tenX,
+      value: withNaive
+        .map((s) => `${s.spec}: ${s.ratioNaive}× (naive broke up to ${s.naiveBrokenMax}; Settle ${s.broken ? "BROKE one" : "broke none"})`)
+        .join("; "),
+      met: withNaive.every((s) => (s.ratioNaive ?? 0) >= 10 && !s.broken),
+    });
   else notMeasured(tenX, result.options.naive ? "no max-throughput scenario finished" : "the naive endpoint was not run (--naive false)");
 
   const curves = workerCurves(summaries);
@@ -103,7 +142,10 @@ export function evaluateTargets(result: Pick<BenchResult, "runs" | "pgbench" | "
       Object.entries(r.settle.memorySeries).map(([proc, v]) => {
         const early = median(v.slice(60, 120));
         const late = median(v.slice(-60));
-        return { text: `${specName(r.settle)} ${proc}: ${early} → ${late} MiB (minute 2 → last minute), Redis keys after drain ${r.settle.redisKeys}`, ok: late <= early * 1.1 };
+        return {
+          text: `${specName(r.settle)} ${proc}: ${early} → ${late} MiB (minute 2 → last minute), Redis keys after drain ${r.settle.redisKeys}`,
+          ok: late <= early * 1.1,
+        };
       }),
     );
     targets.push({ target: memTarget, value: checks.map((c) => c.text).join("; "), met: checks.every((c) => c.ok) });

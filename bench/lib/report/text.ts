@@ -7,29 +7,77 @@ import { targetStatus } from "./targets";
 /** The summary table printed at the end of a run (also pasted into BENCHMARKS.md). */
 export function textSummary(r: BenchResult): string {
   const lines: string[] = [];
-  const row = (cells: (string | number)[], widths: number[]) => cells.map((c, i) => String(c).padEnd(widths[i]!)).join("  ").trimEnd();
-  lines.push(`Settle bench ${r.runId} — ${r.machine.cpus} cores, ${r.machine.memGiB} GiB, ${r.machine.postgres}, Redis ${r.machine.redis}; load avg at start ${r.machine.loadStart}, end ${r.machine.loadEnd}`);
-  lines.push(`workers ${[r.options.workers].flat().join(",")}, clients ${r.options.concurrency}, ${r.options.durationS} s per run, partitions ${r.options.partitions}${r.runs.some((run) => run.settle.batchItems) ? `, ${r.options.batchItems} payments per batch request` : ""}`);
+  const row = (cells: (string | number)[], widths: number[]) =>
+    cells
+      .map((c, i) => String(c).padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  lines.push(
+    `Settle bench ${r.runId} — ${r.machine.cpus} cores, ${r.machine.memGiB} GiB, ${r.machine.postgres}, Redis ${r.machine.redis}; load avg at start ${r.machine.loadStart}, end ${r.machine.loadEnd}`,
+  );
+  lines.push(
+    `workers ${[r.options.workers].flat().join(",")}, clients ${r.options.concurrency}, ${r.options.durationS} s per run, partitions ${r.options.partitions}${r.runs.some((run) => run.settle.batchItems) ? `, ${r.options.batchItems} payments per batch request` : ""}`,
+  );
   lines.push("");
-  for (const p of r.pgbench) lines.push(`pgbench ${p.script.padEnd(9)}  ${p.tps} tps at ${p.clients} clients (latency avg ${p.latencyAvgMs} ms, failed ${p.failed}${p.cpuMsPerTx ? `; CPU per tx: postgres ${p.cpuMsPerTx.postgres} ms + pgbench ${p.cpuMsPerTx.pgbench} ms` : ""})`);
+  for (const p of r.pgbench)
+    lines.push(
+      `pgbench ${p.script.padEnd(9)}  ${p.tps} tps at ${p.clients} clients (latency avg ${p.latencyAvgMs} ms, failed ${p.failed}${p.cpuMsPerTx ? `; CPU per tx: postgres ${p.cpuMsPerTx.postgres} ms + pgbench ${p.cpuMsPerTx.pgbench} ms` : ""})`,
+    );
   lines.push("");
   const w = [Math.max(18, ...r.runs.map((run) => specName(run.settle).length)), 10, 9, 13, 30, 30, 7, 8, 11, 10, 13];
-  lines.push(row(["run", "accepted/s", "settled/s", "pgbench xfer", "accept ms p50/95/99/max", "settled ms p50/95/99/max", "broken", "naive/s", "naive broke", "careful/s", "careful broke"], w));
+  lines.push(
+    row(
+      [
+        "run",
+        "accepted/s",
+        "settled/s",
+        "pgbench xfer",
+        "accept ms p50/95/99/max",
+        "settled ms p50/95/99/max",
+        "broken",
+        "naive/s",
+        "naive broke",
+        "careful/s",
+        "careful broke",
+      ],
+      w,
+    ),
+  );
   for (const run of r.runs) {
     const s = run.settle;
     const peer = (p: NaiveRunResult | CarefulRunResult | undefined) => (p ? [p.processedPerS, `${p.brokenCount} of ${p.invariants.length}`] : ["-", "-"]);
-    lines.push(row([specName(s), s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", ms(s.acceptLatency), ms(s.settleLatency), s.broken ? "BROKEN" : "no", ...peer(run.naive), ...peer(run.careful)], w));
+    lines.push(
+      row(
+        [
+          specName(s),
+          s.acceptedPerS,
+          s.settledPerS,
+          s.adjacentTransferTps ?? "-",
+          ms(s.acceptLatency),
+          ms(s.settleLatency),
+          s.broken ? "BROKEN" : "no",
+          ...peer(run.naive),
+          ...peer(run.careful),
+        ],
+        w,
+      ),
+    );
   }
   lines.push(...peerNotes(r).map((n) => `note: ${n}`));
   lines.push("");
   for (const run of r.runs) {
     const c = settleCpu(run.settle);
-    lines.push(`${specName(run.settle)} Settle CPU per payment: ${c.total} ms (API ${c.api}, workers ${c.workers}, their PostgreSQL backends ${c.postgres}, Redis ${c.redis})`);
+    lines.push(
+      `${specName(run.settle)} Settle CPU per payment: ${c.total} ms (API ${c.api}, workers ${c.workers}, their PostgreSQL backends ${c.postgres}, Redis ${c.redis})`,
+    );
   }
   lines.push("");
   for (const run of r.runs) {
     const rs = run.settle.profile.redis;
-    if (rs) lines.push(`${specName(run.settle)} Redis per payment: ${rs.redisCommandsPerPayment} commands, ${rs.scriptCallsPerPayment} top-level script calls; top: ${rs.top.map((t) => `${t.command} ${t.perPayment}`).join(", ")}`);
+    if (rs)
+      lines.push(
+        `${specName(run.settle)} Redis per payment: ${rs.redisCommandsPerPayment} commands, ${rs.scriptCallsPerPayment} top-level script calls; top: ${rs.top.map((t) => `${t.command} ${t.perPayment}`).join(", ")}`,
+      );
   }
   lines.push("");
   for (const run of r.runs) {
@@ -43,8 +91,29 @@ export function textSummary(r: BenchResult): string {
   if (r.runs.length > summaries.length) {
     lines.push("", "medians over repeats:");
     const w2 = [Math.max(18, ...summaries.map((s) => s.spec.length)), 5, 10, 9, 13, 13, 13, 9, 11, 10, 10, 10];
-    lines.push(row(["run", "runs", "accepted/s", "settled/s", "xfer tps", "÷ xfer tps", "accept p99", "settle p99", "naive/s", "÷ naive", "careful/s", "÷ careful"], w2));
-    for (const s of summaries) lines.push(row([s.spec, s.runs, s.acceptedPerS, s.settledPerS, s.adjacentTransferTps ?? "-", s.ratioAdjacent ?? "-", s.acceptP99, s.settleP99, s.naivePerS ?? "-", s.ratioNaive ?? "-", s.carefulPerS ?? "-", s.ratioCareful ?? "-"], w2));
+    lines.push(
+      row(["run", "runs", "accepted/s", "settled/s", "xfer tps", "÷ xfer tps", "accept p99", "settle p99", "naive/s", "÷ naive", "careful/s", "÷ careful"], w2),
+    );
+    for (const s of summaries)
+      lines.push(
+        row(
+          [
+            s.spec,
+            s.runs,
+            s.acceptedPerS,
+            s.settledPerS,
+            s.adjacentTransferTps ?? "-",
+            s.ratioAdjacent ?? "-",
+            s.acceptP99,
+            s.settleP99,
+            s.naivePerS ?? "-",
+            s.ratioNaive ?? "-",
+            s.carefulPerS ?? "-",
+            s.ratioCareful ?? "-",
+          ],
+          w2,
+        ),
+      );
   }
   for (const curve of workerCurves(summaries)) {
     lines.push("", `workers curve, ${curve.spec}${r.runs.length > summaries.length ? " (medians)" : ""}:`);

@@ -25,7 +25,19 @@ export async function waitSettled(pool: Pool, timeoutS: number, onTick?: (pendin
 export async function drain(pool: Pool, opts: BenchOptions, label: string, load: LoadResult): Promise<{ drained: boolean; drainS: number }> {
   const drainStart = Date.now();
   const drained = await waitSettled(pool, opts.settleTimeoutS, (p) =>
-    progressLine(label, { elapsedS: (Date.now() - load.startedAt) / 1000, sent: load.sent, ok: Object.values(load.okByKind).reduce((a, n) => a + n, 0), failed: 0, inFlight: 0, backlog: 0 }, opts.durationS, `draining: pending ${p}`),
+    progressLine(
+      label,
+      {
+        elapsedS: (Date.now() - load.startedAt) / 1000,
+        sent: load.sent,
+        ok: Object.values(load.okByKind).reduce((a, n) => a + n, 0),
+        failed: 0,
+        inFlight: 0,
+        backlog: 0,
+      },
+      opts.durationS,
+      `draining: pending ${p}`,
+    ),
   );
   return { drained, drainS: (Date.now() - drainStart) / 1000 };
 }

@@ -18,7 +18,10 @@ export async function checkInvariants(pool: Pool, debits: ObservedDebit[], drain
 async function checkObservedDebitOrder(pool: Pool, debits: ObservedDebit[]): Promise<InvariantResult> {
   const seqById = new Map<string, number>();
   for (let i = 0; i < debits.length; i += 10_000) {
-    const { rows } = await pool.query<{ payment_id: string; seq: string }>("SELECT payment_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])", [debits.slice(i, i + 10_000).map((d) => d.id)]);
+    const { rows } = await pool.query<{ payment_id: string; seq: string }>(
+      "SELECT payment_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])",
+      [debits.slice(i, i + 10_000).map((d) => d.id)],
+    );
     for (const r of rows) seqById.set(String(r.payment_id), Number(r.seq));
   }
   const byAccount = new Map<number, { seq: number; createdAt: number; ackedAt: number }[]>();
@@ -40,5 +43,9 @@ async function checkObservedDebitOrder(pool: Pool, debits: ObservedDebit[]): Pro
       earliestAckLater = Math.min(earliestAckLater, d.ackedAt);
     }
   }
-  return { name: "per-account debit order (as clients observed acceptance)", ok: violations === 0, detail: `${violations} debits journaled before a debit of the same account that was accepted (202 received) before their request was made; ${checked} debits checked` };
+  return {
+    name: "per-account debit order (as clients observed acceptance)",
+    ok: violations === 0,
+    detail: `${violations} debits journaled before a debit of the same account that was accepted (202 received) before their request was made; ${checked} debits checked`,
+  };
 }

@@ -7,10 +7,21 @@ import { progressLine } from "../progress";
 import { pendingCount } from "./drain";
 
 /** Drives `next` for --duration, the progress line showing what is still pending. */
-export async function applyLoad(pool: Pool, client: HttpClient, next: () => Operation, opts: BenchOptions, spec: RunSpec, label: string, batchItems: number | undefined): Promise<LoadResult> {
+export async function applyLoad(
+  pool: Pool,
+  client: HttpClient,
+  next: () => Operation,
+  opts: BenchOptions,
+  spec: RunSpec,
+  label: string,
+  batchItems: number | undefined,
+): Promise<LoadResult> {
   let pendingNow = 0;
   const poller = setInterval(() => {
-    pendingCount(pool).then((n) => (pendingNow = n), () => undefined);
+    pendingCount(pool).then(
+      (n) => (pendingNow = n),
+      () => undefined,
+    );
   }, 1000);
   try {
     return await runLoad(client, next, {

@@ -42,7 +42,7 @@ export async function startMeasuring(pool: Pool, dbName: string, redisUrl: strin
   const cpuStart = new Map<string, number>();
   for (const c of all) cpuStart.set(c.name, procStats(c.pid)?.cpuS ?? 0);
   const backendsStart = await backendCpu(pool, dbName);
-  const redisStart = rPid ? procStats(rPid)?.cpuS ?? 0 : 0;
+  const redisStart = rPid ? (procStats(rPid)?.cpuS ?? 0) : 0;
   const driverStart = process.cpuUsage();
   const rss = new Map<string, number[]>(all.map((c) => [c.name, [procStats(c.pid)?.rssMiB ?? 0]]));
   const rssTimer = setInterval(() => {
@@ -80,7 +80,9 @@ export function writeCpuProfileWindows(runDir: string, all: Child[], load: LoadR
 }
 
 async function backendCpu(pool: Pool, dbName: string): Promise<Map<number, { app: string; cpuS: number }>> {
-  const { rows } = await pool.query<{ pid: number; application_name: string }>("SELECT pid, application_name FROM pg_stat_activity WHERE datname = $1", [dbName]);
+  const { rows } = await pool.query<{ pid: number; application_name: string }>("SELECT pid, application_name FROM pg_stat_activity WHERE datname = $1", [
+    dbName,
+  ]);
   const out = new Map<number, { app: string; cpuS: number }>();
   for (const r of rows) {
     const s = procStats(Number(r.pid));
@@ -174,7 +176,15 @@ export function perSecondSeries(load: LoadResult, payments: SettledPayments): Se
   return Array.from({ length: seconds }, (_, s) => {
     const a = acceptSeries.get(s);
     const sl = percentiles(payments.settleLatBySecond[s] ?? []);
-    return { second: s, accepted: a?.count ?? 0, settled: payments.settledBySecond[s] ?? 0, acceptP50: round(a?.p50 ?? 0), acceptP99: round(a?.p99 ?? 0), settleP50: round(sl.p50), settleP99: round(sl.p99) };
+    return {
+      second: s,
+      accepted: a?.count ?? 0,
+      settled: payments.settledBySecond[s] ?? 0,
+      acceptP50: round(a?.p50 ?? 0),
+      acceptP99: round(a?.p99 ?? 0),
+      settleP50: round(sl.p50),
+      settleP99: round(sl.p99),
+    };
   });
 }
 
@@ -182,7 +192,12 @@ export function perSecondSeries(load: LoadResult, payments: SettledPayments): Se
 export function memoryFigures(rss: Map<string, number[]>): Pick<SettleRunResult, "memory" | "memorySeries"> {
   return {
     memorySeries: Object.fromEntries([...rss].map(([name, v]) => [name, v.map((x) => round(x))])),
-    memory: [...rss].map(([name, v]) => ({ process: name, rssStartMiB: round(v[0] ?? 0), rssEndMiB: round(v[v.length - 1] ?? 0), rssMaxMiB: round(Math.max(...v)) })),
+    memory: [...rss].map(([name, v]) => ({
+      process: name,
+      rssStartMiB: round(v[0] ?? 0),
+      rssEndMiB: round(v[v.length - 1] ?? 0),
+      rssMaxMiB: round(Math.max(...v)),
+    })),
   };
 }
 
@@ -209,7 +224,14 @@ export async function jobStats(opts: BenchOptions, prefix: string): Promise<Sett
         } else empty++;
       }
     }
-    return { sampled: waits.length, payingJobs: paying, paymentsPerPayingJob: paying ? round(payments / paying, 2) : 0, emptyJobs: empty, queueWait: percentiles(waits), processing: percentiles(processing) };
+    return {
+      sampled: waits.length,
+      payingJobs: paying,
+      paymentsPerPayingJob: paying ? round(payments / paying, 2) : 0,
+      emptyJobs: empty,
+      queueWait: percentiles(waits),
+      processing: percentiles(processing),
+    };
   } finally {
     await queues.close().catch(() => undefined);
     redis.disconnect();

@@ -33,7 +33,11 @@ export function settleOperations(
     if (id) noteDebit(account, id, createdAt);
   };
   // The body of POST /api/v1/payments, and of each item of a batch request.
-  const transferBody = (intent: Extract<Intent, { type: "transfer" }>) => ({ from_account: ids[intent.from], to_account: ids[intent.to], amount: intent.amount });
+  const transferBody = (intent: Extract<Intent, { type: "transfer" }>) => ({
+    from_account: ids[intent.from],
+    to_account: ids[intent.to],
+    amount: intent.amount,
+  });
   const batchOp = (): Operation => {
     const items = Array.from({ length: batchItems ?? 1 }, () => {
       const intent = intents();
@@ -57,7 +61,13 @@ export function settleOperations(
       case "deposit":
         return { kind: "deposit", path: "/api/v1/deposits", body: { account_id: ids[intent.account], amount: intent.amount } };
       case "withdrawal":
-        return { kind: "withdrawal", path: "/api/v1/withdrawals", body: { account_id: ids[intent.account], amount: intent.amount }, wantBody: true, onReply: recordDebit(intent.account, Date.now()) };
+        return {
+          kind: "withdrawal",
+          path: "/api/v1/withdrawals",
+          body: { account_id: ids[intent.account], amount: intent.amount },
+          wantBody: true,
+          onReply: recordDebit(intent.account, Date.now()),
+        };
       case "dispute":
       case "resolve":
       case "chargeback": {

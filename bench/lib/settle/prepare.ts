@@ -10,7 +10,13 @@ import { round } from "../stats";
 import { waitSettled } from "./drain";
 
 /** Funded accounts written in SQL; for mixed, whether the API accepts disputes (on a completed deposit). */
-export async function seed(pool: Pool, client: HttpClient, opts: BenchOptions, spec: RunSpec, scenario: Scenario): Promise<{ ids: string[]; disputes: boolean }> {
+export async function seed(
+  pool: Pool,
+  client: HttpClient,
+  opts: BenchOptions,
+  spec: RunSpec,
+  scenario: Scenario,
+): Promise<{ ids: string[]; disputes: boolean }> {
   const fundStart = Date.now();
   const { ids, depositIds } = await seedFundedAccounts(pool, scenario.accounts, scenario.funding, opts.partitions);
   const firstDeposit = depositIds[0];

@@ -10,7 +10,14 @@ export interface ProcessSet {
   workers: Child[];
 }
 
-export async function startSystem(opts: BenchOptions, workerCount: number, dbUrl: string, prefix: string, logDir: string, cpuProfDir: string | undefined): Promise<{ procs: ProcessSet; baseUrl: string }> {
+export async function startSystem(
+  opts: BenchOptions,
+  workerCount: number,
+  dbUrl: string,
+  prefix: string,
+  logDir: string,
+  cpuProfDir: string | undefined,
+): Promise<{ procs: ProcessSet; baseUrl: string }> {
   const port = await freePort();
   const common: Record<string, string> = {
     DATABASE_URL: dbUrl,
@@ -23,12 +30,24 @@ export async function startSystem(opts: BenchOptions, workerCount: number, dbUrl
   // One directory per process: V8 writes a profile per thread (tsx's loader hooks run on their own
   // thread), and only the main thread's (thread id 0 in the file name) is the process's work.
   const nodeOptions = (name: string) => (cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : []);
-  const api = startChild("api", { cwd: path.join(ROOT, "apps/api"), script: "src/main.ts", env: { ...common, PORT: String(port), HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "0" }, logFile: path.join(logDir, "api.log"), nodeOptions: nodeOptions("api") });
+  const api = startChild("api", {
+    cwd: path.join(ROOT, "apps/api"),
+    script: "src/main.ts",
+    env: { ...common, PORT: String(port), HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "0" },
+    logFile: path.join(logDir, "api.log"),
+    nodeOptions: nodeOptions("api"),
+  });
   // The per-client rate limit would cap the driver (one client): a benchmark measures capacity.
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}/healthz`, api);
   const workers = Array.from({ length: workerCount }, (_, i) =>
-    startChild(`worker-${i + 1}`, { cwd: path.join(ROOT, "apps/worker"), script: "src/main.ts", env: common, logFile: path.join(logDir, `worker-${i + 1}.log`), nodeOptions: nodeOptions(`worker-${i + 1}`) }),
+    startChild(`worker-${i + 1}`, {
+      cwd: path.join(ROOT, "apps/worker"),
+      script: "src/main.ts",
+      env: common,
+      logFile: path.join(logDir, `worker-${i + 1}.log`),
+      nodeOptions: nodeOptions(`worker-${i + 1}`),
+    }),
   );
   await waitForLeases(opts.redisUrl, opts.partitions, prefix, workers);
   return { procs: { api, workers }, baseUrl };

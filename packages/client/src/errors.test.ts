@@ -5,7 +5,15 @@ describe("SettleApiError.fromResponse", () => {
     const response = new Response(null, { status: 429, headers: { "retry-after": "7", "x-request-id": "req-1" } });
     const error = SettleApiError.fromResponse(response, { error: { code: "rate_limited", message: "too many requests; retry later" } });
     expect(error).toBeInstanceOf(Error);
-    expect(error).toMatchObject({ name: "SettleApiError", status: 429, code: "rate_limited", message: "too many requests; retry later", details: undefined, retryAfter: 7, requestId: "req-1" });
+    expect(error).toMatchObject({
+      name: "SettleApiError",
+      status: 429,
+      code: "rate_limited",
+      message: "too many requests; retry later",
+      details: undefined,
+      retryAfter: 7,
+      requestId: "req-1",
+    });
   });
 
   it("keeps per-field details", () => {

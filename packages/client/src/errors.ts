@@ -30,7 +30,11 @@ export class SettleApiError extends Error {
 
   /** The error of a non-2xx response whose body openapi-fetch has read (parsed JSON, or text). */
   static fromResponse(response: Response, body: unknown): SettleApiError {
-    const common = { status: response.status, retryAfter: parseRetryAfter(response.headers.get("retry-after")), requestId: response.headers.get("x-request-id") ?? undefined };
+    const common = {
+      status: response.status,
+      retryAfter: parseRetryAfter(response.headers.get("retry-after")),
+      requestId: response.headers.get("x-request-id") ?? undefined,
+    };
     if (isErrorBody(body)) {
       const { code, message, details } = body.error;
       return new SettleApiError({ ...common, code, message, ...(details ? { details } : {}) });

@@ -62,7 +62,19 @@ describe("verifyWebhookSignature", () => {
   });
 
   it("refuses a missing or malformed header", () => {
-    for (const header of [undefined, null, "", "garbage", `v1=${V1}`, `t=${T}`, `t=${T},v1=zz`, `t=${T},v1=${V1.slice(2)}`, `t=abc,v1=${V1}`, `t=-5,v1=${V1}`, `t=${T},t=${T},v1=${V1}`]) {
+    for (const header of [
+      undefined,
+      null,
+      "",
+      "garbage",
+      `v1=${V1}`,
+      `t=${T}`,
+      `t=${T},v1=zz`,
+      `t=${T},v1=${V1.slice(2)}`,
+      `t=abc,v1=${V1}`,
+      `t=-5,v1=${V1}`,
+      `t=${T},t=${T},v1=${V1}`,
+    ]) {
       expect(failure(() => verify({ header }))).toBe("malformed_header");
     }
   });

@@ -37,7 +37,13 @@ export interface VerifyWebhookOptions {
  * whose `reason` says what failed: it never returns `false`, so an unchecked result cannot let a
  * forged delivery through.
  */
-export function verifyWebhookSignature({ payload, header, secret, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = new Date() }: VerifyWebhookOptions): true {
+export function verifyWebhookSignature({
+  payload,
+  header,
+  secret,
+  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
+  now = new Date(),
+}: VerifyWebhookOptions): true {
   if (secret.length === 0) throw new TypeError("verifyWebhookSignature: the secret is empty");
   const { timestamp, signatures } = parseSignatureHeader(header);
   const expected = hmac(secret, timestamp, payload);
@@ -51,13 +57,24 @@ export function verifyWebhookSignature({ payload, header, secret, toleranceSecon
   // Checked after the signature, so that this failure only ever names an authentic, stale delivery.
   const age = Math.abs(Math.floor(now.getTime() / 1000) - timestamp);
   if (!(age <= toleranceSeconds)) {
-    throw new WebhookSignatureError("timestamp_outside_tolerance", `the signature's timestamp is ${age} s from now, more than the ${toleranceSeconds} s tolerated`);
+    throw new WebhookSignatureError(
+      "timestamp_outside_tolerance",
+      `the signature's timestamp is ${age} s from now, more than the ${toleranceSeconds} s tolerated`,
+    );
   }
   return true;
 }
 
 /** The `Settle-Signature` header of a payload: for tests of a webhook receiver, and the sender's reference. */
-export function signWebhookPayload({ payload, secret, timestamp = Math.floor(Date.now() / 1000) }: { payload: string | Uint8Array; secret: string | Uint8Array; timestamp?: number }): string {
+export function signWebhookPayload({
+  payload,
+  secret,
+  timestamp = Math.floor(Date.now() / 1000),
+}: {
+  payload: string | Uint8Array;
+  secret: string | Uint8Array;
+  timestamp?: number;
+}): string {
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError("signWebhookPayload: timestamp must be whole Unix seconds");
   return `t=${timestamp},v1=${hmac(secret, timestamp, payload).toString("hex")}`;
 }
@@ -77,7 +94,8 @@ function parseSignatureHeader(header: string | null | undefined): { timestamp: n
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (key === "t") {
-      if (timestamp !== undefined || !/^\d{1,15}$/.test(value)) throw new WebhookSignatureError("malformed_header", "the t= of the header must appear once, as Unix seconds");
+      if (timestamp !== undefined || !/^\d{1,15}$/.test(value))
+        throw new WebhookSignatureError("malformed_header", "the t= of the header must appear once, as Unix seconds");
       timestamp = Number(value);
     } else if (key === "v1" && /^[0-9a-fA-F]{64}$/.test(value)) {
       signatures.push(value);

@@ -15,7 +15,10 @@ export const sharedEnv = {
   REDIS_URL: urlWithProtocol(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(32),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -").default("settle"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -")
+    .default("settle"),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   // Workers hold a woken partition this long; API processes skip wake-ups it already covers.
   // Both sides must agree: set it once for the deployment (docs/ARCHITECTURE.md "Wake-ups").

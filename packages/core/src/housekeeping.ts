@@ -32,11 +32,7 @@ export interface PurgeResult {
  * meanwhile do not wait on it. Goes on until no expired key is left or `budgetMs` is spent
  * (bench/idempotency-purge.ts measures it).
  */
-export async function purgeIdempotencyKeys(
-  pool: Pool,
-  olderThanHours: number,
-  options: { batchSize?: number; budgetMs?: number } = {},
-): Promise<PurgeResult> {
+export async function purgeIdempotencyKeys(pool: Pool, olderThanHours: number, options: { batchSize?: number; budgetMs?: number } = {}): Promise<PurgeResult> {
   const batchSize = options.batchSize ?? 5_000;
   const deadline = Date.now() + (options.budgetMs ?? 1_000);
   let purged = 0;

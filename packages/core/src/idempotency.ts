@@ -19,7 +19,6 @@ export interface StoredResponse<B = unknown> {
   body: B;
 }
 
-
 /** Validates an Idempotency-Key header value (1..255 printable ASCII characters). */
 export function parseIdempotencyKey(value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -34,14 +33,20 @@ export function parseIdempotencyKey(value: unknown): string | undefined {
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
 
 /** sha256 of the request body with object keys sorted: the same JSON in another key order is the same request. */
 export function hashRequest(body: unknown): string {
-  return createHash("sha256").update(JSON.stringify(canonical(body ?? null))).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(body ?? null)))
+    .digest("hex");
 }
 
 // How a conflict names the endpoint a key was first used on; a batch item counts as its type's.

@@ -38,8 +38,26 @@ export { acceptPayment, debitAccountOf, type AcceptDeps, type PaymentRequest } f
 export { acceptPaymentBatch, type BatchItem, type BatchItemResult } from "./ledger/accept-batch";
 export { settleBatch, settleIsolatingFailure, failOldestPending, SETTLE_EVENTS_CHANNEL, type SettleResult } from "./ledger/settle";
 export { verifyLedger, type Finding, type Invariant, type VerificationReport, type VerifyOptions } from "./ledger/verify";
-export { requestDisputeOperation, applyDispute, disputeAllowed, disputeStatusAfter, type DisputeKind, type DisputeStatus, type DisputeToApply, type DisputeOperationView, type SettledDispute } from "./ledger/disputes";
-export { runIdempotent, parseIdempotencyKey, hashRequest, findIdempotencyKeys, storeIdempotencyKeys, type IdempotencyKey, type StoredResponse } from "./idempotency";
+export {
+  requestDisputeOperation,
+  applyDispute,
+  disputeAllowed,
+  disputeStatusAfter,
+  type DisputeKind,
+  type DisputeStatus,
+  type DisputeToApply,
+  type DisputeOperationView,
+  type SettledDispute,
+} from "./ledger/disputes";
+export {
+  runIdempotent,
+  parseIdempotencyKey,
+  hashRequest,
+  findIdempotencyKeys,
+  storeIdempotencyKeys,
+  type IdempotencyKey,
+  type StoredResponse,
+} from "./idempotency";
 export { findStalePartitions, purgeIdempotencyKeys, type PurgeResult } from "./housekeeping";
 export { checkReadiness, isRedisOutOfMemory, type Readiness, type ReadinessServices } from "./readiness";
 export { registerPoolGauge } from "./pool-metrics";

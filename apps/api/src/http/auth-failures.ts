@@ -9,7 +9,10 @@ import { DomainError } from "@settle/core";
 export class AuthFailures {
   private readonly failures = new Map<string, { count: number; since: number }>();
 
-  constructor(private readonly limit = 10, private readonly windowMs = 60_000) {
+  constructor(
+    private readonly limit = 10,
+    private readonly windowMs = 60_000,
+  ) {
     const sweep = setInterval(() => {
       const cutoff = Date.now() - this.windowMs;
       for (const [address, f] of this.failures) if (f.since < cutoff) this.failures.delete(address);

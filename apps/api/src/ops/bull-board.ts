@@ -31,6 +31,15 @@ export function bullBoardRouter(options: BullBoardOptions): Router {
     options: { uiConfig: { boardTitle: readOnlyMode ? "Settle (read-only)" : "Settle", hideDocsLink: true } },
   });
   const router = Router();
-  router.use(options.failures.guard, basicAuth({ user: options.admin.user, password: options.admin.password, realm: "Settle admin", onFailure: (req) => options.failures.record(req.socket.remoteAddress) }), serverAdapter.getRouter() as RequestHandler);
+  router.use(
+    options.failures.guard,
+    basicAuth({
+      user: options.admin.user,
+      password: options.admin.password,
+      realm: "Settle admin",
+      onFailure: (req) => options.failures.record(req.socket.remoteAddress),
+    }),
+    serverAdapter.getRouter() as RequestHandler,
+  );
   return router;
 }

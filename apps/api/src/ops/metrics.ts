@@ -115,7 +115,9 @@ export class ApiMetrics {
       // Cached like the queue depth: several scrapes within 2 s cost one query.
       if (!lockStats || Date.now() - lockStats.at > (options.queueDepthCacheMs ?? 2000)) {
         // Bounded: with PostgreSQL down a scrape must still answer, without these two.
-        const value = withTimeout(deps.pool.query<{ lock_waits: string; deadlocks: string }>(LOCK_STATS_SQL), 1000, "reading lock statistics").then(({ rows }) => ({ lockWaits: Number(rows[0]?.lock_waits ?? 0), deadlocks: Number(rows[0]?.deadlocks ?? 0) }));
+        const value = withTimeout(deps.pool.query<{ lock_waits: string; deadlocks: string }>(LOCK_STATS_SQL), 1000, "reading lock statistics").then(
+          ({ rows }) => ({ lockWaits: Number(rows[0]?.lock_waits ?? 0), deadlocks: Number(rows[0]?.deadlocks ?? 0) }),
+        );
         lockStats = { at: Date.now(), value };
         value.catch(() => (lockStats = undefined));
       }

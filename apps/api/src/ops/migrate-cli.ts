@@ -7,7 +7,13 @@ async function main(): Promise<void> {
   const env = parseEnv(z.object({ DATABASE_URL: sharedEnv.DATABASE_URL }), process.env);
   const result = await migrate(env.DATABASE_URL);
   process.stdout.write(
-    JSON.stringify({ level: "info", name: "settle-migrate", applied: result.applied, alreadyApplied: result.alreadyApplied.length, msg: "migrations applied" }) + "\n",
+    JSON.stringify({
+      level: "info",
+      name: "settle-migrate",
+      applied: result.applied,
+      alreadyApplied: result.alreadyApplied.length,
+      msg: "migrations applied",
+    }) + "\n",
   );
 }
 

@@ -9,7 +9,20 @@ import * as payments from "../routes/payments";
 import type { RouteContext, RouteHandler } from "../routes/router";
 import { buildOpenApiDocument, OPENAPI_PATH } from "./openapi";
 import { metricsGuard, serveMetrics } from "./ops-router";
-import { AccountResponse, AccountsPage, BatchRequestDoc, DisputeAccepted, BatchResponse, EntriesResponse, ErrorResponse, HealthResponse, MetricsText, PaymentResponse, PaymentsPage, ReadyResponse } from "./openapi-schemas";
+import {
+  AccountResponse,
+  AccountsPage,
+  BatchRequestDoc,
+  DisputeAccepted,
+  BatchResponse,
+  EntriesResponse,
+  ErrorResponse,
+  HealthResponse,
+  MetricsText,
+  PaymentResponse,
+  PaymentsPage,
+  ReadyResponse,
+} from "./openapi-schemas";
 
 // The route table of the API: every route the app serves, with its handler, the zod schema that
 // validates its request and the shape of each answer. Express's routers are built from it
@@ -133,7 +146,10 @@ const entriesExample = {
 };
 
 const ERROR_EXAMPLES: Partial<Record<ErrorCode, { message: string; details?: { path: string; message: string }[] }>> = {
-  invalid_request: { message: "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits", details: [{ path: "amount", message: "must be a decimal string" }] },
+  invalid_request: {
+    message: "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+    details: [{ path: "amount", message: "must be a decimal string" }],
+  },
   invalid_json: { message: "request body is not valid JSON" },
   unauthorized: { message: "send a valid API key as Authorization: Bearer <key>" },
   forbidden: { message: "this operation needs an admin API key (ADMIN_API_KEYS)" },
@@ -199,11 +215,15 @@ const getPayment = (path: string, operationId: string, summary: string): RouteSp
   handler: payments.get,
   operationId,
   summary,
-  description: "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending` and no dispute operation on it is queued (at once if so already), or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
+  description:
+    "`wait` (0..30 s) long-polls: the answer comes as soon as the payment is no longer `pending` and no dispute operation on it is queued (at once if so already), or when the wait ends. At most `LONG_POLL_MAX` wait at once per process (then 429).",
   tag: "payments",
   params: IdParam,
   query: schemas.PaymentQuery,
-  responses: { 200: { description: "The payment", schema: PaymentResponse, example: { ...paymentExample, status: "completed", processed_at: at } }, ...errors("invalid_request", "not_found", "unavailable") },
+  responses: {
+    200: { description: "The payment", schema: PaymentResponse, example: { ...paymentExample, status: "completed", processed_at: at } },
+    ...errors("invalid_request", "not_found", "unavailable"),
+  },
 });
 
 function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: string): RouteSpec {
@@ -284,177 +304,218 @@ const guard = (route: RouteSpec): RouteSpec => {
   };
 };
 
-export const ROUTES: RouteSpec[] = ([
-  {
-    method: "get",
-    path: "/healthz",
-    handler: health.healthz,
-    operationId: "healthz",
-    summary: "Liveness: 200 while the process runs",
-    tag: "operations",
-    responses: { 200: { description: "Alive", schema: HealthResponse, example: { status: "ok" } } },
-  },
-  {
-    method: "get",
-    path: "/readyz",
-    handler: health.readyz,
-    operationId: "readyz",
-    summary: "Readiness: 200 when PostgreSQL and Redis answer, Redis takes writes, and the process is not stopping",
-    tag: "operations",
-    responses: {
-      200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up", redis_memory: "ok" } },
-      503: { description: "A backing service does not answer, Redis is full, or the process is stopping", schema: ReadyResponse, example: { status: "unavailable", postgres: "up", redis: "down", redis_memory: "unknown" } },
+export const ROUTES: RouteSpec[] = (
+  [
+    {
+      method: "get",
+      path: "/healthz",
+      handler: health.healthz,
+      operationId: "healthz",
+      summary: "Liveness: 200 while the process runs",
+      tag: "operations",
+      responses: { 200: { description: "Alive", schema: HealthResponse, example: { status: "ok" } } },
     },
-  },
-  {
-    method: "get",
-    path: "/metrics",
-    handler: serveMetrics,
-    before: ({ deps }) => metricsGuard(deps.config.metricsToken),
-    operationId: "metrics",
-    summary: "Prometheus metrics of this API process",
-    tag: "operations",
-    responses: { 200: { description: "Metrics", contentType: "text/plain; version=0.0.4", schema: MetricsText, example: "settle_payments_accepted_total{type=\"transfer\"} 42\n" } },
-  },
-  {
-    method: "get",
-    path: OPENAPI_PATH,
-    handler: serveOpenApi,
-    operationId: "openapi",
-    summary: "This document (OpenAPI 3.1)",
-    tag: "operations",
-    responses: { 200: { description: "The OpenAPI document", schema: z.record(z.string(), z.unknown()), example: { openapi: "3.1.0" } } },
-  },
-  {
-    method: "post",
-    path: "/api/v1/accounts",
-    handler: accounts.create,
-    operationId: "createAccount",
-    summary: "Create an account",
-    tag: "accounts",
-    headers: [IDEMPOTENCY_KEY],
-    body: schemas.CreateAccountRequest,
-    // Tried in order in /docs, these create the two accounts every later example names.
-    bodyExamples: {
-      first: { summary: "The first account of the examples", value: { currency: "USD", id: ids.account } },
-      second: { summary: "The second account of the examples", value: { currency: "USD", id: ids.other } },
-      generated: { summary: "An account with a server-chosen id", value: { currency: "USD" } },
-    },
-    responses: {
-      201: { description: "Created", schema: AccountResponse, example: { ...accountExample, balance: "0.00", available: "0.00", held: "0.00", entry_count: 0 }, headers: { Location: { description: "`/api/v1/accounts/{id}`" }, "Idempotent-Replayed": REPLAYED } },
-      ...errors(...IDEMPOTENT_ERRORS, "account_exists"),
-    },
-  },
-  {
-    method: "get",
-    path: "/api/v1/accounts",
-    handler: accounts.list,
-    operationId: "listAccounts",
-    summary: "Accounts by id, with cursor paging",
-    tag: "accounts",
-    query: schemas.AccountsListQuery,
-    responses: { 200: { description: "One page of accounts", schema: AccountsPage, example: { accounts: [accountExample], next_after: null } }, ...errors("invalid_request", "unavailable") },
-  },
-  {
-    method: "get",
-    path: "/api/v1/accounts/:id",
-    handler: accounts.get,
-    operationId: "getAccount",
-    summary: "An account with its balance, available and held funds",
-    tag: "accounts",
-    params: IdParam,
-    responses: { 200: { description: "The account", schema: AccountResponse, example: accountExample }, ...errors("not_found", "unavailable") },
-  },
-  {
-    method: "get",
-    path: "/api/v1/accounts/:id/entries",
-    handler: accounts.entries,
-    operationId: "listEntries",
-    summary: "An account's journal, oldest first, with cursor paging",
-    tag: "accounts",
-    params: IdParam,
-    query: schemas.EntriesQuery,
-    responses: { 200: { description: "One page of the journal", schema: EntriesResponse, example: entriesExample }, ...errors("invalid_request", "not_found", "unavailable") },
-  },
-  accountStatus("freeze", "Freeze an account: from now on it can receive money but not send or withdraw it"),
-  accountStatus("unfreeze", "Unfreeze an account (also one frozen by a chargeback): it can send again"),
-  transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
-  transfer("/api/v1/payment", "createPaymentSeedRoute", "The original route of version 1, kept for existing clients: the same endpoint as POST /api/v1/payments"),
-  {
-    method: "post",
-    path: "/api/v1/payments/batch",
-    handler: payments.batch,
-    bodyLimitBytes: BATCH_BODY_LIMIT_BYTES,
-    operationId: "createPaymentBatch",
-    summary: "Accept up to 1,000 payments in one request, one commit",
-    description:
-      "Each item is the body of `POST /payments` (or, with `type` `deposit` / `withdrawal`, of those endpoints) with an optional `idempotency_key`. " +
-      "Results come in request order; a refused item refuses only itself. Accepted items commit together and keep their batch order per account. Body limit 1 MiB.",
-    tag: "payments",
-    body: BatchRequestDoc,
-    bodyExample: {
-      payments: [
-        { from_account: ids.account, to_account: ids.other, amount: "99.01", payment_description: "order 1", idempotency_key: "order-1" },
-        { type: "deposit", account_id: ids.account, amount: "100.00" },
-      ],
-    },
-    accepts: "batch",
-    responses: {
-      202: {
-        description: "Every item answered: `status` 202 with the payment, or a 4xx with the contract's error",
-        schema: BatchResponse,
-        example: { results: [{ status: 202, payment: paymentExample }, { status: 422, error: { code: "account_not_found", message: `account ${ids.account} does not exist` } }] },
+    {
+      method: "get",
+      path: "/readyz",
+      handler: health.readyz,
+      operationId: "readyz",
+      summary: "Readiness: 200 when PostgreSQL and Redis answer, Redis takes writes, and the process is not stopping",
+      tag: "operations",
+      responses: {
+        200: { description: "Ready", schema: ReadyResponse, example: { status: "ready", postgres: "up", redis: "up", redis_memory: "ok" } },
+        503: {
+          description: "A backing service does not answer, Redis is full, or the process is stopping",
+          schema: ReadyResponse,
+          example: { status: "unavailable", postgres: "up", redis: "down", redis_memory: "unknown" },
+        },
       },
-      ...errors(...BODY_ERRORS),
     },
-  },
-  {
-    method: "post",
-    path: "/api/v1/deposits",
-    handler: payments.deposit,
-    operationId: "createDeposit",
-    summary: "Money from the outside world into an account",
-    tag: "payments",
-    headers: [IDEMPOTENCY_KEY],
-    body: schemas.ExternalMoveRequest,
-    bodyExample: { account_id: ids.account, amount: "100.00" },
-    accepts: "deposit",
-    responses: { 202: accepted(depositExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
-  },
-  {
-    method: "post",
-    path: "/api/v1/withdrawals",
-    handler: payments.withdrawal,
-    operationId: "createWithdrawal",
-    summary: "Money from an account to the outside world",
-    tag: "payments",
-    headers: [IDEMPOTENCY_KEY],
-    body: schemas.ExternalMoveRequest,
-    bodyExample: { account_id: ids.account, amount: "20.00", description: "ATM" },
-    accepts: "withdrawal",
-    responses: { 202: accepted(withdrawalExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
-  },
-  {
-    method: "get",
-    path: "/api/v1/payments",
-    handler: payments.list,
-    operationId: "listPayments",
-    summary: "Payments, newest first, filtered and with cursor paging",
-    description:
-      "With `account_id`, the payments that account sent or received. Filters combine. Newest first by id (a UUIDv7, so by acceptance time); pass the answer's `next_after` as `after` for the next page.",
-    tag: "payments",
-    query: schemas.PaymentsListQuery,
-    responses: {
-      200: { description: "One page of payments", schema: PaymentsPage, example: { payments: [{ ...paymentExample, status: "completed", processed_at: at }], next_after: null } },
-      ...errors("invalid_request", "unavailable"),
+    {
+      method: "get",
+      path: "/metrics",
+      handler: serveMetrics,
+      before: ({ deps }) => metricsGuard(deps.config.metricsToken),
+      operationId: "metrics",
+      summary: "Prometheus metrics of this API process",
+      tag: "operations",
+      responses: {
+        200: {
+          description: "Metrics",
+          contentType: "text/plain; version=0.0.4",
+          schema: MetricsText,
+          example: 'settle_payments_accepted_total{type="transfer"} 42\n',
+        },
+      },
     },
-  },
-  getPayment("/api/v1/payments/:id", "getPayment", "A payment, for polling its status"),
-  getPayment("/api/v1/payment/:id", "getPaymentSeedRoute", "The original route of version 1, kept for existing clients: the same endpoint as GET /api/v1/payments/{id}"),
-  disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
-  disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
-  disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
-] satisfies RouteSpec[])
+    {
+      method: "get",
+      path: OPENAPI_PATH,
+      handler: serveOpenApi,
+      operationId: "openapi",
+      summary: "This document (OpenAPI 3.1)",
+      tag: "operations",
+      responses: { 200: { description: "The OpenAPI document", schema: z.record(z.string(), z.unknown()), example: { openapi: "3.1.0" } } },
+    },
+    {
+      method: "post",
+      path: "/api/v1/accounts",
+      handler: accounts.create,
+      operationId: "createAccount",
+      summary: "Create an account",
+      tag: "accounts",
+      headers: [IDEMPOTENCY_KEY],
+      body: schemas.CreateAccountRequest,
+      // Tried in order in /docs, these create the two accounts every later example names.
+      bodyExamples: {
+        first: { summary: "The first account of the examples", value: { currency: "USD", id: ids.account } },
+        second: { summary: "The second account of the examples", value: { currency: "USD", id: ids.other } },
+        generated: { summary: "An account with a server-chosen id", value: { currency: "USD" } },
+      },
+      responses: {
+        201: {
+          description: "Created",
+          schema: AccountResponse,
+          example: { ...accountExample, balance: "0.00", available: "0.00", held: "0.00", entry_count: 0 },
+          headers: { Location: { description: "`/api/v1/accounts/{id}`" }, "Idempotent-Replayed": REPLAYED },
+        },
+        ...errors(...IDEMPOTENT_ERRORS, "account_exists"),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/accounts",
+      handler: accounts.list,
+      operationId: "listAccounts",
+      summary: "Accounts by id, with cursor paging",
+      tag: "accounts",
+      query: schemas.AccountsListQuery,
+      responses: {
+        200: { description: "One page of accounts", schema: AccountsPage, example: { accounts: [accountExample], next_after: null } },
+        ...errors("invalid_request", "unavailable"),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/accounts/:id",
+      handler: accounts.get,
+      operationId: "getAccount",
+      summary: "An account with its balance, available and held funds",
+      tag: "accounts",
+      params: IdParam,
+      responses: { 200: { description: "The account", schema: AccountResponse, example: accountExample }, ...errors("not_found", "unavailable") },
+    },
+    {
+      method: "get",
+      path: "/api/v1/accounts/:id/entries",
+      handler: accounts.entries,
+      operationId: "listEntries",
+      summary: "An account's journal, oldest first, with cursor paging",
+      tag: "accounts",
+      params: IdParam,
+      query: schemas.EntriesQuery,
+      responses: {
+        200: { description: "One page of the journal", schema: EntriesResponse, example: entriesExample },
+        ...errors("invalid_request", "not_found", "unavailable"),
+      },
+    },
+    accountStatus("freeze", "Freeze an account: from now on it can receive money but not send or withdraw it"),
+    accountStatus("unfreeze", "Unfreeze an account (also one frozen by a chargeback): it can send again"),
+    transfer("/api/v1/payments", "createPayment", "Send money from one account to another"),
+    transfer(
+      "/api/v1/payment",
+      "createPaymentSeedRoute",
+      "The original route of version 1, kept for existing clients: the same endpoint as POST /api/v1/payments",
+    ),
+    {
+      method: "post",
+      path: "/api/v1/payments/batch",
+      handler: payments.batch,
+      bodyLimitBytes: BATCH_BODY_LIMIT_BYTES,
+      operationId: "createPaymentBatch",
+      summary: "Accept up to 1,000 payments in one request, one commit",
+      description:
+        "Each item is the body of `POST /payments` (or, with `type` `deposit` / `withdrawal`, of those endpoints) with an optional `idempotency_key`. " +
+        "Results come in request order; a refused item refuses only itself. Accepted items commit together and keep their batch order per account. Body limit 1 MiB.",
+      tag: "payments",
+      body: BatchRequestDoc,
+      bodyExample: {
+        payments: [
+          { from_account: ids.account, to_account: ids.other, amount: "99.01", payment_description: "order 1", idempotency_key: "order-1" },
+          { type: "deposit", account_id: ids.account, amount: "100.00" },
+        ],
+      },
+      accepts: "batch",
+      responses: {
+        202: {
+          description: "Every item answered: `status` 202 with the payment, or a 4xx with the contract's error",
+          schema: BatchResponse,
+          example: {
+            results: [
+              { status: 202, payment: paymentExample },
+              { status: 422, error: { code: "account_not_found", message: `account ${ids.account} does not exist` } },
+            ],
+          },
+        },
+        ...errors(...BODY_ERRORS),
+      },
+    },
+    {
+      method: "post",
+      path: "/api/v1/deposits",
+      handler: payments.deposit,
+      operationId: "createDeposit",
+      summary: "Money from the outside world into an account",
+      tag: "payments",
+      headers: [IDEMPOTENCY_KEY],
+      body: schemas.ExternalMoveRequest,
+      bodyExample: { account_id: ids.account, amount: "100.00" },
+      accepts: "deposit",
+      responses: { 202: accepted(depositExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
+    },
+    {
+      method: "post",
+      path: "/api/v1/withdrawals",
+      handler: payments.withdrawal,
+      operationId: "createWithdrawal",
+      summary: "Money from an account to the outside world",
+      tag: "payments",
+      headers: [IDEMPOTENCY_KEY],
+      body: schemas.ExternalMoveRequest,
+      bodyExample: { account_id: ids.account, amount: "20.00", description: "ATM" },
+      accepts: "withdrawal",
+      responses: { 202: accepted(withdrawalExample), ...errors(...IDEMPOTENT_ERRORS, "account_not_found") },
+    },
+    {
+      method: "get",
+      path: "/api/v1/payments",
+      handler: payments.list,
+      operationId: "listPayments",
+      summary: "Payments, newest first, filtered and with cursor paging",
+      description:
+        "With `account_id`, the payments that account sent or received. Filters combine. Newest first by id (a UUIDv7, so by acceptance time); pass the answer's `next_after` as `after` for the next page.",
+      tag: "payments",
+      query: schemas.PaymentsListQuery,
+      responses: {
+        200: {
+          description: "One page of payments",
+          schema: PaymentsPage,
+          example: { payments: [{ ...paymentExample, status: "completed", processed_at: at }], next_after: null },
+        },
+        ...errors("invalid_request", "unavailable"),
+      },
+    },
+    getPayment("/api/v1/payments/:id", "getPayment", "A payment, for polling its status"),
+    getPayment(
+      "/api/v1/payment/:id",
+      "getPaymentSeedRoute",
+      "The original route of version 1, kept for existing clients: the same endpoint as GET /api/v1/payments/{id}",
+    ),
+    disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
+    disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
+    disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
+  ] satisfies RouteSpec[]
+)
   .map(guard)
   .map(namedNotFound);
 

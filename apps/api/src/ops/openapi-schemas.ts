@@ -51,8 +51,7 @@ export const DisputeAccepted = PaymentResponse.extend({
       created_at: Timestamp,
     })
     .meta({ description: "What was accepted: the operation, queued and applied later in the receiving account's order" }),
-})
-  .meta({ id: "DisputeAccepted", description: "The payment as it stands (dispute_status changes when the operation is applied), with the operation accepted" });
+}).meta({ id: "DisputeAccepted", description: "The payment as it stands (dispute_status changes when the operation is applied), with the operation accepted" });
 
 export const EntryResponse = z
   .object({
@@ -90,7 +89,6 @@ export const AccountsPage = z
   })
   .meta({ id: "AccountPage" });
 
-
 export const ErrorResponse = z
   .object({
     error: z.object({
@@ -115,7 +113,12 @@ export const BatchResponse = z
 
 /** The batch intake's body as documented; each item is validated on its own by the same item schemas. */
 export const BatchRequestDoc = z
-  .object({ payments: z.array(z.union([schemas.BatchTransferItem, schemas.BatchExternalMoveItem])).min(1).max(schemas.MAX_BATCH_ITEMS) })
+  .object({
+    payments: z
+      .array(z.union([schemas.BatchTransferItem, schemas.BatchExternalMoveItem]))
+      .min(1)
+      .max(schemas.MAX_BATCH_ITEMS),
+  })
   .meta({ id: "BatchRequest" });
 
 export const HealthResponse = z.object({ status: z.literal("ok") }).meta({ id: "Health" });
@@ -125,7 +128,9 @@ export const ReadyResponse = z
     status: z.enum(["ready", "unavailable"]),
     postgres: z.enum(["up", "down"]),
     redis: z.enum(["up", "down"]),
-    redis_memory: z.enum(["ok", "full", "unknown"]).meta({ description: "`full`: Redis answers but refuses writes (maxmemory under noeviction); payments are still accepted into PostgreSQL" }),
+    redis_memory: z
+      .enum(["ok", "full", "unknown"])
+      .meta({ description: "`full`: Redis answers but refuses writes (maxmemory under noeviction); payments are still accepted into PostgreSQL" }),
   })
   .meta({ id: "Readiness" });
 

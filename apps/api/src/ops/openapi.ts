@@ -9,7 +9,10 @@ type JsonSchema = Record<string, unknown>;
 // The request schemas refine plain strings; these say in the document what the refinements check.
 const REFINED: [z.ZodType, JsonSchema][] = [
   [schemas.Uuid, { format: "uuid", description: "A UUID in canonical form" }],
-  [schemas.Amount, { pattern: AMOUNT_PATTERN.source, description: "A decimal string greater than 0, at most 2 fraction digits; never a JSON number", example: "99.01" }],
+  [
+    schemas.Amount,
+    { pattern: AMOUNT_PATTERN.source, description: "A decimal string greater than 0, at most 2 fraction digits; never a JSON number", example: "99.01" },
+  ],
   [schemas.Currency, { pattern: schemas.CURRENCY_PATTERN.source, description: "ISO 4217 currency code", example: "USD" }],
 ];
 
@@ -44,7 +47,10 @@ function parameters(route: RouteSpec, components: Record<string, JsonSchema>): J
   for (const header of route.headers ?? []) {
     out.push({ name: header.name, in: "header", required: false, description: header.description, schema: toJsonSchema(header.schema, "input", components) });
   }
-  for (const [where, object] of [["path", route.params], ["query", route.query]] as const) {
+  for (const [where, object] of [
+    ["path", route.params],
+    ["query", route.query],
+  ] as const) {
     if (!object) continue;
     const converted = toJsonSchema(object, "input", components) as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, schema] of Object.entries(converted.properties ?? {})) {
@@ -60,8 +66,16 @@ function operation(route: RouteSpec, components: Record<string, JsonSchema>): Js
     const mediaType = spec.contentType ?? "application/json";
     responses[status] = {
       description: spec.description,
-      ...(spec.headers ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([h, d]) => [h, { description: d.description, schema: { type: "string" } }])) } : {}),
-      ...(spec.schema ? { content: { [mediaType]: { schema: toJsonSchema(spec.schema, "output", components), ...(spec.example !== undefined ? { example: spec.example } : {}) } } } : {}),
+      ...(spec.headers
+        ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([h, d]) => [h, { description: d.description, schema: { type: "string" } }])) }
+        : {}),
+      ...(spec.schema
+        ? {
+            content: {
+              [mediaType]: { schema: toJsonSchema(spec.schema, "output", components), ...(spec.example !== undefined ? { example: spec.example } : {}) },
+            },
+          }
+        : {}),
     };
   }
   const params = parameters(route, components);

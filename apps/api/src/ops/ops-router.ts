@@ -23,7 +23,10 @@ export function describeDashboard(config: ApiDeps["config"], url: string): { msg
   if (!config.admin) {
     return { msg: "Bull Board is off: set ADMIN_USER and ADMIN_PASSWORD (8+ characters) to serve it at " + BULL_BOARD_PATH, fields: {} };
   }
-  return { msg: "Bull Board is on (HTTP basic auth)", fields: { dashboard: `${url}${BULL_BOARD_PATH}`, adminUser: config.admin.user, readOnly: config.admin.readOnly } };
+  return {
+    msg: "Bull Board is on (HTTP basic auth)",
+    fields: { dashboard: `${url}${BULL_BOARD_PATH}`, adminUser: config.admin.user, readOnly: config.admin.readOnly },
+  };
 }
 
 /** GET /metrics: the Prometheus text of this process. */

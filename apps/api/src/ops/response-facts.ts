@@ -33,8 +33,7 @@ export const recordResponseFacts: RequestHandler = (_req, res, next) => {
     if (typeof b?.error?.code === "string") facts.errorCode = b.error.code;
     else if (Array.isArray(b?.results)) {
       facts.batch = (b.results as BatchResultBody[]).map((r) => ({ type: r.payment?.type, status: r.status, code: r.error?.code, replayed: r.replayed }));
-    }
-    else if (typeof b?.id === "string" && typeof b.type === "string" && typeof b.dispute_status === "string") facts.paymentId = b.id;
+    } else if (typeof b?.id === "string" && typeof b.type === "string" && typeof b.dispute_status === "string") facts.paymentId = b.id;
     return json(body);
   };
   next();

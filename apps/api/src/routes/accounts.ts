@@ -1,4 +1,15 @@
-import { createAccount, DomainError, findAccount, listAccounts, listEntries, runIdempotent, schemas, setAccountStatus, uuidv7, type AccountStatus } from "@settle/core";
+import {
+  createAccount,
+  DomainError,
+  findAccount,
+  listAccounts,
+  listEntries,
+  runIdempotent,
+  schemas,
+  setAccountStatus,
+  uuidv7,
+  type AccountStatus,
+} from "@settle/core";
 import { parseOr400 } from "../http/errors";
 import { idempotencyOf, uuidParam } from "../http/request";
 import type { RouteHandler } from "./router";

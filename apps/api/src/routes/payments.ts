@@ -39,11 +39,19 @@ function batchItem(req: Request, raw: unknown): BatchItem {
       return { request, idempotency: keyOf(req, type, idempotency_key, body) };
     }
     if (type !== undefined && type !== "transfer") {
-      throw new DomainError("invalid_request", "type: must be transfer, deposit or withdrawal", [{ path: "type", message: "must be transfer, deposit or withdrawal" }]);
+      throw new DomainError("invalid_request", "type: must be transfer, deposit or withdrawal", [
+        { path: "type", message: "must be transfer, deposit or withdrawal" },
+      ]);
     }
     const item = parseOr400(schemas.BatchTransferItem, raw);
     const { idempotency_key, type: _type, ...body } = item;
-    const request: PaymentRequest = { type: "transfer", fromAccount: item.from_account, toAccount: item.to_account, amount: item.amount, description: item.payment_description ?? null };
+    const request: PaymentRequest = {
+      type: "transfer",
+      fromAccount: item.from_account,
+      toAccount: item.to_account,
+      amount: item.amount,
+      description: item.payment_description ?? null,
+    };
     return { request, idempotency: keyOf(req, "transfer", idempotency_key, body) };
   } catch (error) {
     if (error instanceof DomainError) return { refused: error };
@@ -111,12 +119,24 @@ export const batch: RouteHandler = async (req, res, { deps }) => {
 
 export const deposit: RouteHandler = async (req, res, { deps }) => {
   const body = parseOr400(schemas.ExternalMoveRequest, req.body);
-  await accept(deps, req, res, "deposit", { type: "deposit", fromAccount: null, toAccount: body.account_id, amount: body.amount, description: body.description ?? null });
+  await accept(deps, req, res, "deposit", {
+    type: "deposit",
+    fromAccount: null,
+    toAccount: body.account_id,
+    amount: body.amount,
+    description: body.description ?? null,
+  });
 };
 
 export const withdrawal: RouteHandler = async (req, res, { deps }) => {
   const body = parseOr400(schemas.ExternalMoveRequest, req.body);
-  await accept(deps, req, res, "withdrawal", { type: "withdrawal", fromAccount: body.account_id, toAccount: null, amount: body.amount, description: body.description ?? null });
+  await accept(deps, req, res, "withdrawal", {
+    type: "withdrawal",
+    fromAccount: body.account_id,
+    toAccount: null,
+    amount: body.amount,
+    description: body.description ?? null,
+  });
 };
 
 export const list: RouteHandler = async (req, res, { deps }) => {
@@ -164,5 +184,8 @@ export const disputeOperation =
     const { payment, operation } = await requestDisputeOperation(acceptDeps(deps, req), id, kind);
     // The payment as it stands, and what was accepted: the operation, applied later (poll the
     // payment with ?wait=, which answers once no operation of it is queued).
-    res.status(202).location(`/api/v1/payments/${payment.id}`).json({ ...payment, operation });
+    res
+      .status(202)
+      .location(`/api/v1/payments/${payment.id}`)
+      .json({ ...payment, operation });
   };

@@ -30,7 +30,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<Running
   };
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "application/json", JSON.stringify({ error: { code: "not_found", message: "GET only" } }));
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(res, 405, "application/json", JSON.stringify({ error: { code: "not_found", message: "GET only" } }));
     if (path === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
     if (path === "/readyz") {
       void checkReadiness(options).then(({ ready, postgres, redis, redis_memory }) => {

@@ -8,7 +8,8 @@ import type { Logger } from "@settle/core";
  */
 export function evictionPolicyProblem(policy: string | undefined): string | undefined {
   if (policy === undefined) return "could not read Redis maxmemory-policy (CONFIG is disabled?); make sure it is noeviction";
-  if (policy !== "noeviction") return `Redis maxmemory-policy is ${policy}, not noeviction: Redis may evict queue keys under memory pressure and lose jobs. Set maxmemory-policy noeviction.`;
+  if (policy !== "noeviction")
+    return `Redis maxmemory-policy is ${policy}, not noeviction: Redis may evict queue keys under memory pressure and lose jobs. Set maxmemory-policy noeviction.`;
   return undefined;
 }
 

@@ -74,7 +74,11 @@ export class WorkerMetrics {
       labelNames: ["kind"],
       registers,
     });
-    this.reenqueues = new Counter({ name: "settle_sweeper_reenqueues_total", help: "Partitions the sweeper enqueued again because payments stayed pending", registers });
+    this.reenqueues = new Counter({
+      name: "settle_sweeper_reenqueues_total",
+      help: "Partitions the sweeper enqueued again because payments stayed pending",
+      registers,
+    });
     this.reenqueuedPayments = new Counter({
       name: "settle_sweeper_stale_payments_total",
       help: "Stale pending payments found by the sweeper when it re-enqueued their partition",

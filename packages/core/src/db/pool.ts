@@ -41,7 +41,11 @@ const TRANSIENT_SQLSTATES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
-  "08000", "08003", "08006", "08001", "08004",
+  "08000",
+  "08003",
+  "08006",
+  "08001",
+  "08004",
   "53300", // too_many_connections
 ]);
 
@@ -52,7 +56,10 @@ export function isTransientDbError(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === "string" && TRANSIENT_SQLSTATES.has(code)) return true;
   if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
-  return typeof message === "string" && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(message);
+  return (
+    typeof message === "string" &&
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(message)
+  );
 }
 
 /** Maps a connection-level failure to 503 `unavailable`; anything else is rethrown unchanged. */

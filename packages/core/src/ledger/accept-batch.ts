@@ -26,7 +26,10 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
   for (let race = 0; ; race++) {
     const open = items.flatMap((item, index) => ("request" in item && !results[index] ? [{ ...item, index }] : []));
     const keyed = open.filter((item) => item.idempotency);
-    const found = await findIdempotencyKeys<PaymentView>(deps.pool, keyed.map((item) => item.idempotency!));
+    const found = await findIdempotencyKeys<PaymentView>(
+      deps.pool,
+      keyed.map((item) => item.idempotency!),
+    );
     const stored = new Map(keyed.map((item, i) => [item.index, found[i]]));
     // A key seen earlier in this batch (on any endpoint: a key is the client's): the later item
     // replays the earlier one, or conflicts with it.
@@ -59,7 +62,10 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
     let inserted: Awaited<ReturnType<typeof insertPayments>>;
     try {
       inserted = await withTransaction(deps.pool, async (client) => {
-        const rows = await insertPayments(client, toInsert.map((i) => i.payment));
+        const rows = await insertPayments(
+          client,
+          toInsert.map((i) => i.payment),
+        );
         const keys = toInsert.flatMap((i) => {
           const row = rows.get(i.payment.id);
           return i.key && row ? [{ key: i.key, response: { status: 202, body: row } }] : [];

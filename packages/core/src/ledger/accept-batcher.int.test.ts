@@ -32,7 +32,10 @@ it("inserts concurrent payments together and tells each refused one why", async 
     batcher.insert(transfer(a, eur)),
   ]);
   expect(results.slice(0, 20).every((r) => r.status === "fulfilled" && r.value.status === "pending" && r.value.currency === "USD")).toBe(true);
-  expect(results.slice(20).map((r) => (r.status === "rejected" ? (r.reason as { code: string }).code : "inserted"))).toEqual(["account_not_found", "currency_mismatch"]);
+  expect(results.slice(20).map((r) => (r.status === "rejected" ? (r.reason as { code: string }).code : "inserted"))).toEqual([
+    "account_not_found",
+    "currency_mismatch",
+  ]);
   const { rows } = await db.pool.query("SELECT count(*) AS n FROM payments");
   expect(rows[0].n).toBe("20");
 });
@@ -43,7 +46,11 @@ it("falls back to one insert per payment when the batch statement fails, so only
   await createAccount(db.pool, { id: b, currency: "USD" });
   const batcher = new AcceptBatcher(db.pool, { maxBatch: 64, maxInFlight: 1 });
   // A description over 500 characters breaks a CHECK (the API's schema never lets one through).
-  const results = await Promise.allSettled([batcher.insert(transfer(a, b)), batcher.insert(transfer(a, b, "1.00", "x".repeat(501))), batcher.insert(transfer(a, b))]);
+  const results = await Promise.allSettled([
+    batcher.insert(transfer(a, b)),
+    batcher.insert(transfer(a, b, "1.00", "x".repeat(501))),
+    batcher.insert(transfer(a, b)),
+  ]);
   expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
 });
 
@@ -84,10 +91,13 @@ it("answers 503 for the payments that did not commit when the connection fails",
     await blocker.query("LOCK TABLE payments IN SHARE MODE"); // blocks inserts, not reads
     const batcher = new AcceptBatcher(batcherPool, { maxBatch: 64, maxInFlight: 1, lookupAttempts: 3 });
     const pending = Promise.allSettled([batcher.insert(transfer(a, b)), batcher.insert(transfer(a, b))]);
-    await waitFor(async () => {
-      const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'batcher-victim' AND wait_event_type = 'Lock'");
-      return rows[0] ? db.pool.query("SELECT pg_terminate_backend($1)", [rows[0].pid]) : undefined;
-    }, { what: "the batch insert to wait on the lock" });
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'batcher-victim' AND wait_event_type = 'Lock'");
+        return rows[0] ? db.pool.query("SELECT pg_terminate_backend($1)", [rows[0].pid]) : undefined;
+      },
+      { what: "the batch insert to wait on the lock" },
+    );
     const results = await pending;
     expect(results.map((r) => (r.status === "rejected" ? (r.reason as { code: string }).code : "accepted"))).toEqual(["unavailable", "unavailable"]);
   } finally {

@@ -65,7 +65,10 @@ export class AcceptBatcher {
   private async flush(batch: Pending[]): Promise<void> {
     let inserted: Map<string, InsertedPayment>;
     try {
-      inserted = await insertPayments(this.pool, batch.map((b) => b.payment));
+      inserted = await insertPayments(
+        this.pool,
+        batch.map((b) => b.payment),
+      );
     } catch (error) {
       if (isTransientDbError(error)) {
         // The connection failed, maybe after PostgreSQL committed: a 503 for a payment that exists

@@ -5,7 +5,14 @@ import { GENESIS_HASH } from "./journal-hash";
 
 const now = new Date("2026-11-21T10:00:00.000Z");
 const m = (s: string) => new MoneyDecimal(s);
-const account = (id: string, available = "0", held = "0"): AccountState => ({ id, status: "active", available: m(available), held: m(held), entryCount: 0, lastHash: GENESIS_HASH });
+const account = (id: string, available = "0", held = "0"): AccountState => ({
+  id,
+  status: "active",
+  available: m(available),
+  held: m(held),
+  entryCount: 0,
+  lastHash: GENESIS_HASH,
+});
 
 describe("applyDispute", () => {
   const op = (kind: DisputeToApply["kind"], disputeStatus: DisputeToApply["payment"]["disputeStatus"]): DisputeToApply => ({
@@ -15,13 +22,19 @@ describe("applyDispute", () => {
   });
 
   it("holds (available may go negative), then charges back to the payer and freezes the receiver", () => {
-    const accounts = new Map([["a", account("a")], ["b", account("b", "10")]]);
+    const accounts = new Map([
+      ["a", account("a")],
+      ["b", account("b", "10")],
+    ]);
     const held = applyDispute(accounts, op("dispute", "none"), now);
     expect(held.outcome).toBe("applied");
     expect(accounts.get("b")!.available.equals(m("-20"))).toBe(true);
     expect(accounts.get("b")!.held.equals(m("30"))).toBe(true);
     const charged = applyDispute(accounts, op("chargeback", "open"), now);
-    expect(charged.entries.map((e) => [e.accountId, e.type])).toEqual([["b", "chargeback"], ["a", "credit"]]);
+    expect(charged.entries.map((e) => [e.accountId, e.type])).toEqual([
+      ["b", "chargeback"],
+      ["a", "credit"],
+    ]);
     expect(charged.disputeStatus).toBe("charged_back");
     expect(accounts.get("b")).toMatchObject({ status: "frozen" });
     expect(accounts.get("b")!.held.equals(ZERO)).toBe(true);
@@ -29,8 +42,16 @@ describe("applyDispute", () => {
   });
 
   it("rejects a step that does not follow the payment's dispute status", () => {
-    const accounts = new Map([["a", account("a")], ["b", account("b", "10")]]);
-    for (const [kind, status] of [["resolve", "none"], ["chargeback", "resolved"], ["dispute", "open"], ["dispute", "charged_back"]] as const) {
+    const accounts = new Map([
+      ["a", account("a")],
+      ["b", account("b", "10")],
+    ]);
+    for (const [kind, status] of [
+      ["resolve", "none"],
+      ["chargeback", "resolved"],
+      ["dispute", "open"],
+      ["dispute", "charged_back"],
+    ] as const) {
       expect(applyDispute(accounts, op(kind, status), now)).toMatchObject({ outcome: "rejected", entries: [] });
     }
     expect(disputeAllowed("dispute", { type: "withdrawal", status: "completed" }, "none")).toBe(false);
@@ -41,8 +62,14 @@ describe("applyDispute", () => {
   it("lists the entries a dispute status implies, as its steps wrote them", () => {
     for (const type of ["transfer", "deposit"] as const) {
       const payment = { id: "p", type, status: "completed" as const, fromAccount: type === "transfer" ? "a" : null, toAccount: "b", amount: m("30") };
-      for (const steps of [["dispute", "resolve"], ["dispute", "chargeback"]] as const) {
-        const accounts = new Map([["a", account("a")], ["b", account("b", "100")]]);
+      for (const steps of [
+        ["dispute", "resolve"],
+        ["dispute", "chargeback"],
+      ] as const) {
+        const accounts = new Map([
+          ["a", account("a")],
+          ["b", account("b", "100")],
+        ]);
         const written: { type: string; account: string | null }[] = [];
         let disputeStatus: DisputeStatus = "none";
         for (const kind of steps) {

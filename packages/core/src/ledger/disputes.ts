@@ -145,7 +145,10 @@ export async function requestDisputeOperation(
     const { rows: pending } = await client.query<{ kind: DisputeKind }>(LAST_PENDING_OPERATION, [paymentId]);
     const effective: DisputeStatus = pending[0] ? disputeStatusAfter(pending[0].kind) : payment.dispute_status;
     if (!disputeAllowed(kind, payment, effective)) {
-      throw new DomainError("invalid_state", `${kind} applies to ${EXPECTED_STATE[kind]}; this ${payment.type} is ${payment.status} with dispute_status ${effective}`);
+      throw new DomainError(
+        "invalid_state",
+        `${kind} applies to ${EXPECTED_STATE[kind]}; this ${payment.type} is ${payment.status} with dispute_status ${effective}`,
+      );
     }
     const partition = partitionFor(payment.to_account!, deps.partitions);
     const id = uuidv7();
@@ -220,7 +223,15 @@ export function settleDispute(
   );
   target.dispute_status = result.disputeStatus;
   return {
-    settled: { id: String(op.id), partition: Number(op.partition), paymentId: String(target.id), kind: op.kind, orderSeq: BigInt(op.order_seq), status: result.outcome, disputeStatus: result.disputeStatus },
+    settled: {
+      id: String(op.id),
+      partition: Number(op.partition),
+      paymentId: String(target.id),
+      kind: op.kind,
+      orderSeq: BigInt(op.order_seq),
+      status: result.outcome,
+      disputeStatus: result.disputeStatus,
+    },
     entries: result.entries,
   };
 }
@@ -242,5 +253,13 @@ export async function rejectDisputeAsInternalError(
 ): Promise<SettledDispute> {
   await client.query("UPDATE dispute_operations SET status = 'rejected', rejection_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
   const { rows: target } = await client.query<{ dispute_status: DisputeStatus }>("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
-  return { id: String(row.id), partition, paymentId: String(row.payment_id), kind: row.kind, orderSeq: BigInt(row.order_seq), status: "rejected", disputeStatus: target[0]?.dispute_status ?? "none" };
+  return {
+    id: String(row.id),
+    partition,
+    paymentId: String(row.payment_id),
+    kind: row.kind,
+    orderSeq: BigInt(row.order_seq),
+    status: "rejected",
+    disputeStatus: target[0]?.dispute_status ?? "none",
+  };
 }

@@ -191,9 +191,10 @@ export async function listPayments(db: Queryable, filter: PaymentFilter, limit: 
 
 /** One page of accounts by id, after the cursor `after` (an account id). */
 export async function listAccounts(db: Queryable, after: string | undefined, limit: number): Promise<AccountView[]> {
-  const { rows } = await (after === undefined
-    ? db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1`, [limit])
-    : db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
+  const { rows } = await (
+    after === undefined
+      ? db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY id LIMIT $1`, [limit])
+      : db.query<Row>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
   ).catch(asUnavailable);
   return rows.map(toAccountView);
 }

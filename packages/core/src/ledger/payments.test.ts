@@ -5,11 +5,21 @@ import { entryHash, GENESIS_HASH } from "./journal-hash";
 
 const now = new Date("2026-11-21T10:00:00.000Z");
 const m = (s: string) => new MoneyDecimal(s);
-const account = (id: string, available = "0", held = "0"): AccountState => ({ id, status: "active", available: m(available), held: m(held), entryCount: 0, lastHash: GENESIS_HASH });
+const account = (id: string, available = "0", held = "0"): AccountState => ({
+  id,
+  status: "active",
+  available: m(available),
+  held: m(held),
+  entryCount: 0,
+  lastHash: GENESIS_HASH,
+});
 
 describe("applyPayment", () => {
   it("debits and credits, chaining each account's hash from the genesis hash", () => {
-    const accounts = new Map([["a", account("a", "100")], ["b", account("b")]]);
+    const accounts = new Map([
+      ["a", account("a", "100")],
+      ["b", account("b")],
+    ]);
     const { outcome, entries } = applyPayment(accounts, { id: "p1", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("40.5") }, now);
     expect(outcome).toEqual({ status: "completed", failureReason: null });
     expect(entries.map((e) => [e.accountId, e.type, e.amount, e.availableAfter, e.seq])).toEqual([
@@ -23,7 +33,10 @@ describe("applyPayment", () => {
   });
 
   it("fails without touching balances on insufficient funds or a frozen payer", () => {
-    const accounts = new Map([["a", account("a", "10")], ["b", account("b")]]);
+    const accounts = new Map([
+      ["a", account("a", "10")],
+      ["b", account("b")],
+    ]);
     expect(applyPayment(accounts, { id: "p", type: "withdrawal", fromAccount: "a", toAccount: null, amount: m("10.01") }, now)).toEqual({
       outcome: { status: "failed", failureReason: "insufficient_funds" },
       entries: [],

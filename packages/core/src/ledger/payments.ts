@@ -38,11 +38,7 @@ export interface SettledPayment {
  * Settles one payment against locked account states: checks status and funds, moves money and
  * returns the journal entries. A refusal (insufficient funds, frozen account) is an outcome.
  */
-export function applyPayment(
-  accounts: Map<string, AccountState>,
-  payment: PaymentToSettle,
-  now: Date,
-): { outcome: SettleOutcome; entries: JournalEntry[] } {
+export function applyPayment(accounts: Map<string, AccountState>, payment: PaymentToSettle, now: Date): { outcome: SettleOutcome; entries: JournalEntry[] } {
   const source = payment.type === "deposit" ? null : requireAccount(accounts, payment.fromAccount);
   const target = payment.type === "withdrawal" ? null : requireAccount(accounts, payment.toAccount);
   if (source) {
@@ -99,5 +95,15 @@ export async function failPaymentAsInternalError(
   now: Date,
 ): Promise<SettledPayment> {
   await client.query("UPDATE payments SET status = 'failed', failure_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
-  return { id: String(row.id), partition, type: row.type, orderSeq: BigInt(row.order_seq), status: "failed", failureReason: "internal_error", createdAt: row.created_at, processedAt: now, requestId: row.request_id ?? null };
+  return {
+    id: String(row.id),
+    partition,
+    type: row.type,
+    orderSeq: BigInt(row.order_seq),
+    status: "failed",
+    failureReason: "internal_error",
+    createdAt: row.created_at,
+    processedAt: now,
+    requestId: row.request_id ?? null,
+  };
 }

@@ -27,7 +27,15 @@ async function accountOutside(taken: number[]): Promise<{ id: string; partition:
 
 async function accept(type: "deposit" | "transfer", from: { id: string; partition: number } | null, to: { id: string; partition: number }, amount: string) {
   const source = type === "deposit" ? to : from!;
-  const p = await insertPayment(db.pool, { id: uuidv7(), partition: source.partition, type, fromAccount: from?.id ?? null, toAccount: to.id, amount, description: null });
+  const p = await insertPayment(db.pool, {
+    id: uuidv7(),
+    partition: source.partition,
+    type,
+    fromAccount: from?.id ?? null,
+    toAccount: to.id,
+    amount,
+    description: null,
+  });
   return { id: p.id };
 }
 
@@ -89,7 +97,15 @@ async function fundedPayerInQuietPartition(amount: string) {
 
 it("settles a backlog of 1,000 in one partition at the largest batch size, announcing every id", async () => {
   const { a, b } = await fundedPayerInQuietPartition("100.00");
-  const backlog = Array.from({ length: 1000 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "0.01", description: null }));
+  const backlog = Array.from({ length: 1000 }, () => ({
+    id: uuidv7(),
+    partition: a.partition,
+    type: "transfer" as const,
+    fromAccount: a.id,
+    toAccount: b.id,
+    amount: "0.01",
+    description: null,
+  }));
   expect((await insertPayments(db.pool, backlog)).size).toBe(1000);
 
   const listener = new Client({ connectionString: db.url });
@@ -112,7 +128,15 @@ it("settles a backlog of 1,000 in one partition at the largest batch size, annou
 
 it("applies each payment once when eight settle transactions race on one partition", async () => {
   const { a, b } = await fundedPayerInQuietPartition("1000.00");
-  const racing = Array.from({ length: 200 }, () => ({ id: uuidv7(), partition: a.partition, type: "transfer" as const, fromAccount: a.id, toAccount: b.id, amount: "1.00", description: null }));
+  const racing = Array.from({ length: 200 }, () => ({
+    id: uuidv7(),
+    partition: a.partition,
+    type: "transfer" as const,
+    fromAccount: a.id,
+    toAccount: b.id,
+    amount: "1.00",
+    description: null,
+  }));
   await insertPayments(db.pool, racing);
   // The row locks and the pending re-check are the fence: what one settles, the others skip.
   const results = await Promise.all(Array.from({ length: 8 }, () => settleBatch(db.pool, [a.partition], 50)));

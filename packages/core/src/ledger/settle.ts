@@ -2,7 +2,15 @@ import type { Pool } from "pg";
 import { isTransientDbError, withTransaction } from "../db/pool";
 import { moneyFromDb } from "../money";
 import type { AccountState, AccountStatus, JournalEntry } from "./apply";
-import { rejectDisputeAsInternalError, rejectionReason, settleDispute, type DisputedPaymentRow, type DisputeKind, type LockedDisputeRow, type SettledDispute } from "./disputes";
+import {
+  rejectDisputeAsInternalError,
+  rejectionReason,
+  settleDispute,
+  type DisputedPaymentRow,
+  type DisputeKind,
+  type LockedDisputeRow,
+  type SettledDispute,
+} from "./disputes";
 import { failPaymentAsInternalError, settlePayment, type LockedPaymentRow, type PaymentType, type SettledPayment } from "./payments";
 
 /** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
@@ -177,34 +185,38 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
     const disputedChanged = disputedIds.map((id) => disputed.get(id)!);
     // Named: prepared once per connection, so the 26-parameter statement is not planned anew each time.
-    await client.query({ name: "settle-write-batch", text: WRITE_BATCH, values: [
-      entries.map((e) => e.accountId),
-      entries.map((e) => e.seq),
-      entries.map((e) => e.paymentId),
-      entries.map((e) => e.type),
-      entries.map((e) => e.amount),
-      entries.map((e) => e.balanceAfter),
-      entries.map((e) => e.availableAfter),
-      entries.map((e) => e.heldAfter),
-      entries.map((e) => e.prevHash),
-      entries.map((e) => e.hash),
-      entries.map((e) => e.createdAt),
-      changed.map((a) => a.id),
-      changed.map((a) => a.available.toString()),
-      changed.map((a) => a.held.toString()),
-      changed.map((a) => a.entryCount),
-      changed.map((a) => a.lastHash),
-      changed.map((a) => a.status),
-      now.toISOString(),
-      payments.map((s) => s.id),
-      payments.map((s) => s.status),
-      payments.map((s) => s.failureReason),
-      disputedChanged.map((p) => String(p.id)),
-      disputedChanged.map((p) => String(p.dispute_status)),
-      disputes.map((d) => d.id),
-      disputes.map((d) => d.status),
-      disputes.map(rejectionReason),
-    ] });
+    await client.query({
+      name: "settle-write-batch",
+      text: WRITE_BATCH,
+      values: [
+        entries.map((e) => e.accountId),
+        entries.map((e) => e.seq),
+        entries.map((e) => e.paymentId),
+        entries.map((e) => e.type),
+        entries.map((e) => e.amount),
+        entries.map((e) => e.balanceAfter),
+        entries.map((e) => e.availableAfter),
+        entries.map((e) => e.heldAfter),
+        entries.map((e) => e.prevHash),
+        entries.map((e) => e.hash),
+        entries.map((e) => e.createdAt),
+        changed.map((a) => a.id),
+        changed.map((a) => a.available.toString()),
+        changed.map((a) => a.held.toString()),
+        changed.map((a) => a.entryCount),
+        changed.map((a) => a.lastHash),
+        changed.map((a) => a.status),
+        now.toISOString(),
+        payments.map((s) => s.id),
+        payments.map((s) => s.status),
+        payments.map((s) => s.failureReason),
+        disputedChanged.map((p) => String(p.id)),
+        disputedChanged.map((p) => String(p.dispute_status)),
+        disputes.map((d) => d.id),
+        disputes.map((d) => d.status),
+        disputes.map(rejectionReason),
+      ],
+    });
     return { payments, disputes };
   });
 }
@@ -226,10 +238,15 @@ const OLDEST_PENDING = `
 export async function failOldestPending(pool: Pool, partition: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
     // `type` carries a payment's type, or a dispute operation's kind.
-    const { rows } = await client.query<{ kind: "payment" | "dispute"; id: string; payment_id: string; type: string; order_seq: string; created_at: Date; request_id: string | null }>(
-      OLDEST_PENDING,
-      [partition],
-    );
+    const { rows } = await client.query<{
+      kind: "payment" | "dispute";
+      id: string;
+      payment_id: string;
+      type: string;
+      order_seq: string;
+      created_at: Date;
+      request_id: string | null;
+    }>(OLDEST_PENDING, [partition]);
     const row = rows[0];
     if (!row) return { payments: [], disputes: [] };
     const now = new Date();

@@ -5,13 +5,7 @@ import { disputeEntries } from "./disputes";
 import { GENESIS_HASH } from "./journal-hash";
 
 /** The ledger's invariants (docs/ARCHITECTURE.md "Invariants"), as `verifyLedger` checks them. */
-export type Invariant =
-  | "conservation"
-  | "no debit below zero"
-  | "journals verify"
-  | "failures justified"
-  | "nothing pending"
-  | "debits in acceptance order";
+export type Invariant = "conservation" | "no debit below zero" | "journals verify" | "failures justified" | "nothing pending" | "debits in acceptance order";
 
 export interface Finding {
   invariant: Invariant;
@@ -140,7 +134,10 @@ const DEBITS_OUT_OF_SEQUENCE = `
 async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: boolean): Promise<VerificationReport> {
   let kept = 0;
   const findings = new Map<Invariant, string[]>(
-    (["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending", "debits in acceptance order"] as const).map((i) => [i, []]),
+    (["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending", "debits in acceptance order"] as const).map((i) => [
+      i,
+      [],
+    ]),
   );
   const report = (message: string, invariant: Invariant = "journals verify") => {
     if (kept >= maxProblems) return;
@@ -175,7 +172,11 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
       if (e.prev_hash !== state.lastHash) report(`${where}: prev_hash does not match the previous entry's hash`);
       state.entryCount = Number(e.seq) - 1;
       const expected = appendEntry(state, String(e.payment_id), e.type, moneyFromDb(e.amount), e.created_at);
-      const stored = { balanceAfter: formatMoney(moneyFromDb(e.balance_after)), availableAfter: formatMoney(moneyFromDb(e.available_after)), heldAfter: formatMoney(moneyFromDb(e.held_after)) };
+      const stored = {
+        balanceAfter: formatMoney(moneyFromDb(e.balance_after)),
+        availableAfter: formatMoney(moneyFromDb(e.available_after)),
+        heldAfter: formatMoney(moneyFromDb(e.held_after)),
+      };
       if (stored.balanceAfter !== expected.balanceAfter || stored.availableAfter !== expected.availableAfter || stored.heldAfter !== expected.heldAfter) {
         report(`${where}: *_after columns ${JSON.stringify(stored)} differ from the replayed balances`);
       }
@@ -205,7 +206,9 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
     const state = replay.get(id);
     const head = state ?? { available: ZERO, held: ZERO, entryCount: 0, lastHash: GENESIS_HASH };
     if (!head.available.equals(available) || !head.held.equals(held)) {
-      report(`account ${id}: row (available ${formatMoney(available)}, held ${formatMoney(held)}) differs from its journal's last entry (${formatMoney(head.available)}, ${formatMoney(head.held)})`);
+      report(
+        `account ${id}: row (available ${formatMoney(available)}, held ${formatMoney(held)}) differs from its journal's last entry (${formatMoney(head.available)}, ${formatMoney(head.held)})`,
+      );
     }
     if (Number(row.entry_count) !== head.entryCount) report(`account ${id}: entry_count ${row.entry_count} but the journal has ${head.entryCount} entries`);
     if (row.last_hash !== head.lastHash) report(`account ${id}: last_hash differs from its journal's last hash`);
@@ -235,13 +238,19 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
     want = want.sort();
     if (got.join() !== want.join()) report(`payment ${p.id} (${p.type}, ${p.status}): entries [${got.join(", ")}] but expected [${want.join(", ")}]`);
   }
-  if (!total.equals(externalNet)) report(`accounts hold ${formatMoney(total)} but completed deposits − withdrawals − charged-back deposits = ${formatMoney(externalNet)}`, "conservation");
+  if (!total.equals(externalNet))
+    report(`accounts hold ${formatMoney(total)} but completed deposits − withdrawals − charged-back deposits = ${formatMoney(externalNet)}`, "conservation");
 
   const { rows: unjustified } = await db.query<{ id: string; amount: string; available_before: string }>(UNJUSTIFIED_FAILURES);
-  for (const r of unjustified) report(`payment ${r.id} failed insufficient_funds for ${formatMoney(moneyFromDb(r.amount))} with ${formatMoney(moneyFromDb(r.available_before))} available before it`, "failures justified");
+  for (const r of unjustified)
+    report(
+      `payment ${r.id} failed insufficient_funds for ${formatMoney(moneyFromDb(r.amount))} with ${formatMoney(moneyFromDb(r.available_before))} available before it`,
+      "failures justified",
+    );
   const { rows: operations } = await db.query<{ n: string }>("SELECT count(*) AS n FROM dispute_operations WHERE status = 'pending'");
   const pendingOperations = Number(operations[0]!.n);
-  if (quiescent && counts.pending + pendingOperations > 0) report(`${counts.pending} payments and ${pendingOperations} dispute operations still pending`, "nothing pending");
+  if (quiescent && counts.pending + pendingOperations > 0)
+    report(`${counts.pending} payments and ${pendingOperations} dispute operations still pending`, "nothing pending");
   const { rows: sequence } = await db.query<{ n: string }>(DEBITS_OUT_OF_SEQUENCE);
   const outOfSequence = Number(sequence[0]!.n);
 

@@ -55,7 +55,9 @@ function versionedBinDirs(versionsDir: string): string[] {
  * (`pg_config` alone may come from the client library's package, without the server).
  */
 export function findPostgresPrograms<N extends string>(names: readonly N[], options: { versionsDir?: string } = {}): Record<N, string> | undefined {
-  const candidates = [pgConfigBinDir(), ...pathDirs(), ...versionedBinDirs(options.versionsDir ?? POSTGRES_VERSIONS_DIR)].filter((dir): dir is string => dir !== undefined);
+  const candidates = [pgConfigBinDir(), ...pathDirs(), ...versionedBinDirs(options.versionsDir ?? POSTGRES_VERSIONS_DIR)].filter(
+    (dir): dir is string => dir !== undefined,
+  );
   for (const dir of new Set(candidates)) {
     if (names.every((name) => isExecutable(path.join(dir, name)))) {
       return Object.fromEntries(names.map((name) => [name, path.join(dir, name)])) as Record<N, string>;

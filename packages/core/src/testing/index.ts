@@ -44,7 +44,10 @@ export function uniquePrefix(label = "test"): string {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let lastError: unknown;
   for (;;) {
@@ -54,13 +57,19 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? "condition"}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${options.what ?? "condition"}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ""}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
 }
 
 /** Deletes every Redis key under a prefix (the test's own queues). */
-export async function clearRedisPrefix(redis: { scan: (...args: never[]) => unknown; del: (...keys: string[]) => Promise<number> }, prefix: string): Promise<void> {
+export async function clearRedisPrefix(
+  redis: { scan: (...args: never[]) => unknown; del: (...keys: string[]) => Promise<number> },
+  prefix: string,
+): Promise<void> {
   const scan = redis.scan as unknown as (cursor: string, ...args: (string | number)[]) => Promise<[string, string[]]>;
   let cursor = "0";
   do {

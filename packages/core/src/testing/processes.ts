@@ -136,7 +136,11 @@ export function spawnAppChild(options: SpawnAppOptions): ChildProcess {
  * Polls `check` until it returns true; fails at once if the process exits, or after `timeoutMs`.
  * A `check` that throws counts as not ready yet (not listening yet…).
  */
-export async function waitUntilReady(app: AppProcess, check: () => Promise<boolean>, options: { timeoutMs: number; intervalMs: number; what: string }): Promise<void> {
+export async function waitUntilReady(
+  app: AppProcess,
+  check: () => Promise<boolean>,
+  options: { timeoutMs: number; intervalMs: number; what: string },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     if (!app.running) throw new Error(`${app.name} exited (${describeExit(app.exitedWith!)}); see ${app.logFile}`);
