@@ -253,6 +253,8 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
         }),
         description: "Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued)",
         schema: DisputeAccepted,
+        // These routes take no Idempotency-Key (a repeated step is refused by its state): no replay header.
+        headers: { Location: { description: "`/api/v1/payments/{id}`" } },
       },
       ...errors("not_found", "invalid_state", ...BODY_ERRORS),
     },

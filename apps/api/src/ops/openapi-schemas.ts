@@ -5,7 +5,9 @@ import { ERROR_CODES, schemas, type AccountView, type EntryView, type PaymentVie
 // validated by the schemas of @settle/core, responses are built by its repository. The checks
 // at the end of this file fail to compile if a schema drifts from the type the API sends.
 
-const Id = z.guid().meta({ description: "A UUID in canonical form", example: "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10" });
+// No example of its own: every id (account, payment, operation) would show the same one; the
+// examples of the responses name each.
+const Id = z.guid().meta({ description: "A UUID in canonical form" });
 const MoneyOut = z
   .string()
   .regex(/^-?\d+\.\d{2}$/)

@@ -422,7 +422,6 @@ export interface components {
             /**
              * Format: uuid
              * @description A UUID in canonical form
-             * @example 0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10
              */
             id: string;
             currency: string;
@@ -477,7 +476,6 @@ export interface components {
             /**
              * Format: uuid
              * @description A UUID in canonical form
-             * @example 0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10
              */
             payment_id: string;
             /** @enum {string} */
@@ -515,7 +513,6 @@ export interface components {
             /**
              * Format: uuid
              * @description A UUID in canonical form
-             * @example 0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10
              */
             id: string;
             /** @enum {string} */
@@ -610,7 +607,6 @@ export interface components {
             /**
              * Format: uuid
              * @description A UUID in canonical form
-             * @example 0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10
              */
             id: string;
             /** @enum {string} */
@@ -641,7 +637,6 @@ export interface components {
                 /**
                  * Format: uuid
                  * @description A UUID in canonical form
-                 * @example 0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10
                  */
                 id: string;
                 /** @enum {string} */
@@ -3185,8 +3180,6 @@ export interface operations {
                 headers: {
                     /** @description `/api/v1/payments/{id}` */
                     Location?: string;
-                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
-                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3401,8 +3394,6 @@ export interface operations {
                 headers: {
                     /** @description `/api/v1/payments/{id}` */
                     Location?: string;
-                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
-                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3617,8 +3608,6 @@ export interface operations {
                 headers: {
                     /** @description `/api/v1/payments/{id}` */
                     Location?: string;
-                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
-                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
