@@ -68,15 +68,20 @@ export class Sweeper {
   private async wakeStalePartitions(): Promise<number> {
     const stale = await findStalePartitions(this.pool, this.options.afterSeconds);
     for (const { partition, count } of stale) {
-      const freed = await this.queues.releaseStaleWakeUp(partition).catch((err) => {
+      const wakeUp = await this.queues.releaseStaleWakeUp(partition).catch((err) => {
         this.options.logger.warn({ err, partition }, "could not inspect the partition's wake-up");
-        return false;
+        return "none" as const;
       });
-      if (freed) this.options.logger.warn({ partition }, "freed the deduplication key of a wake-up that can no longer run");
-      if (await this.waker.wake(partition, "sweep")) {
-        this.options.onReenqueue?.(partition, count);
-        this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
+      if (wakeUp === "freed") this.options.logger.warn({ partition }, "freed the deduplication key of a wake-up that can no longer run");
+      if (!(await this.waker.wake(partition, "sweep"))) continue;
+      // Behind a wake-up that is waiting or running (one whose worker died runs again once its lock
+      // expires), the add only schedules its follow-up: not a re-enqueue, and not news every sweep.
+      if (wakeUp === "live") {
+        this.options.logger.debug({ partition, pending: count }, "stale pending payments behind a live wake-up; its follow-up is scheduled");
+        continue;
       }
+      this.options.onReenqueue?.(partition, count);
+      this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
     }
     return stale.length;
   }

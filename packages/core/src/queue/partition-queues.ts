@@ -69,18 +69,19 @@ export class PartitionQueues {
   /**
    * Frees a partition's deduplication key when the job it names can no longer run (failed after
    * stalling, or gone with a Redis that lost data): such a key would absorb every later wake-up.
-   * Returns true when a key was freed.
+   * Returns `freed` then; `live` when the key names a wake-up that is still waiting or running
+   * (an add now only schedules its follow-up); `none` otherwise.
    */
-  async releaseStaleWakeUp(partition: number): Promise<boolean> {
+  async releaseStaleWakeUp(partition: number): Promise<"freed" | "live" | "none"> {
     const queue = this.queue(partition);
     const jobId = await queue.getDeduplicationJobId(settleDeduplicationId(partition));
     // A key naming no job at all is recovered by the next add itself.
     const job = jobId ? await queue.getJob(jobId) : undefined;
-    if (!job) return false;
+    if (!job) return "none";
     const state = await job.getState();
-    if (state !== "failed" && state !== "completed" && state !== "unknown") return false;
+    if (state !== "failed" && state !== "completed" && state !== "unknown") return "live";
     // Conditional on the job id: a key that moved on to a newer wake-up in the meantime stays.
-    return (await job.removeDeduplicationKey()) === true;
+    return (await job.removeDeduplicationKey()) === true ? "freed" : "none";
   }
 
   /** One job at a time per partition across the whole cluster, enforced atomically by BullMQ in Redis. */
