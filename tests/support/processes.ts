@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { createRedis, formatMoney, moneyFromDb, verifyLedger, type Pool } from "@settle/core";
 import {
+  acceptanceOrderViolations,
   AppProcess,
   clearRedisPrefix,
   createTestDatabase,
@@ -396,37 +397,9 @@ export async function assertStoredAsSent(pool: Pool, acceptances: Acceptance[]):
   expect(differing).toEqual([]);
 }
 
-/**
- * Per account, payments are applied in acceptance order: a transfer sent after another one's 202
- * arrived must be debited after it. (Two requests in flight together have no order to keep: the
- * one that commits first may settle first whatever its sequence number.)
- */
+/** Per account, payments are debited in the order clients observed them accepted (acceptanceOrderViolations). */
 export async function assertAcceptanceOrder(pool: Pool, acceptances: Acceptance[]): Promise<void> {
-  const { rows } = await pool.query("SELECT payment_id, account_id, seq FROM journal_entries WHERE type = 'debit' AND payment_id = ANY($1::uuid[])", [
-    acceptances.map((a) => a.id),
-  ]);
-  const debit = new Map(rows.map((r) => [String(r.payment_id), { account: String(r.account_id), seq: BigInt(r.seq) }]));
-  const byAccount = new Map<string, (Acceptance & { seq: bigint })[]>();
-  for (const a of acceptances) {
-    const d = debit.get(a.id);
-    if (!d) continue; // failed: nothing applied
-    const list = byAccount.get(d.account) ?? [];
-    list.push({ ...a, seq: d.seq });
-    byAccount.set(d.account, list);
-  }
-  const violations: string[] = [];
-  for (const [account, list] of byAccount) {
-    list.sort((x, y) => (x.seq < y.seq ? 1 : -1)); // latest applied first
-    let laterApplied: (Acceptance & { seq: bigint }) | undefined; // accepted earliest among those applied after the current one
-    for (const current of list) {
-      if (laterApplied && laterApplied.acceptedAt < current.sentAt) {
-        violations.push(
-          `account ${account}: ${laterApplied.id} (202 before ${current.id} was sent) debited at seq ${laterApplied.seq}, after seq ${current.seq}`,
-        );
-      }
-      if (!laterApplied || current.acceptedAt < laterApplied.acceptedAt) laterApplied = current;
-    }
-  }
+  const { violations } = await acceptanceOrderViolations(pool, acceptances);
   expect(violations.slice(0, 10)).toEqual([]);
 }
 

@@ -91,5 +91,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+export { acceptanceOrderViolations, type ObservedAcceptance } from "./acceptance-order";
+export { accountState } from "./ledger";
 export { findOnPath, findPostgresPrograms, POSTGRES_SEARCH } from "./binaries";
 export { AppProcess, describeExit, liveApps, spawnApp, spawnAppChild, waitUntilReady, type ExitStatus, type SpawnAppOptions } from "./processes";
