@@ -78,29 +78,17 @@ describe("abuse limits", () => {
   });
 
   it("shares one limit between API processes: the count lives in Redis", async () => {
-    // A second API process on the same database and Redis prefix, as a scaled-out deployment.
-    const second = await startApi(
-      loadApiConfig({
-        ...system.env,
-        QUEUE_PREFIX: `${system.prefix}-shared`,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        RATE_LIMIT_PER_SECOND: "1",
-        RATE_LIMIT_BURST: "6",
-      }),
-      system.logger,
-    );
-    const first = await startApi(
-      loadApiConfig({
-        ...system.env,
-        QUEUE_PREFIX: `${system.prefix}-shared`,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        RATE_LIMIT_PER_SECOND: "1",
-        RATE_LIMIT_BURST: "6",
-      }),
-      system.logger,
-    );
+    // Two API processes on the same database and Redis prefix, as a scaled-out deployment.
+    const config = loadApiConfig({
+      ...system.env,
+      QUEUE_PREFIX: `${system.prefix}-shared`,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      RATE_LIMIT_PER_SECOND: "1",
+      RATE_LIMIT_BURST: "6",
+    });
+    const second = await startApi(config, system.logger);
+    const first = await startApi(config, system.logger);
     try {
       const [a, b] = [client(first.url), client(second.url)];
       const statuses: number[] = [];

@@ -1,9 +1,8 @@
 import type { Pool } from "@settle/core";
 import type { InvariantResult } from "./database";
-import { startPeerServer, type PeerRunResult } from "./peer-server";
+import { peerLoadOptions, startPeerServer, type PeerRunResult } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
-import { progressLine } from "./progress";
 import { scenarioCatalog, type Intent } from "./scenarios";
 import { round } from "./stats";
 
@@ -57,14 +56,7 @@ export async function runCareful(opts: BenchOptions, spec: RunSpec, index: numbe
       }
     };
     const label = `careful ${specLabel({ ...spec, workers: undefined })}`;
-    const load = await runLoad(client, () => toOp(intents()), {
-      rate: spec.rate,
-      durationS: opts.naiveDurationS,
-      concurrency: opts.concurrency,
-      maxInFlight: opts.maxInFlight,
-      maxRequests: opts.maxRequests,
-      onProgress: (s) => progressLine(label, s, opts.naiveDurationS),
-    });
+    const load = await runLoad(client, () => toOp(intents()), peerLoadOptions(opts, spec, label));
     process.stderr.write("\n");
     const loadS = (load.endedAt - load.startedAt) / 1000;
     const conflicts = await fetch(`${peer.url}/conflicts`).then((r) => r.json() as Promise<CarefulRunResult["conflicts"]>);

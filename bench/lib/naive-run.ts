@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { InvariantResult } from "./database";
-import { startPeerServer, type PeerRunResult } from "./peer-server";
+import { peerLoadOptions, startPeerServer, type PeerRunResult } from "./peer-server";
 import { runLoad, type Operation } from "./load";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
-import { progressLine } from "./progress";
 import { scenarioCatalog, type Intent } from "./scenarios";
 import { round } from "./stats";
 
@@ -51,14 +50,7 @@ export async function runNaive(opts: BenchOptions, spec: RunSpec, index: number,
         op.onReply = (r) => (r.status === 201 ? completed++ : r.status === 422 ? refused++ : undefined);
         return op;
       },
-      {
-        rate: spec.rate,
-        durationS: opts.naiveDurationS,
-        concurrency: opts.concurrency,
-        maxInFlight: opts.maxInFlight,
-        maxRequests: opts.maxRequests,
-        onProgress: (s) => progressLine(label, s, opts.naiveDurationS),
-      },
+      peerLoadOptions(opts, spec, label),
     );
     process.stderr.write("\n");
     const loadS = (load.endedAt - load.startedAt) / 1000;

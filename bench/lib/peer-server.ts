@@ -4,6 +4,8 @@ import { createPool, type Pool } from "@settle/core";
 import { freePort, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
 import { HttpClient } from "./http-client";
+import type { LoadOptions } from "./load";
+import { progressLine } from "./progress";
 import type { InvariantResult } from "./database";
 import type { BenchOptions, RunSpec } from "./options";
 import type { Percentiles } from "./stats";
@@ -21,6 +23,18 @@ export interface PeerRunResult {
   failures: Record<string, number>;
   invariants: InvariantResult[];
   brokenCount: number;
+}
+
+/** How a peer's load runs: the spec's rate, for --naive-duration, with the run's bounds, its progress labelled. */
+export function peerLoadOptions(opts: BenchOptions, spec: RunSpec, label: string): LoadOptions {
+  return {
+    rate: spec.rate,
+    durationS: opts.naiveDurationS,
+    concurrency: opts.concurrency,
+    maxInFlight: opts.maxInFlight,
+    maxRequests: opts.maxRequests,
+    onProgress: (s) => progressLine(label, s, opts.naiveDurationS),
+  };
 }
 
 /** A synchronous peer server (naive or careful) running for one spec, on a database of its own. */

@@ -1,18 +1,9 @@
 import { MoneyDecimal, ZERO } from "../money";
-import type { AccountState } from "./apply";
+import { accountState } from "../testing/ledger";
 import { applyDispute, disputeAllowed, disputeEntries, type DisputeStatus, type DisputeToApply } from "./disputes";
-import { GENESIS_HASH } from "./journal-hash";
 
 const now = new Date("2026-11-21T10:00:00.000Z");
 const m = (s: string) => new MoneyDecimal(s);
-const account = (id: string, available = "0", held = "0"): AccountState => ({
-  id,
-  status: "active",
-  available: m(available),
-  held: m(held),
-  entryCount: 0,
-  lastHash: GENESIS_HASH,
-});
 
 describe("applyDispute", () => {
   const op = (kind: DisputeToApply["kind"], disputeStatus: DisputeToApply["payment"]["disputeStatus"]): DisputeToApply => ({
@@ -23,8 +14,8 @@ describe("applyDispute", () => {
 
   it("holds (available may go negative), then charges back to the payer and freezes the receiver", () => {
     const accounts = new Map([
-      ["a", account("a")],
-      ["b", account("b", "10")],
+      ["a", accountState("a")],
+      ["b", accountState("b", "10")],
     ]);
     const held = applyDispute(accounts, op("dispute", "none"), now);
     expect(held.outcome).toBe("applied");
@@ -43,8 +34,8 @@ describe("applyDispute", () => {
 
   it("rejects a step that does not follow the payment's dispute status", () => {
     const accounts = new Map([
-      ["a", account("a")],
-      ["b", account("b", "10")],
+      ["a", accountState("a")],
+      ["b", accountState("b", "10")],
     ]);
     for (const [kind, status] of [
       ["resolve", "none"],
@@ -67,8 +58,8 @@ describe("applyDispute", () => {
         ["dispute", "chargeback"],
       ] as const) {
         const accounts = new Map([
-          ["a", account("a")],
-          ["b", account("b", "100")],
+          ["a", accountState("a")],
+          ["b", accountState("b", "100")],
         ]);
         const written: { type: string; account: string | null }[] = [];
         let disputeStatus: DisputeStatus = "none";

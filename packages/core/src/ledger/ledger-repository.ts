@@ -91,17 +91,32 @@ export function toPaymentView(row: Row): PaymentView {
   };
 }
 
-export function toEntryView(row: Row): EntryView {
+/** A journal entry's row as pg returns it (bigint and numeric as strings). */
+export interface JournalEntryRow {
+  account_id: string;
+  seq: string;
+  payment_id: string;
+  type: EntryType;
+  amount: string;
+  balance_after: string;
+  available_after: string;
+  held_after: string;
+  prev_hash: string;
+  hash: string;
+  created_at: Date;
+}
+
+export function toEntryView(row: Omit<JournalEntryRow, "account_id">): EntryView {
   return {
     seq: Number(row.seq),
-    payment_id: String(row.payment_id),
-    type: row.type as EntryType,
+    payment_id: row.payment_id,
+    type: row.type,
     amount: money(row.amount),
     balance_after: money(row.balance_after),
     available_after: money(row.available_after),
     held_after: money(row.held_after),
-    prev_hash: String(row.prev_hash),
-    hash: String(row.hash),
+    prev_hash: row.prev_hash,
+    hash: row.hash,
     created_at: iso(row.created_at),
   };
 }
@@ -135,7 +150,7 @@ export async function setAccountStatus(db: Queryable, id: string, status: Accoun
 /** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
 export async function listEntries(db: Queryable, accountId: string, after: number, limit: number): Promise<EntryView[]> {
   const { rows } = await db
-    .query<Row>(
+    .query<Omit<JournalEntryRow, "account_id">>(
       `SELECT seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
          FROM journal_entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [accountId, after, limit],

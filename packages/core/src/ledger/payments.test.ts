@@ -1,24 +1,16 @@
 import { MoneyDecimal } from "../money";
-import type { AccountState } from "./apply";
+import { accountState } from "../testing/ledger";
 import { applyPayment } from "./payments";
 import { entryHash, GENESIS_HASH } from "./journal-hash";
 
 const now = new Date("2026-11-21T10:00:00.000Z");
 const m = (s: string) => new MoneyDecimal(s);
-const account = (id: string, available = "0", held = "0"): AccountState => ({
-  id,
-  status: "active",
-  available: m(available),
-  held: m(held),
-  entryCount: 0,
-  lastHash: GENESIS_HASH,
-});
 
 describe("applyPayment", () => {
   it("debits and credits, chaining each account's hash from the genesis hash", () => {
     const accounts = new Map([
-      ["a", account("a", "100")],
-      ["b", account("b")],
+      ["a", accountState("a", "100")],
+      ["b", accountState("b")],
     ]);
     const { outcome, entries } = applyPayment(accounts, { id: "p1", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("40.5") }, now);
     expect(outcome).toEqual({ status: "completed", failureReason: null });
@@ -34,8 +26,8 @@ describe("applyPayment", () => {
 
   it("fails without touching balances on insufficient funds or a frozen payer", () => {
     const accounts = new Map([
-      ["a", account("a", "10")],
-      ["b", account("b")],
+      ["a", accountState("a", "10")],
+      ["b", accountState("b")],
     ]);
     expect(applyPayment(accounts, { id: "p", type: "withdrawal", fromAccount: "a", toAccount: null, amount: m("10.01") }, now)).toEqual({
       outcome: { status: "failed", failureReason: "insufficient_funds" },
@@ -51,7 +43,7 @@ describe("applyPayment", () => {
   });
 
   it("lets a frozen account receive", () => {
-    const accounts = new Map([["b", { ...account("b"), status: "frozen" as const }]]);
+    const accounts = new Map([["b", { ...accountState("b"), status: "frozen" as const }]]);
     expect(applyPayment(accounts, { id: "p", type: "deposit", fromAccount: null, toAccount: "b", amount: m("5") }, now).outcome.status).toBe("completed");
   });
 });

@@ -3,6 +3,7 @@ import { formatMoney, moneyFromDb, ZERO, type Money } from "../money";
 import { appendEntry, type AccountState, type EntryType } from "./apply";
 import { disputeEntries } from "./disputes";
 import { GENESIS_HASH } from "./journal-hash";
+import type { JournalEntryRow } from "./ledger-repository";
 
 /** The ledger's invariants (docs/ARCHITECTURE.md "Invariants"), as `verifyLedger` checks them. */
 export type Invariant = "conservation" | "no debit below zero" | "journals verify" | "failures justified" | "nothing pending" | "debits in acceptance order";
@@ -52,19 +53,6 @@ interface AccountRow {
   held: string;
   entry_count: string;
   last_hash: string;
-}
-interface EntryRow {
-  account_id: string;
-  seq: string;
-  payment_id: string;
-  type: EntryType;
-  amount: string;
-  balance_after: string;
-  available_after: string;
-  held_after: string;
-  prev_hash: string;
-  hash: string;
-  created_at: Date;
 }
 interface PaymentRow {
   id: string;
@@ -154,7 +142,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   const entriesByPayment = new Map<string, { account: string; type: EntryType; amount: string }[]>();
 
   for (;;) {
-    const { rows } = await db.query<EntryRow>(
+    const { rows } = await db.query<JournalEntryRow>(
       `SELECT account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
          FROM journal_entries WHERE (account_id, seq) > ($1::uuid, $2::bigint) ORDER BY account_id, seq LIMIT $3`,
       [cursor.account, cursor.seq, ENTRIES_PAGE],
