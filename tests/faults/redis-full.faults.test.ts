@@ -4,7 +4,7 @@
 // services") and /readyz says Redis is full; the workers keep their leases (PEXPIRE needs no
 // memory) and go on settling the partitions they hold; once memory is freed, everything
 // recovers with no process restarted.
-import { createRedis } from "@settle/core";
+import { createRedis, isRedisOutOfMemory } from "@settle/core";
 import { waitFor } from "@settle/core/testing";
 import { assertInvariants, fundAccounts, logScenario, ProcessCluster, readiness, startLoad } from "../support/processes";
 import { PrivateRedis } from "../support/services";
@@ -26,14 +26,19 @@ afterAll(async () => {
 });
 
 /**
- * Writes 64 KiB values until Redis refuses one for memory, then keeps it full: whatever it frees
+ * Fills Redis until it refuses even a small write for memory, then keeps it full: whatever it frees
  * (expiring keys, finished jobs) is taken again at once, as a real backlog would. Returns a stop
  * function that resolves with every key written.
+ *
+ * Large values fill fast, but a refused 64 KiB write is refused for its own query buffer: the
+ * server can still sit just under maxmemory, and small writes (the readiness probe, a wake-up) go
+ * through. So the values shrink on each refusal, down to a few bytes, and Redis counts as full only
+ * when one of those is refused.
  */
 async function fillAndKeepFull(client: ReturnType<typeof createRedis>): Promise<() => Promise<string[]>> {
-  const value = "x".repeat(64 * 1024);
+  const sizes = [64 * 1024, 4 * 1024, 256, 16];
   const keys: string[] = [];
-  let full = false;
+  let step = 0;
   let stopped = false;
   let markFull!: () => void;
   const filled = new Promise<void>((resolve) => (markFull = resolve));
@@ -41,16 +46,18 @@ async function fillAndKeepFull(client: ReturnType<typeof createRedis>): Promise<
     for (let i = 0; !stopped; i++) {
       const key = `filler:${i}`;
       try {
-        await client.set(key, value);
+        await client.set(key, "x".repeat(sizes[step]));
         keys.push(key);
       } catch (error) {
         expect(String(error)).toMatch(/^ReplyError: OOM /);
-        if (!full) markFull();
-        full = true;
+        if (step < sizes.length - 1) step++;
+        else {
+          markFull();
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
         i--;
-        await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      if (keys.length > 20_000) throw new Error("Redis never refused a write: is maxmemory set?");
+      if (keys.length > 100_000) throw new Error("Redis never refused a write: is maxmemory set?");
     }
   })();
   await Promise.race([filled, loop]);
@@ -91,7 +98,15 @@ it("keeps accepting and settling held partitions while Redis is full, and recove
   );
   expect(ready.body).toEqual(expect.objectContaining({ status: "unavailable", postgres: "up", redis: "up", redis_memory: "full" }));
   await new Promise((resolve) => setTimeout(resolve, FULL_MS));
-  await expect(filler.set("filler:probe", "x".repeat(64 * 1024))).rejects.toThrow(/^OOM /);
+  // Still full: even a one-byte write is refused (the filler takes back whatever is freed).
+  await waitFor(
+    () =>
+      filler!.set("filler:probe", "x").then(
+        () => false,
+        (error: Error) => isRedisOutOfMemory(error),
+      ),
+    { timeoutMs: 2000, what: "a small write to be refused" },
+  );
   const keys = await stopFilling();
   const acceptedWhileFull = load.accepted.length - acceptedBefore;
   const leasesKept = await leaseOwners(filler);
