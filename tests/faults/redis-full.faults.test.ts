@@ -46,7 +46,7 @@ async function fillAndKeepFull(client: ReturnType<typeof createRedis>): Promise<
     for (let i = 0; !stopped; i++) {
       const key = `filler:${i}`;
       try {
-        await client.set(key, "x".repeat(sizes[step]));
+        await client.set(key, "x".repeat(sizes[step]!));
         keys.push(key);
       } catch (error) {
         expect(String(error)).toMatch(/^ReplyError: OOM /);
