@@ -3,6 +3,7 @@ const moduleNameMapper = {
   "^@settle/core$": "<rootDir>/packages/core/src/index.ts",
   "^@settle/core/testing$": "<rootDir>/packages/core/src/testing/index.ts",
   "^@settle/client$": "<rootDir>/packages/client/src/index.ts",
+  "^@settle/client/webhooks$": "<rootDir>/packages/client/src/webhooks.ts",
 };
 const transform = { "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.base.json", diagnostics: false }] };
 const base = { rootDir: __dirname, testEnvironment: "node", moduleNameMapper, transform, moduleFileExtensions: ["ts", "js", "json"] };

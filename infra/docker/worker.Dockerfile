@@ -12,6 +12,7 @@ RUN npm install --global --no-fund --no-audit pnpm@10.34.9 && pnpm config set st
 WORKDIR /app
 # The manifests alone first, so a change to the sources does not invalidate the install layers.
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
@@ -19,12 +20,14 @@ COPY apps/worker/package.json apps/worker/
 FROM base AS build
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile
 COPY tsconfig.base.json turbo.json ./
+COPY packages/client packages/client
 COPY packages/core packages/core
 COPY apps/worker apps/worker
-RUN pnpm --filter @settle/core --filter @settle/worker run build
+RUN pnpm --filter @settle/client --filter @settle/core --filter @settle/worker run build
 
 FROM base AS prod-deps
-# Only @settle/worker and what it depends on (@settle/core), without devDependencies.
+# Only @settle/worker and what it depends on (@settle/core, and @settle/client for the webhook
+# signature), without devDependencies.
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile --prod --filter "@settle/worker..."
 
 FROM ${NODE_IMAGE} AS runtime
@@ -32,8 +35,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 # pnpm's node_modules are symlinks into /app/node_modules/.pnpm; each copy keeps them relative.
 COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=prod-deps /app/packages/client/node_modules packages/client/node_modules
 COPY --from=prod-deps /app/packages/core/node_modules packages/core/node_modules
 COPY --from=prod-deps /app/apps/worker/node_modules apps/worker/node_modules
+COPY --from=build /app/packages/client/package.json packages/client/
+COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/core/package.json packages/core/
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/apps/worker/package.json apps/worker/

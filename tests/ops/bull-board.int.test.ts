@@ -39,7 +39,7 @@ it("answers 401 to a wrong password, a wrong user, and a password that is only a
   }
 });
 
-it("serves the dashboard with every partition queue, read-only, to the right credentials", async () => {
+it("serves the dashboard with every partition queue and the webhook queue, read-only, to the right credentials", async () => {
   const page = await api.get("/admin/queues", basic(USER, PASSWORD));
   expect(page.status).toBe(200);
   expect(page.headers.get("content-type")).toMatch(/text\/html/);
@@ -49,7 +49,7 @@ it("serves the dashboard with every partition queue, read-only, to the right cre
   const queues = await api.get("/admin/queues/api/queues", basic(USER, PASSWORD));
   expect(queues.status).toBe(200);
   const names = queues.body.queues.map((q: { name: string }) => q.name).sort();
-  expect(names).toEqual(Array.from({ length: 8 }, (_, p) => `partition-${String(p).padStart(3, "0")}`));
+  expect(names).toEqual([...Array.from({ length: 8 }, (_, p) => `partition-${String(p).padStart(3, "0")}`), "webhooks"]);
   expect(queues.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode === true)).toBe(true);
   const waiting = queues.body.queues.reduce((n: number, q: { counts: { waiting: number } }) => n + q.counts.waiting, 0);
   expect(waiting).toBe(1);

@@ -96,10 +96,14 @@ it("has examples that validate against the schemas the API uses", () => {
   expect(checked).toBeGreaterThan(30);
 });
 
-it("names what a 404 is about: the account or the payment of the route's path", () => {
+it("names what a 404 is about: the account, payment or webhook endpoint of the route's path", () => {
   for (const route of ROUTES.filter((r) => r.responses[404])) {
     const message = (route.responses[404]!.example as { error: { message: string } }).error.message;
-    const expected = route.path.startsWith("/api/v1/accounts/") ? "account not found" : "payment not found";
+    const expected = route.path.startsWith("/api/v1/accounts/")
+      ? "account not found"
+      : route.path.startsWith("/api/v1/webhook-endpoints/")
+        ? "webhook endpoint not found"
+        : "payment not found";
     expect({ route: route.path, message }).toEqual({ route: route.path, message: expected });
   }
 });

@@ -76,6 +76,8 @@ export interface ApiConfig {
   lingerMs: number;
   /** Per-client token bucket; perSecond 0 turns it off. */
   rateLimit: { perSecond: number; burst: number };
+  /** Webhook URLs may be plain http, or private and loopback addresses (tests, local development). */
+  webhookAllowInsecure: boolean;
 }
 
 /** Parses the API's environment once; a malformed variable throws an error naming it. */
@@ -98,6 +100,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
     lingerMs: e.SETTLE_LINGER_MS,
+    webhookAllowInsecure: e.WEBHOOK_ALLOW_INSECURE === "true",
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY === "true" } : undefined,
   };

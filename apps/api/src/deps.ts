@@ -10,6 +10,8 @@ export interface ApiDeps {
   pool: Pool;
   redis: Redis;
   queues: PartitionQueues;
+  /** The workers' webhook queue, shown on the dashboard (absent in tests that build deps by hand). */
+  webhookQueue?: PartitionQueues["queues"][number];
   /** Adds partition wake-ups, one per partition for the accepts of one moment. */
   waker: PartitionWaker;
   logger: Logger;

@@ -7,6 +7,7 @@ import {
   createLogger,
   createPool,
   createRedis,
+  createWebhookQueue,
   ensurePartitionCount,
   PartitionQueues,
   PartitionWaker,
@@ -45,7 +46,21 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   // against half the pool in flight: 1.4× settled/s and a third less CPU per payment (BENCHMARKS.md).
   const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: 1 }) : undefined;
   const waker = new PartitionWaker(queues, { logger: log, lingerMs: config.lingerMs });
-  const deps: ApiDeps = { config, pool, redis, queues, waker, logger: log, events, batcher, authFailures: new AuthFailures(), lifecycle: { stopping: false } };
+  // For the dashboard only: the workers add and consume its jobs.
+  const webhookQueue = createWebhookQueue(redis, config.queuePrefix);
+  const deps: ApiDeps = {
+    config,
+    pool,
+    redis,
+    queues,
+    webhookQueue,
+    waker,
+    logger: log,
+    events,
+    batcher,
+    authFailures: new AuthFailures(),
+    lifecycle: { stopping: false },
+  };
   const app = createApp(deps);
   // Bounded headers and slow-client timeouts; requestTimeout leaves room for a 30 s long poll.
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 45_000 }, app);
@@ -77,7 +92,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
           // Long polls end now (answering with the current state) rather than holding the stop up.
           void events.close();
         });
-        await withTimeout(queues.close(), 2000, "closing queues").catch(() => undefined);
+        await withTimeout(Promise.all([queues.close(), webhookQueue.close()]), 2000, "closing queues").catch(() => undefined);
         await withTimeout(redis.quit(), 1000, "closing redis").catch(() => redis.disconnect());
         await pool.end();
       })();

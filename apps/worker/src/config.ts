@@ -16,6 +16,18 @@ const WorkerEnv = z.object({
     .min(24, "keys are kept at least 24 hours (docs/API.md)")
     .max(24 * 365)
     .default(24),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  // Decimal hours: tests give a delivery seconds, production days.
+  WEBHOOK_RETRY_HOURS: z.coerce
+    .number()
+    .min(0.0001)
+    .max(24 * 30)
+    .default(72),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  WEBHOOK_DISABLE_AFTER: z.coerce.number().int().min(1).max(1_000_000).default(5),
 });
 
 export interface WorkerConfig {
@@ -40,6 +52,16 @@ export interface WorkerConfig {
   metricsPort: number | undefined;
   /** Idempotency keys older than this are purged by the sweeper. */
   idempotencyTtlHours: number;
+  /** Events (and their deliveries) older than this are purged by the sweeper. */
+  eventRetentionDays: number;
+  webhooks: {
+    pollMs: number;
+    timeoutMs: number;
+    concurrency: number;
+    allowInsecure: boolean;
+    /** Exponential backoff from `baseDelayMs`, capped at an hour; given up `retryForMs` after the event. */
+    policy: { baseDelayMs: number; maxDelayMs: number; retryForMs: number; disableAfterFailedDeliveries: number };
+  };
 }
 
 /** Parses the worker's environment once; a malformed variable throws an error naming it. */
@@ -61,5 +83,18 @@ export function loadConfig(env: Record<string, string | undefined>): WorkerConfi
     jobLockMs: e.JOB_LOCK_MS,
     metricsPort: e.WORKER_METRICS_PORT,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    webhooks: {
+      pollMs: e.WEBHOOK_POLL_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      allowInsecure: e.WEBHOOK_ALLOW_INSECURE === "true",
+      policy: {
+        baseDelayMs: e.WEBHOOK_RETRY_BASE_MS,
+        maxDelayMs: Math.max(e.WEBHOOK_RETRY_BASE_MS, 3_600_000),
+        retryForMs: e.WEBHOOK_RETRY_HOURS * 3_600_000,
+        disableAfterFailedDeliveries: e.WEBHOOK_DISABLE_AFTER,
+      },
+    },
   };
 }

@@ -27,6 +27,7 @@ import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
 import { SettleCombiner } from "./settle-combiner";
 import { Sweeper } from "./sweeper";
+import { WebhookDelivery } from "./webhook-delivery";
 
 export interface SettleWorkerHooks {
   onSettled?: (result: SettleResult, partition: number) => void;
@@ -46,6 +47,7 @@ export class SettleWorker {
   private readonly consumers = new Map<number, Worker>();
   private readonly leases: PartitionLeases;
   private readonly sweeper: Sweeper;
+  private readonly webhooks: WebhookDelivery;
   readonly metrics: WorkerMetrics;
   private opsServer: RunningOpsServer | undefined;
   private stopping = false;
@@ -91,8 +93,16 @@ export class SettleWorker {
       afterSeconds: config.sweepAfterSeconds,
       intervalMs: config.sweepIntervalMs,
       idempotencyTtlHours: config.idempotencyTtlHours,
+      eventRetentionDays: config.eventRetentionDays,
       logger: this.logger,
       onReenqueue: (_partition, count) => this.metrics.sweeperReenqueued(count),
+    });
+    this.webhooks = new WebhookDelivery(this.pool, this.producer, this.consumerConnection, {
+      prefix: config.queuePrefix,
+      ...config.webhooks,
+      logger: this.logger,
+      onRecorded: (result) => this.metrics.webhookAttempts(result),
+      onBacklog: (backlog) => this.metrics.webhookBacklog(backlog),
     });
   }
 
@@ -122,6 +132,7 @@ export class SettleWorker {
     }
     this.leases.start();
     this.sweeper.start();
+    this.webhooks.start();
     this.logger.info({ partitions: this.config.partitions, batchSize: this.config.batchSize }, "worker started");
   }
 
@@ -245,6 +256,7 @@ export class SettleWorker {
     if (this.stopping) return;
     this.stopping = true;
     await this.sweeper.stop();
+    await this.webhooks.stop();
     await this.leases.stop();
     await Promise.all([...this.consumers.keys()].map((p) => this.stopConsumer(p)));
     await this.queues.close();

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { findStalePartitions, purgeIdempotencyKeys, type Logger, type PartitionQueues, type PartitionWaker, type Pool } from "@settle/core";
+import { findStalePartitions, purgeEvents, purgeIdempotencyKeys, type Logger, type PartitionQueues, type PartitionWaker, type Pool } from "@settle/core";
 
 export interface SweeperOptions {
   prefix: string;
@@ -9,6 +9,8 @@ export interface SweeperOptions {
   onReenqueue?: (partition: number, count: number) => void;
   /** Idempotency keys older than this are deleted: a purge pass once a minute, sooner while behind. */
   idempotencyTtlHours?: number;
+  /** Events older than this are deleted (with their deliveries), on the purge schedule. */
+  eventRetentionDays?: number;
 }
 
 const PURGE_EVERY_MS = 60_000;
@@ -92,6 +94,10 @@ export class Sweeper {
     const { purged, done } = await purgeIdempotencyKeys(this.pool, ttlHours, { budgetMs: PURGE_BUDGET_MS });
     this.purgeBehind = !done;
     if (purged) this.options.logger.info({ purged, behind: !done }, "purged expired idempotency keys");
+    if (this.options.eventRetentionDays) {
+      const events = await purgeEvents(this.pool, this.options.eventRetentionDays);
+      if (events) this.options.logger.info({ purged: events }, "purged events past their retention");
+    }
   }
 
   async stop(): Promise<void> {

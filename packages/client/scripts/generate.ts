@@ -3,7 +3,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
-import { parseCommandLine } from "@settle/core";
+// Relative, like the API's modules below: @settle/core depends on this package (for the webhook
+// signature), so this package cannot depend on it back.
+import { parseCommandLine } from "../../core/src/cli";
 import { buildOpenApiDocument } from "../../../apps/api/src/ops/openapi";
 import { ROUTES } from "../../../apps/api/src/ops/openapi-routes";
 

@@ -14,6 +14,12 @@ export type DisputeAccepted = Schemas["DisputeAccepted"];
 export type BatchItem = Schemas["BatchRequest"]["payments"][number];
 export type BatchResults = Schemas["BatchResults"];
 export type BatchResult = BatchResults["results"][number];
+export type Event = Schemas["Event"];
+export type EventPage = Schemas["EventPage"];
+export type WebhookEndpoint = Schemas["WebhookEndpoint"];
+export type WebhookEndpointWithSecret = Schemas["WebhookEndpointWithSecret"];
+export type WebhookEndpointPage = Schemas["WebhookEndpointPage"];
+export type WebhookAttempt = Schemas["WebhookAttempt"];
 
 // The document declares request bodies and queries inline on each operation, not as components.
 type JsonBody<K extends keyof operations> = NonNullable<operations[K]["requestBody"]> extends { content: { "application/json": infer B } } ? B : never;
@@ -25,6 +31,8 @@ export type ExternalMoveRequest = JsonBody<"createDeposit">;
 export type ListAccountsQuery = Query<"listAccounts">;
 export type ListEntriesQuery = Query<"listEntries">;
 export type ListPaymentsQuery = Query<"listPayments">;
+export type ListEventsQuery = Query<"listEvents">;
+export type CreateWebhookEndpointRequest = JsonBody<"createWebhookEndpoint">;
 
 export interface SettleClientOptions {
   /** Where the API answers, such as `http://localhost:3000` (the paths carry `/api/v1`). */
@@ -86,6 +94,17 @@ export interface SettleClient {
   resolvePayment(id: string): Promise<DisputeAccepted>;
   /** Admin: return an open dispute's amount and freeze the receiving account. */
   chargebackPayment(id: string): Promise<DisputeAccepted>;
+  /** What changed, oldest first; pass `next_after` as `after` for what follows (the feed has no end). */
+  listEvents(query?: ListEventsQuery): Promise<EventPage>;
+  /** Subscribes a URL to events; the answer's `secret` (shown only here) verifies each delivery's signature. */
+  createWebhookEndpoint(body: CreateWebhookEndpointRequest, options?: CreateOptions): Promise<WebhookEndpointWithSecret>;
+  listWebhookEndpoints(query?: ListAccountsQuery): Promise<WebhookEndpointPage>;
+  getWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  deleteWebhookEndpoint(id: string): Promise<void>;
+  /** A new secret; the previous one keeps signing beside it for 24 hours. */
+  rotateWebhookSecret(id: string): Promise<WebhookEndpointWithSecret>;
+  /** The endpoint's delivery attempts, newest first. */
+  listWebhookAttempts(id: string, query?: { limit?: number }): Promise<WebhookAttempt[]>;
   /** The openapi-fetch client underneath, typed by the same document, for the routes not wrapped here. */
   readonly raw: Client<paths>;
 }
@@ -180,6 +199,27 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
     },
     async chargebackPayment(id) {
       return (await ok(raw.POST("/api/v1/payments/{id}/chargeback", { params: path(id) }))).data;
+    },
+    async listEvents(query = {}) {
+      return (await ok(raw.GET("/api/v1/events", { params: { query } }))).data;
+    },
+    async createWebhookEndpoint(body, create) {
+      return (await ok(raw.POST("/api/v1/webhook-endpoints", { body, params: keyed(create) }))).data;
+    },
+    async listWebhookEndpoints(query = {}) {
+      return (await ok(raw.GET("/api/v1/webhook-endpoints", { params: { query } }))).data;
+    },
+    async getWebhookEndpoint(id) {
+      return (await ok(raw.GET("/api/v1/webhook-endpoints/{id}", { params: path(id) }))).data;
+    },
+    async deleteWebhookEndpoint(id) {
+      await ok(raw.DELETE("/api/v1/webhook-endpoints/{id}", { params: path(id) }));
+    },
+    async rotateWebhookSecret(id) {
+      return (await ok(raw.POST("/api/v1/webhook-endpoints/{id}/rotate-secret", { params: path(id) }))).data;
+    },
+    async listWebhookAttempts(id, query = {}) {
+      return (await ok(raw.GET("/api/v1/webhook-endpoints/{id}/deliveries", { params: { ...path(id), query } }))).data.attempts;
     },
   };
   return client;

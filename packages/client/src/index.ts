@@ -22,6 +22,14 @@ export {
   type ListAccountsQuery,
   type ListEntriesQuery,
   type ListPaymentsQuery,
+  type ListEventsQuery,
+  type Event,
+  type EventPage,
+  type CreateWebhookEndpointRequest,
+  type WebhookEndpoint,
+  type WebhookEndpointWithSecret,
+  type WebhookEndpointPage,
+  type WebhookAttempt,
 } from "./client";
 export { SettleApiError, type ErrorBody, type ErrorCode, type ErrorDetail, type SettleErrorCode } from "./errors";
 export {

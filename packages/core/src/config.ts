@@ -23,6 +23,9 @@ export const sharedEnv = {
   // Workers hold a woken partition this long; API processes skip wake-ups it already covers.
   // Both sides must agree: set it once for the deployment (docs/ARCHITECTURE.md "Wake-ups").
   SETTLE_LINGER_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  // Webhook URLs may use plain http and private, loopback or link-local addresses only when this
+  // is "true": for tests and local development (docs/API.md "Webhooks").
+  WEBHOOK_ALLOW_INSECURE: z.enum(["true", "false"]).default("false"),
 };
 
 export class ConfigError extends Error {

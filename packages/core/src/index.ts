@@ -13,6 +13,7 @@ export { migrate, assertMigrated, DEFAULT_MIGRATIONS_DIR, type MigrationResult }
 export { ensurePartitionCount } from "./db/settings";
 export { SettleJob, JOB_CATALOG, settleDeduplicationId, type JobName } from "./queue/jobs";
 export { PartitionWaker, type PartitionWakerOptions } from "./queue/partition-waker";
+export { WEBHOOK_QUEUE_NAME, webhookQueuePrefix, createWebhookQueue } from "./queue/webhook-queue";
 export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
 export { appendEntry, type AccountState, type AccountStatus, type EntryType, type JournalEntry } from "./ledger/apply";
 export { applyPayment, type FailureReason, type PaymentToSettle, type PaymentType, type SettleOutcome, type SettledPayment } from "./ledger/payments";
@@ -61,3 +62,49 @@ export {
 export { findStalePartitions, purgeIdempotencyKeys, type PurgeResult } from "./housekeeping";
 export { checkReadiness, isRedisOutOfMemory, type Readiness, type ReadinessServices } from "./readiness";
 export { registerPoolGauge } from "./pool-metrics";
+export {
+  EVENT_TYPES,
+  listEvents,
+  parseEventCursor,
+  formatEventCursor,
+  purgeEvents,
+  type EventType,
+  type EventView,
+  type EventData,
+  type EventCursor,
+} from "./events/events";
+export {
+  createWebhookEndpoint,
+  listWebhookEndpoints,
+  findWebhookEndpoint,
+  deleteWebhookEndpoint,
+  rotateWebhookSecret,
+  listWebhookAttempts,
+  type WebhookEndpointView,
+  type WebhookEndpointWithSecret,
+  type WebhookAttemptView,
+} from "./webhooks/endpoints";
+export {
+  dispatchEvents,
+  endpointsWithDueDeliveries,
+  claimDueDeliveries,
+  recordAttempts,
+  retryDelayMs,
+  deliveryBacklog,
+  type ClaimedDelivery,
+  type RetryPolicy,
+  type AttemptOutcome,
+  type RecordResult,
+} from "./webhooks/delivery";
+export { checkWebhookUrl, isForbiddenAddress } from "./webhooks/url-policy";
+export { WebhookSender, type WebhookRequest, type WebhookResponse, type WebhookSenderOptions } from "./webhooks/http-sender";
+// The receivers' check of a delivery's Settle-Signature, and the sender's signature: one
+// implementation, in @settle/client (which receivers install), re-exported here.
+export {
+  verifyWebhookSignature,
+  signWebhookPayload,
+  WebhookSignatureError,
+  SIGNATURE_HEADER,
+  type VerifyWebhookOptions,
+  type WebhookSignatureFailure,
+} from "@settle/client/webhooks";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EVENT_CURSOR_PATTERN, EVENT_TYPES } from "./events/events";
 import { isUuid } from "./ids";
 import { AMOUNT_RULE, parseAmount } from "./money";
 
@@ -137,6 +138,37 @@ export const AccountsListQuery = z.strictObject({
   after: Uuid.optional(),
 });
 export type AccountsListQuery = z.infer<typeof AccountsListQuery>;
+
+const EventTypeField = z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(", ")}` });
+
+/** GET /events: oldest first, after a cursor, of one type or all. */
+export const EventsQuery = z.strictObject({
+  after: z.string().regex(EVENT_CURSOR_PATTERN, "must be a next_after of an earlier answer").optional(),
+  limit: boundedInteger(1, MAX_PAGE_SIZE).default(100),
+  type: EventTypeField.optional(),
+});
+export type EventsQuery = z.infer<typeof EventsQuery>;
+
+/** POST /webhook-endpoints: where to send which events. The URL's own rules are checked by the handler. */
+export const CreateWebhookEndpointRequest = z.strictObject({
+  url: z.string({ error: "must be a URL string" }).min(1, "must be a URL").max(2048, "must be at most 2048 characters"),
+  events: z
+    .array(z.union([EventTypeField, z.literal("*")], { error: `each must be "*" or one of ${EVENT_TYPES.join(", ")}` }), {
+      error: 'must be an array of event types, or ["*"] for every type',
+    })
+    .min(1, "must name at least one event type, or *")
+    .max(EVENT_TYPES.length + 1, `must hold at most ${EVENT_TYPES.length + 1} entries`),
+  description: Description,
+});
+export type CreateWebhookEndpointRequest = z.infer<typeof CreateWebhookEndpointRequest>;
+
+/** GET /webhook-endpoints: by id, paged by the last endpoint id seen. */
+export const WebhookEndpointsListQuery = AccountsListQuery;
+
+/** GET /webhook-endpoints/{id}/deliveries: the newest attempts. */
+export const WebhookAttemptsQuery = z.strictObject({
+  limit: boundedInteger(1, MAX_PAGE_SIZE).default(100),
+});
 
 /** Turns a zod failure into the contract's `details` list. */
 export function issuesToDetails(error: z.ZodError, root = "(body)"): { path: string; message: string }[] {

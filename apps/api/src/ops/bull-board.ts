@@ -10,6 +10,7 @@ import { basicAuth } from "./basic-auth";
 export const BULL_BOARD_PATH = "/admin/queues";
 
 export interface BullBoardOptions {
+  /** The partition queues and the webhook queue. */
   queues: PartitionQueues["queues"];
   admin: { user: string; password: string; readOnly: boolean };
   /** Failed logins count towards the address's limit, as failed API keys do. */
@@ -17,7 +18,7 @@ export interface BullBoardOptions {
 }
 
 /**
- * Bull Board over every partition queue, behind basic auth. Read-only unless asked otherwise:
+ * Bull Board over every partition queue and the webhook queue, behind basic auth. Read-only unless asked otherwise:
  * retrying or removing a settle job by hand can reorder a partition, and PostgreSQL, not the
  * queue, is where a payment's state is changed.
  */

@@ -6,6 +6,7 @@ import { BATCH_BODY_LIMIT_BYTES } from "../http/json-body";
 import * as accounts from "../routes/accounts";
 import * as health from "../routes/health";
 import * as payments from "../routes/payments";
+import * as webhooks from "../routes/webhooks";
 import type { RouteContext, RouteHandler } from "../routes/router";
 import { buildOpenApiDocument, OPENAPI_PATH } from "./openapi";
 import { metricsGuard, serveMetrics } from "./ops-router";
@@ -22,6 +23,11 @@ import {
   PaymentResponse,
   PaymentsPage,
   ReadyResponse,
+  EventsPage,
+  WebhookAttemptsResponse,
+  WebhookEndpointResponse,
+  WebhookEndpointsPage,
+  WebhookEndpointWithSecretResponse,
 } from "./openapi-schemas";
 
 // The route table of the API: every route the app serves, with its handler, the zod schema that
@@ -44,13 +50,13 @@ export interface ResponseSpec {
 }
 
 export interface RouteSpec {
-  method: "get" | "post";
+  method: "get" | "post" | "delete";
   /** Express form: `/api/v1/accounts/:id`. */
   path: string;
   operationId: string;
   summary: string;
   description?: string;
-  tag: "accounts" | "payments" | "operations";
+  tag: "accounts" | "payments" | "events" | "operations";
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: { name: string; description: string; schema: z.ZodType }[];
@@ -164,6 +170,16 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, { message: string; details?: { p
   invalid_state: { message: "payment is not a completed transfer or deposit without a dispute" },
   unavailable: { message: "PostgreSQL is unavailable; retry later" },
 };
+
+const endpointExample = {
+  id: "0193a0f4-0000-7abc-8def-00000000e001",
+  url: "https://example.com/settle/webhooks",
+  events: ["payment.completed", "payment.failed"],
+  description: "Order service",
+  status: "enabled",
+  created_at: at,
+};
+const secretExample = `whsec_${"A".repeat(43)}`;
 
 /** The error answers of a route: one entry per status, each listing the codes it can carry. */
 function errors(...codes: ErrorCode[]): Record<number, ResponseSpec> {
@@ -287,7 +303,13 @@ function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpe
 /** A 404's example names what the route looks up: the account or the payment of its path. */
 function namedNotFound(route: RouteSpec): RouteSpec {
   const notFound = route.responses[404];
-  const what = route.path.startsWith("/api/v1/accounts/:id") ? "account" : route.path.match(/^\/api\/v1\/payments?\/:id/) ? "payment" : undefined;
+  const what = route.path.startsWith("/api/v1/accounts/:id")
+    ? "account"
+    : route.path.match(/^\/api\/v1\/payments?\/:id/)
+      ? "payment"
+      : route.path.startsWith("/api/v1/webhook-endpoints/:id")
+        ? "webhook endpoint"
+        : undefined;
   if (!notFound || !what) return route;
   return { ...route, responses: { ...route.responses, 404: { ...notFound, example: { error: { code: "not_found", message: `${what} not found` } } } } };
 }
@@ -516,6 +538,144 @@ export const ROUTES: RouteSpec[] = (
     disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
     disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
     disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
+    {
+      method: "get",
+      path: "/api/v1/events",
+      handler: webhooks.events,
+      operationId: "listEvents",
+      summary: "Events, oldest first, from a cursor: what changed, for clients that poll or missed webhooks",
+      description:
+        "Each event is written in the transaction of the change it reports. Pass the answer's `next_after` as `after` to get the events that follow; " +
+        "an event appears once every transaction that began before it has ended, so a cursor never skips one. Kept `EVENT_RETENTION_DAYS` (30).",
+      tag: "events",
+      query: schemas.EventsQuery,
+      responses: {
+        200: {
+          description: "One page of the feed",
+          schema: EventsPage,
+          example: {
+            events: [
+              {
+                id: "0193a0f4-0000-7abc-8def-00000000e7e1",
+                type: "payment.completed",
+                created_at: at,
+                data: { payment: { ...paymentExample, status: "completed", processed_at: at } },
+              },
+            ],
+            next_after: "1234-56",
+          },
+        },
+        ...errors("invalid_request", "unavailable"),
+      },
+    },
+    {
+      method: "post",
+      path: "/api/v1/webhook-endpoints",
+      handler: webhooks.createEndpoint,
+      operationId: "createWebhookEndpoint",
+      summary: "Subscribe a URL to events: each is POSTed to it, signed (Settle-Signature)",
+      description:
+        '`url` must be https and not a private, loopback or link-local address (unless `WEBHOOK_ALLOW_INSECURE=true`). `events`: types, or `["*"]` for all. ' +
+        "The answer carries the signing `secret`, shown only here and by rotate-secret.",
+      tag: "events",
+      headers: [IDEMPOTENCY_KEY],
+      body: schemas.CreateWebhookEndpointRequest,
+      bodyExample: { url: endpointExample.url, events: endpointExample.events, description: endpointExample.description },
+      responses: {
+        201: {
+          description: "Created",
+          schema: WebhookEndpointWithSecretResponse,
+          example: { ...endpointExample, secret: secretExample },
+          headers: { Location: { description: "`/api/v1/webhook-endpoints/{id}`" }, "Idempotent-Replayed": REPLAYED },
+        },
+        ...errors(...IDEMPOTENT_ERRORS),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/webhook-endpoints",
+      handler: webhooks.listEndpoints,
+      operationId: "listWebhookEndpoints",
+      summary: "Webhook endpoints by id, with cursor paging (no secrets)",
+      tag: "events",
+      query: schemas.WebhookEndpointsListQuery,
+      responses: {
+        200: { description: "One page of endpoints", schema: WebhookEndpointsPage, example: { webhook_endpoints: [endpointExample], next_after: null } },
+        ...errors("invalid_request", "unavailable"),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/webhook-endpoints/:id",
+      handler: webhooks.getEndpoint,
+      operationId: "getWebhookEndpoint",
+      summary: "A webhook endpoint (no secret)",
+      tag: "events",
+      params: IdParam,
+      responses: { 200: { description: "The endpoint", schema: WebhookEndpointResponse, example: endpointExample }, ...errors("not_found", "unavailable") },
+    },
+    {
+      method: "delete",
+      path: "/api/v1/webhook-endpoints/:id",
+      handler: webhooks.deleteEndpoint,
+      operationId: "deleteWebhookEndpoint",
+      summary: "Delete a webhook endpoint: nothing more is sent to it, its pending deliveries included",
+      tag: "events",
+      params: IdParam,
+      responses: { 204: { description: "Deleted" }, ...errors("not_found", "unavailable") },
+    },
+    {
+      method: "post",
+      path: "/api/v1/webhook-endpoints/:id/rotate-secret",
+      handler: webhooks.rotateSecret,
+      operationId: "rotateWebhookSecret",
+      summary: "Give an endpoint a new signing secret; the old one keeps signing beside it for 24 hours",
+      tag: "events",
+      params: IdParam,
+      body: schemas.EmptyRequest,
+      bodyOptional: true,
+      bodyExample: {},
+      responses: {
+        200: {
+          description: "The endpoint with its new secret",
+          schema: WebhookEndpointWithSecretResponse,
+          example: { ...endpointExample, secret: secretExample },
+        },
+        ...errors("not_found", ...BODY_ERRORS),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/webhook-endpoints/:id/deliveries",
+      handler: webhooks.attempts,
+      operationId: "listWebhookAttempts",
+      summary: "An endpoint's delivery attempts, newest first",
+      tag: "events",
+      params: IdParam,
+      query: schemas.WebhookAttemptsQuery,
+      responses: {
+        200: {
+          description: "The attempts",
+          schema: WebhookAttemptsResponse,
+          example: {
+            attempts: [
+              {
+                delivery_id: "0193a0f4-0000-7abc-8def-00000000d001",
+                event_id: "0193a0f4-0000-7abc-8def-00000000e7e1",
+                attempt: 1,
+                status_code: 500,
+                error: "HTTP 500",
+                duration_ms: 12,
+                attempted_at: at,
+                next_retry_at: at,
+                delivery_status: "pending",
+              },
+            ],
+          },
+        },
+        ...errors("invalid_request", "not_found", "unavailable"),
+      },
+    },
   ] satisfies RouteSpec[]
 )
   .map(guard)

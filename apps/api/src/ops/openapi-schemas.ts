@@ -1,5 +1,16 @@
 import { z } from "zod";
-import { ERROR_CODES, schemas, type AccountView, type EntryView, type PaymentView } from "@settle/core";
+import {
+  ERROR_CODES,
+  EVENT_TYPES,
+  schemas,
+  type AccountView,
+  type EntryView,
+  type EventView,
+  type PaymentView,
+  type WebhookAttemptView,
+  type WebhookEndpointView,
+  type WebhookEndpointWithSecret,
+} from "@settle/core";
 
 // Response shapes of the API as zod schemas, for the OpenAPI document only: requests are
 // validated by the schemas of @settle/core, responses are built by its repository. The checks
@@ -136,6 +147,70 @@ export const ReadyResponse = z
   })
   .meta({ id: "Readiness" });
 
+export const EventResponse = z
+  .object({
+    id: Id,
+    type: z.enum(EVENT_TYPES),
+    created_at: Timestamp,
+    data: z
+      .union([z.object({ payment: PaymentResponse }), z.object({ account: AccountResponse })])
+      .meta({ description: "The payment (payment.* and dispute.* events) or the account (account.*) as the change left it" }),
+  })
+  .meta({ id: "Event" });
+
+export const EventsPage = z
+  .object({
+    events: z.array(EventResponse),
+    next_after: z
+      .string()
+      .nullable()
+      .meta({ description: "Pass it as `after` to get the events that follow (the feed has no end); null only when there are no events yet" }),
+  })
+  .meta({ id: "EventPage" });
+
+const EndpointEvents = z.array(z.union([z.enum(EVENT_TYPES), z.literal("*")]));
+
+export const WebhookEndpointResponse = z
+  .object({
+    id: Id,
+    url: z.string(),
+    events: EndpointEvents,
+    description: z.string().nullable(),
+    status: z.enum(["enabled", "disabled"]),
+    created_at: Timestamp,
+  })
+  .meta({ id: "WebhookEndpoint" });
+
+export const WebhookEndpointWithSecretResponse = WebhookEndpointResponse.extend({
+  secret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9_-]{43}$/)
+    .meta({ description: "The signing secret: shown only in this answer" }),
+}).meta({ id: "WebhookEndpointWithSecret" });
+
+export const WebhookEndpointsPage = z
+  .object({
+    webhook_endpoints: z.array(WebhookEndpointResponse),
+    next_after: z.guid().nullable().meta({ description: "The `after` cursor of the next page (the last endpoint's id), null on the last page" }),
+  })
+  .meta({ id: "WebhookEndpointPage" });
+
+export const WebhookAttemptResponse = z
+  .object({
+    delivery_id: Id,
+    event_id: Id,
+    attempt: z.number().int().min(1),
+    status_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+    duration_ms: z.number().int().min(0),
+    attempted_at: Timestamp,
+    next_retry_at: Timestamp.nullable(),
+    delivery_status: z.enum(["pending", "delivered", "failed"]),
+  })
+  .meta({ id: "WebhookAttempt" });
+
+export const WebhookAttemptsResponse = z.object({ attempts: z.array(WebhookAttemptResponse) }).meta({ id: "WebhookAttempts" });
+
 /** Prometheus text exposition format: documented as a string. */
 export const MetricsText = z.string().meta({ description: "Prometheus text exposition format 0.0.4" });
 
@@ -145,5 +220,9 @@ const drift: {
   account: Same<z.infer<typeof AccountResponse>, AccountView>;
   payment: Same<z.infer<typeof PaymentResponse>, PaymentView>;
   entry: Same<z.infer<typeof EntryResponse>, EntryView>;
-} = { account: true, payment: true, entry: true };
+  event: Same<z.infer<typeof EventResponse>, EventView>;
+  endpoint: Same<z.infer<typeof WebhookEndpointResponse>, WebhookEndpointView>;
+  endpointWithSecret: Same<z.infer<typeof WebhookEndpointWithSecretResponse>, WebhookEndpointWithSecret>;
+  attempt: Same<z.infer<typeof WebhookAttemptResponse>, WebhookAttemptView>;
+} = { account: true, payment: true, entry: true, event: true, endpoint: true, endpointWithSecret: true, attempt: true };
 void drift;

@@ -131,6 +131,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): JsonSchema {
     tags: [
       { name: "accounts", description: "Accounts and their journals" },
       { name: "payments", description: "Transfers, deposits and withdrawals: accepted at once, settled by the workers" },
+      { name: "events", description: "What changed, as a feed and as signed webhooks" },
       { name: "operations", description: "Health, readiness, metrics, this document" },
     ],
     paths,

@@ -14,7 +14,15 @@ export function opsRouter(deps: ApiDeps): Router {
   const router = Router();
   router.use(openApiRouter());
   // Never served without credentials: without both variables the dashboard is not mounted at all.
-  if (deps.config.admin) router.use(BULL_BOARD_PATH, bullBoardRouter({ queues: deps.queues.queues, admin: deps.config.admin, failures: deps.authFailures }));
+  if (deps.config.admin)
+    router.use(
+      BULL_BOARD_PATH,
+      bullBoardRouter({
+        queues: [...deps.queues.queues, ...(deps.webhookQueue ? [deps.webhookQueue] : [])],
+        admin: deps.config.admin,
+        failures: deps.authFailures,
+      }),
+    );
   return router;
 }
 

@@ -38,6 +38,9 @@ export class WorkerMetrics {
   private readonly reenqueuedPayments: Counter;
   private readonly retries: Counter<"reason">;
   private readonly redisPolicy: Gauge<"policy">;
+  private readonly webhookDeliveries: Counter<"outcome">;
+  private readonly webhookRetrying: Gauge;
+  private readonly webhookOldest: Gauge;
 
   constructor(source: WorkerMetricsSource) {
     const registers = [this.registry];
@@ -104,7 +107,32 @@ export class WorkerMetrics {
         this.set(source.ownedPartitions());
       },
     });
+    this.webhookDeliveries = new Counter({
+      name: "settle_webhook_attempts_total",
+      help: "Webhook delivery attempts by outcome: delivered, retrying (failed, tried again later), failed (given up)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.webhookRetrying = new Gauge({
+      name: "settle_webhook_retry_backlog",
+      help: "Webhook deliveries that failed at least once and wait for their next attempt (deployment-wide, as this worker last saw it)",
+      registers,
+    });
+    this.webhookOldest = new Gauge({
+      name: "settle_webhook_oldest_undelivered_seconds",
+      help: "Age of the oldest webhook delivery not yet delivered nor given up (deployment-wide, as this worker last saw it)",
+      registers,
+    });
     registerPoolGauge(source.pool, this.registry);
+  }
+
+  webhookAttempts(result: { delivered: number; retrying: number; failed: number }): void {
+    for (const outcome of ["delivered", "retrying", "failed"] as const) if (result[outcome]) this.webhookDeliveries.inc({ outcome }, result[outcome]);
+  }
+
+  webhookBacklog(backlog: { retrying: number; oldestUndeliveredSeconds: number }): void {
+    this.webhookRetrying.set(backlog.retrying);
+    this.webhookOldest.set(backlog.oldestUndeliveredSeconds);
   }
 
   /** Counts one settle round's results and its duration. */

@@ -6,7 +6,8 @@ import { moneyFromDb, type Money } from "../money";
 import { partitionFor } from "../partition";
 import type { AcceptDeps } from "./accept";
 import { appendEntry, requireAccount, type AccountState, type EntryType, type JournalEntry } from "./apply";
-import { PAYMENT_COLUMNS, toPaymentView, type PaymentView } from "./ledger-repository";
+import { disputeAppliedEvent, type NewEvent } from "../events/events";
+import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow, type PaymentView } from "./ledger-repository";
 import type { PaymentType } from "./payments";
 
 // Everything about disputes, in the order an operation lives it: what a dispute, resolve or
@@ -138,7 +139,7 @@ export async function requestDisputeOperation(
   kind: DisputeKind,
 ): Promise<{ payment: PaymentView; operation: DisputeOperationView }> {
   const accepted = await withTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<Record<string, unknown>>(LOCK_PAYMENT, [paymentId]);
+    const { rows } = await client.query<PaymentRow>(LOCK_PAYMENT, [paymentId]);
     const row = rows[0];
     if (!row) throw new DomainError("not_found", "payment not found");
     const payment = toPaymentView(row);
@@ -191,19 +192,25 @@ export interface DisputedPaymentRow {
   to_account: string | null;
   amount: string;
   dispute_status: DisputeStatus;
+  currency: string;
+  description: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  processed_at: Date | null;
 }
 
 /**
  * The settle step of one locked dispute operation: applied or rejected against its payment's
  * dispute status as this round has left it. Sets `target.dispute_status` to the result, so later
- * operations on the same payment in this round see it, and the round writes it.
+ * operations on the same payment in this round see it, and the round writes it. An applied
+ * operation has its event, with the payment as the operation left it; a rejected one changes nothing.
  */
 export function settleDispute(
   accounts: Map<string, AccountState>,
   op: LockedDisputeRow,
   target: DisputedPaymentRow,
   now: Date,
-): { settled: SettledDispute; entries: JournalEntry[] } {
+): { settled: SettledDispute; entries: JournalEntry[]; event: NewEvent | null } {
   const result = applyDispute(
     accounts,
     {
@@ -233,6 +240,7 @@ export function settleDispute(
       disputeStatus: result.disputeStatus,
     },
     entries: result.entries,
+    event: result.outcome === "applied" ? disputeAppliedEvent(op.kind, toPaymentView(target)) : null,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import { DomainError } from "../errors";
-import { asUnavailable } from "../db/pool";
+import { asUnavailable, withTransaction } from "../db/pool";
+import { accountStatusEvent, writeEvents } from "../events/events";
 import { formatMoney, moneyFromDb } from "../money";
 import type { AccountStatus, EntryType } from "./apply";
 import type { FailureReason, PaymentType } from "./payments";
@@ -74,16 +75,32 @@ export function toAccountView(row: Row): AccountView {
 export const PAYMENT_COLUMNS =
   "id, type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at";
 
-export function toPaymentView(row: Row): PaymentView {
+/** A payment's PAYMENT_COLUMNS as pg returns them (numeric as a string). */
+export interface PaymentRow {
+  id: string;
+  type: PaymentType;
+  status: PaymentView["status"];
+  from_account: string | null;
+  to_account: string | null;
+  amount: string;
+  currency: string;
+  description: string | null;
+  failure_reason: string | null;
+  dispute_status: string;
+  created_at: Date;
+  processed_at: Date | null;
+}
+
+export function toPaymentView(row: PaymentRow): PaymentView {
   return {
     id: String(row.id),
-    type: row.type as PaymentType,
-    status: row.status as PaymentView["status"],
-    from_account: (row.from_account as string | null) ?? null,
-    to_account: (row.to_account as string | null) ?? null,
+    type: row.type,
+    status: row.status,
+    from_account: row.from_account ?? null,
+    to_account: row.to_account ?? null,
     amount: money(row.amount),
     currency: String(row.currency),
-    payment_description: (row.description as string | null) ?? null,
+    payment_description: row.description ?? null,
     failure_reason: (row.failure_reason as FailureReason | null) ?? null,
     dispute_status: row.dispute_status as PaymentView["dispute_status"],
     created_at: iso(row.created_at),
@@ -138,13 +155,28 @@ export async function findAccount(db: Queryable, id: string): Promise<AccountVie
 }
 
 /**
- * Freezes or unfreezes an account at once (an admin action; freezing a frozen account changes
- * nothing). The row lock orders it with the settle transactions: every operation settled after
- * this returns sees the new status, including those accepted before it and still pending.
+ * Freezes or unfreezes an account at once (an admin action), with its event; freezing a frozen
+ * account changes nothing and writes none. The row lock orders it with the settle transactions:
+ * every operation settled after this returns sees the new status, including those accepted before
+ * it and still pending.
  */
-export async function setAccountStatus(db: Queryable, id: string, status: AccountStatus): Promise<AccountView | null> {
-  const { rows } = await db.query<Row>(`UPDATE accounts SET status = $2 WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [id, status]).catch(asUnavailable);
-  return rows[0] ? toAccountView(rows[0]) : null;
+export async function setAccountStatus(pool: Pool, id: string, status: AccountStatus): Promise<AccountView | null> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<Row & { previous: AccountStatus }>(
+      `UPDATE accounts a SET status = $2
+         FROM (SELECT status AS previous FROM accounts WHERE id = $1 FOR NO KEY UPDATE) p
+        WHERE a.id = $1
+       RETURNING ${ACCOUNT_COLUMNS.split(", ")
+         .map((c) => `a.${c}`)
+         .join(", ")}, p.previous`,
+      [id, status],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const account = toAccountView(row);
+    if (row.previous !== status) await writeEvents(client, [accountStatusEvent(account)]);
+    return account;
+  }).catch(asUnavailable);
 }
 
 /** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
@@ -200,7 +232,7 @@ export async function listPayments(db: Queryable, filter: PaymentFilter, limit: 
   } else {
     sql = `SELECT ${PAYMENT_COLUMNS} FROM payments ${where([])} ORDER BY id DESC LIMIT ${limitParam}`;
   }
-  const { rows } = await db.query<Row>(sql, values).catch(asUnavailable);
+  const { rows } = await db.query<PaymentRow>(sql, values).catch(asUnavailable);
   return rows.map(toPaymentView);
 }
 
@@ -215,7 +247,7 @@ export async function listAccounts(db: Queryable, after: string | undefined, lim
 }
 
 export async function findPayment(db: Queryable, id: string): Promise<PaymentView | null> {
-  const { rows } = await db.query<Row>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
+  const { rows } = await db.query<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1`, [id]).catch(asUnavailable);
   return rows[0] ? toPaymentView(rows[0]) : null;
 }
 
@@ -255,7 +287,7 @@ export type InsertedPayment = PaymentView;
 /** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
 export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
   const column = <T>(pick: (p: NewPayment) => T) => payments.map(pick);
-  const { rows } = await db.query<Row>({
+  const { rows } = await db.query<PaymentRow>({
     name: "insert-payments",
     text: INSERT_PAYMENTS,
     values: [
@@ -274,7 +306,7 @@ export async function insertPayments(db: Queryable, payments: NewPayment[]): Pro
 
 /** The payments among `ids` that exist, by id (what an insert whose answer was lost committed). */
 export async function findInsertedPayments(db: Queryable, ids: string[]): Promise<Map<string, InsertedPayment>> {
-  const { rows } = await db.query<Row>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
+  const { rows } = await db.query<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ANY($1::uuid[])`, [ids]);
   return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
 }
 

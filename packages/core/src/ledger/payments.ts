@@ -1,6 +1,8 @@
 import type { PoolClient } from "pg";
+import { paymentSettledEvent, writeEvents, type NewEvent } from "../events/events";
 import { moneyFromDb, type Money } from "../money";
 import { appendEntry, requireAccount, type AccountState, type JournalEntry } from "./apply";
+import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow } from "./ledger-repository";
 
 // Payments on the settle side: their rules (status and funds) and the per-operation step that
 // settle.ts runs for each locked pending payment. Their accept side is accept.ts, accept-batch.ts
@@ -62,10 +64,17 @@ export interface LockedPaymentRow {
   order_seq: string;
   created_at: Date;
   request_id: string | null;
+  currency: string;
+  description: string | null;
+  dispute_status: string;
 }
 
-/** The settle step of one locked payment: its outcome and entries, in the round's order. */
-export function settlePayment(accounts: Map<string, AccountState>, row: LockedPaymentRow, now: Date): { settled: SettledPayment; entries: JournalEntry[] } {
+/** The settle step of one locked payment: its outcome, entries and event, in the round's order. */
+export function settlePayment(
+  accounts: Map<string, AccountState>,
+  row: LockedPaymentRow,
+  now: Date,
+): { settled: SettledPayment; entries: JournalEntry[]; event: NewEvent } {
   const result = applyPayment(
     accounts,
     { id: String(row.id), type: row.type, fromAccount: row.from_account, toAccount: row.to_account, amount: moneyFromDb(row.amount) },
@@ -84,17 +93,22 @@ export function settlePayment(accounts: Map<string, AccountState>, row: LockedPa
       requestId: row.request_id ?? null,
     },
     entries: result.entries,
+    event: paymentSettledEvent(toPaymentView({ ...row, status: result.outcome.status, failure_reason: result.outcome.failureReason, processed_at: now })),
   };
 }
 
-/** Records a locked payment that cannot be settled at all as failed with `internal_error`; no money moves. */
+/** Records a locked payment that cannot be settled at all as failed with `internal_error` (and its event); no money moves. */
 export async function failPaymentAsInternalError(
   client: PoolClient,
   row: { id: string; type: PaymentType; order_seq: string; created_at: Date; request_id: string | null },
   partition: number,
   now: Date,
 ): Promise<SettledPayment> {
-  await client.query("UPDATE payments SET status = 'failed', failure_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
+  const { rows } = await client.query<PaymentRow>(
+    `UPDATE payments SET status = 'failed', failure_reason = 'internal_error', processed_at = $2 WHERE id = $1 RETURNING ${PAYMENT_COLUMNS}`,
+    [row.id, now],
+  );
+  await writeEvents(client, [paymentSettledEvent(toPaymentView(rows[0]!))]);
   return {
     id: String(row.id),
     partition,

@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
 import { isTransientDbError, withTransaction } from "../db/pool";
+import { accountStatusEvent, eventColumns, insertEventsSql, type NewEvent } from "../events/events";
 import { moneyFromDb } from "../money";
 import type { AccountState, AccountStatus, JournalEntry } from "./apply";
 import {
@@ -11,6 +12,7 @@ import {
   type LockedDisputeRow,
   type SettledDispute,
 } from "./disputes";
+import { toAccountView } from "./ledger-repository";
 import { failPaymentAsInternalError, settlePayment, type LockedPaymentRow, type PaymentType, type SettledPayment } from "./payments";
 
 /** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
@@ -33,7 +35,7 @@ export interface SettleResult {
 // NO KEY UPDATE leaves the FOR KEY SHARE lock of a concurrent payment insert unblocked.
 const LOCK_BATCH = `
   WITH payments_due AS (
-    SELECT id, partition, type, from_account, to_account, amount, order_seq, created_at, request_id
+    SELECT id, partition, type, from_account, to_account, amount, order_seq, created_at, request_id, currency, description, dispute_status
       FROM payments
      WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
@@ -47,13 +49,13 @@ const LOCK_BATCH = `
      LIMIT $2
        FOR NO KEY UPDATE
   ), disputed AS (
-    SELECT id, type, status, from_account, to_account, amount, dispute_status
+    SELECT id, type, status, from_account, to_account, amount, dispute_status, currency, description, failure_reason, created_at, processed_at
       FROM payments
      WHERE id IN (SELECT payment_id FROM disputes_due)
      ORDER BY id
        FOR NO KEY UPDATE
   ), accounts_locked AS (
-    SELECT id, status, available, held, entry_count, last_hash
+    SELECT id, status, available, held, entry_count, last_hash, currency, created_at
       FROM accounts
      WHERE id IN (SELECT from_account FROM payments_due UNION SELECT to_account FROM payments_due
                   UNION SELECT from_account FROM disputed UNION SELECT to_account FROM disputed)
@@ -61,21 +63,25 @@ const LOCK_BATCH = `
        FOR NO KEY UPDATE
   )
   SELECT 'payment' AS row_kind, id, partition, type, NULL AS status, from_account, to_account, amount, order_seq, created_at, request_id,
-         NULL AS kind, NULL::uuid AS payment_id, NULL AS dispute_status, NULL::numeric AS available, NULL::numeric AS held,
-         NULL::bigint AS entry_count, NULL AS last_hash
+         NULL AS kind, NULL::uuid AS payment_id, dispute_status, NULL::numeric AS available, NULL::numeric AS held,
+         NULL::bigint AS entry_count, NULL AS last_hash, currency, description, NULL AS failure_reason, NULL::timestamptz AS processed_at
     FROM payments_due
   UNION ALL
-  SELECT 'dispute', id, partition, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL
+  SELECT 'dispute', id, partition, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL,
+         NULL, NULL, NULL, NULL
     FROM disputes_due
   UNION ALL
-  SELECT 'disputed', id, NULL, type, status, from_account, to_account, amount, NULL, NULL, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL
+  SELECT 'disputed', id, NULL, type, status, from_account, to_account, amount, NULL, created_at, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL,
+         currency, description, failure_reason, processed_at
     FROM disputed
   UNION ALL
-  SELECT 'account', id, NULL, NULL, status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash
+  SELECT 'account', id, NULL, NULL, status, NULL, NULL, NULL, NULL, created_at, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash,
+         currency, NULL, NULL, NULL
     FROM accounts_locked`;
 
 // Writes the whole batch in one round trip: journal entries, new account heads, payment results,
-// dispute results; then announces the touched payments (delivered at COMMIT) for long polls.
+// dispute results, the events reporting them; then announces the touched payments (delivered at
+// COMMIT) for long polls.
 const WRITE_BATCH = `
   WITH entries AS (
     INSERT INTO journal_entries
@@ -105,6 +111,8 @@ const WRITE_BATCH = `
       FROM unnest($24::uuid[], $25::text[], $26::text[]) AS v(id, status, rejection_reason)
      WHERE d.id = v.id
     RETURNING d.payment_id AS id
+  ), written_events AS (
+    ${insertEventsSql(27)}
   )
   -- PostgreSQL refuses a payload over 8,000 bytes: one notification per ${NOTIFY_IDS_PER_PAYLOAD} ids (37 bytes each).
   SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', string_agg(id::text, ','))
@@ -121,6 +129,8 @@ interface LockedAccountRow {
   held: string;
   entry_count: string;
   last_hash: string;
+  currency: string;
+  created_at: Date;
 }
 type LockedRow =
   | ({ row_kind: "payment" } & LockedPaymentRow)
@@ -153,11 +163,15 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
     const work: Work[] = [];
     const disputed = new Map<string, DisputedPaymentRow>();
     const accounts = new Map<string, AccountState>();
+    const accountRows = new Map<string, LockedAccountRow>();
     for (const row of rows) {
       if (row.row_kind === "payment") work.push({ kind: "payment", row, orderSeq: BigInt(row.order_seq) });
       else if (row.row_kind === "dispute") work.push({ kind: "dispute", row, orderSeq: BigInt(row.order_seq) });
       else if (row.row_kind === "disputed") disputed.set(String(row.id), row);
-      else accounts.set(String(row.id), toAccountState(row));
+      else {
+        accounts.set(String(row.id), toAccountState(row));
+        accountRows.set(String(row.id), row);
+      }
     }
     work.sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1));
     work.splice(limit);
@@ -169,6 +183,7 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
     const entries: JournalEntry[] = [];
     const payments: SettledPayment[] = [];
     const disputes: SettledDispute[] = [];
+    const events: NewEvent[] = [];
     // Decide: each operation in acceptance order, by the rules of its kind, against the account
     // states (and dispute statuses) the earlier ones of this round left.
     for (const w of work) {
@@ -176,15 +191,27 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
         const step = settlePayment(accounts, w.row, now);
         entries.push(...step.entries);
         payments.push(step.settled);
+        events.push(step.event);
       } else {
         const step = settleDispute(accounts, w.row, disputed.get(String(w.row.payment_id))!, now);
         entries.push(...step.entries);
         disputes.push(step.settled);
+        if (step.event) events.push(step.event);
       }
     }
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
     const disputedChanged = disputedIds.map((id) => disputed.get(id)!);
-    // Named: prepared once per connection, so the 26-parameter statement is not planned anew each time.
+    // A chargeback freezes the receiving account: that is a change of its own, with its event.
+    for (const a of changed) {
+      if (a.status === before.get(a.id)?.status) continue;
+      const row = accountRows.get(a.id)!;
+      events.push(
+        accountStatusEvent(
+          toAccountView({ ...row, status: a.status, available: a.available.toString(), held: a.held.toString(), entry_count: String(a.entryCount) }),
+        ),
+      );
+    }
+    // Named: prepared once per connection, so the 29-parameter statement is not planned anew each time.
     await client.query({
       name: "settle-write-batch",
       text: WRITE_BATCH,
@@ -215,6 +242,7 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
         disputes.map((d) => d.id),
         disputes.map((d) => d.status),
         disputes.map(rejectionReason),
+        ...eventColumns(events),
       ],
     });
     return { payments, disputes };

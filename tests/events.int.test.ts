@@ -1,0 +1,297 @@
+// Events and webhooks (docs/API.md "Events" and "Webhooks"): every change writes its event in its
+// own transaction; GET /events pages through them in order; webhook endpoints receive the types
+// they subscribe to, signed, retried with backoff until delivered, and nothing once disabled or
+// deleted. A real HTTP receiver on 127.0.0.1 stands for the client.
+import { verifyWebhookSignature } from "@settle/core";
+import { waitFor } from "@settle/core/testing";
+import { startInProcess, type InProcessSystem } from "./support/in-process";
+import { client, newAccount, settled, type ApiClient } from "./support/http";
+import { WebhookReceiver } from "./support/webhook-receiver";
+
+let system: InProcessSystem;
+let api: ApiClient;
+const receivers: WebhookReceiver[] = [];
+
+beforeAll(async () => {
+  system = await startInProcess("events", {
+    workers: 2,
+    // Seconds, not days: new events dispatched every 100 ms, retries 100 ms apart (doubling),
+    // given up 6 s after the event, an endpoint disabled after 2 deliveries given up in a row.
+    env: {
+      WEBHOOK_ALLOW_INSECURE: "true",
+      WEBHOOK_POLL_MS: "100",
+      WEBHOOK_RETRY_BASE_MS: "100",
+      WEBHOOK_RETRY_HOURS: String(6 / 3600),
+      WEBHOOK_DISABLE_AFTER: "2",
+      WEBHOOK_TIMEOUT_MS: "2000",
+    },
+  });
+  api = client(system.api.url);
+});
+afterAll(async () => {
+  await system.stop();
+  await Promise.all(receivers.map((r) => r.close()));
+});
+
+async function receiver(answer?: Parameters<typeof WebhookReceiver.start>[0]): Promise<WebhookReceiver> {
+  const r = await WebhookReceiver.start(answer);
+  receivers.push(r);
+  return r;
+}
+
+async function allEvents(params = "", pageSize = 7): Promise<{ id: string; type: string; data: any; created_at: string }[]> {
+  const events = [];
+  let after: string | null = null;
+  for (;;) {
+    const page: any = (await api.get(`/api/v1/events?limit=${pageSize}${after ? `&after=${after}` : ""}${params}`)).body;
+    events.push(...page.events);
+    if (page.events.length < pageSize) return events;
+    after = page.next_after;
+  }
+}
+
+async function funded(amount: string): Promise<string> {
+  const id = await newAccount(api);
+  const deposit = await api.post("/api/v1/deposits", { account_id: id, amount });
+  expect((await settled(api, deposit.body.id)).status).toBe("completed");
+  return id;
+}
+
+const waitSettledOps = (paymentId: string) => api.get(`/api/v1/payments/${paymentId}?wait=10`);
+
+it("writes one event per change, in order, each with the payment or account as the change left it", async () => {
+  const endpoint = await api.post("/api/v1/webhook-endpoints", { url: (await receiver()).url(), events: ["*"] });
+  expect(endpoint.status).toBe(201);
+  const [payer, payee] = [await funded("100.00"), await newAccount(api)];
+  const paid = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "30.00" });
+  const refused = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "500.00" });
+  expect((await settled(api, paid.body.id)).status).toBe("completed");
+  expect(await settled(api, refused.body.id)).toMatchObject({ status: "failed", failure_reason: "insufficient_funds" });
+  for (const op of ["dispute", "resolve"]) {
+    expect((await api.post(`/api/v1/payments/${paid.body.id}/${op}`)).status).toBe(202);
+    await waitSettledOps(paid.body.id);
+  }
+  const second = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "10.00" });
+  expect((await settled(api, second.body.id)).status).toBe("completed");
+  for (const op of ["dispute", "chargeback"]) {
+    expect((await api.post(`/api/v1/payments/${second.body.id}/${op}`)).status).toBe(202);
+    await waitSettledOps(second.body.id);
+  }
+  expect((await api.post(`/api/v1/accounts/${payee}/unfreeze`)).status).toBe(200);
+  // Freezing twice is one change: one event.
+  expect((await api.post(`/api/v1/accounts/${payer}/freeze`)).status).toBe(200);
+  expect((await api.post(`/api/v1/accounts/${payer}/freeze`)).status).toBe(200);
+
+  const mine = (await allEvents()).filter((e) =>
+    [e.data.payment?.from_account, e.data.payment?.to_account, e.data.account?.id].some((id) => id === payer || id === payee),
+  );
+  expect(mine.map((e) => [e.type, e.data.payment?.id ?? e.data.account.id])).toEqual([
+    ["payment.completed", expect.any(String)], // the payer's deposit
+    ["payment.completed", paid.body.id],
+    ["payment.failed", refused.body.id],
+    ["dispute.opened", paid.body.id],
+    ["dispute.resolved", paid.body.id],
+    ["payment.completed", second.body.id],
+    ["dispute.opened", second.body.id],
+    ["dispute.charged_back", second.body.id],
+    ["account.frozen", payee],
+    ["account.unfrozen", payee],
+    ["account.frozen", payer],
+  ]);
+  // Each shows the state the change left: the dispute status step by step; the payee frozen by the
+  // chargeback, its 30.00 of the resolved payment left, the 10.00 charged back gone.
+  expect(mine.filter((e) => e.data.payment?.id === paid.body.id).map((e) => [e.data.payment.status, e.data.payment.dispute_status])).toEqual([
+    ["completed", "none"],
+    ["completed", "open"],
+    ["completed", "resolved"],
+  ]);
+  expect(mine.find((e) => e.type === "payment.failed")!.data.payment).toEqual(await api.settle.getPayment(refused.body.id));
+  expect(mine.find((e) => e.type === "account.frozen" && e.data.account.id === payee)!.data.account).toMatchObject({
+    status: "frozen",
+    available: "30.00",
+    held: "0.00",
+  });
+  expect(mine.every((e) => /^[0-9a-f-]{36}$/.test(e.id) && !Number.isNaN(Date.parse(e.created_at)))).toBe(true);
+  // By type: the same events of that type, in the same order.
+  const disputes = (await allEvents("&type=dispute.opened", 3)).filter((e) => [paid.body.id, second.body.id].includes(e.data.payment.id));
+  expect(disputes.map((e) => e.data.payment.id)).toEqual([paid.body.id, second.body.id]);
+});
+
+it("pages the feed with a cursor that never skips: next_after continues where the last page ended", async () => {
+  const first = await api.get("/api/v1/events?limit=2");
+  expect(first.status).toBe(200);
+  expect(first.body.events).toHaveLength(2);
+  const rest = await api.get(`/api/v1/events?limit=500&after=${first.body.next_after}`);
+  const all = await api.get("/api/v1/events?limit=500");
+  expect([...first.body.events, ...rest.body.events].map((e: { id: string }) => e.id)).toEqual(all.body.events.map((e: { id: string }) => e.id));
+  // Past the end: nothing, and the same cursor to ask again later.
+  const end = await api.get(`/api/v1/events?after=${all.body.next_after}`);
+  expect(end.body).toEqual({ events: [], next_after: all.body.next_after });
+});
+
+it("refuses a malformed query with the rule", async () => {
+  for (const [query, path, message] of [
+    ["limit=0", "limit", "must be an integer from 1 to 500"],
+    ["after=abc", "after", "must be a next_after of an earlier answer"],
+    ["type=payment.done", "type", expect.stringContaining("must be one of payment.completed")],
+    ["cursor=1", "(query)", "unknown field(s): cursor"],
+  ] as const) {
+    const res = await api.get(`/api/v1/events?${query}`);
+    expect([res.status, res.body.error.code, res.body.error.details[0]]).toEqual([400, "invalid_request", { path, message }]);
+  }
+});
+
+it("delivers the subscribed events, signed, with Settle-Event-Id, and lists the attempts", async () => {
+  const hooks = await receiver();
+  const created = await api.post("/api/v1/webhook-endpoints", { url: hooks.url("/only-completed"), events: ["payment.completed"], description: "orders" });
+  expect(created.body).toMatchObject({ url: hooks.url("/only-completed"), events: ["payment.completed"], description: "orders", status: "enabled" });
+  expect(created.body.secret).toMatch(/^whsec_/);
+  expect(created.headers.get("location")).toBe(`/api/v1/webhook-endpoints/${created.body.id}`);
+  // The secret is shown once: never by a read.
+  expect((await api.get(`/api/v1/webhook-endpoints/${created.body.id}`)).body).not.toHaveProperty("secret");
+
+  const [payer, payee] = [await funded("20.00"), await newAccount(api)];
+  const ok = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "5.00" });
+  const failed = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "50.00" });
+  await settled(api, ok.body.id);
+  await settled(api, failed.body.id);
+  await waitFor(() => hooks.received.some((d) => d.event.data.payment?.id === ok.body.id), { timeoutMs: 10_000, what: "the delivery" });
+
+  const delivery = hooks.received.find((d) => d.event.data.payment.id === ok.body.id)!;
+  expect(delivery.headers["content-type"]).toBe("application/json");
+  expect(delivery.headers["settle-event-id"]).toBe(delivery.event.id);
+  expect(verifyWebhookSignature({ payload: delivery.raw, header: delivery.headers["settle-signature"] as string, secret: created.body.secret })).toBe(true);
+  expect(() => verifyWebhookSignature({ payload: delivery.raw, header: delivery.headers["settle-signature"] as string, secret: "whsec_other" })).toThrow(
+    /no v1 signature/,
+  );
+  expect(delivery.event).toMatchObject({ type: "payment.completed", data: { payment: { id: ok.body.id, status: "completed", amount: "5.00" } } });
+  // Only the subscribed type: the failed payment's event is not sent here.
+  expect(hooks.received.every((d) => d.event.type === "payment.completed")).toBe(true);
+  // The same event as the feed has it.
+  const feed = await allEvents("&type=payment.completed", 500);
+  expect(feed.find((e) => e.id === delivery.event.id)).toEqual(delivery.event);
+
+  const attempts = await api.get(`/api/v1/webhook-endpoints/${created.body.id}/deliveries`);
+  expect(attempts.body.attempts.find((a: { event_id: string }) => a.event_id === delivery.event.id)).toMatchObject({
+    attempt: 1,
+    status_code: 200,
+    error: null,
+    next_retry_at: null,
+    delivery_status: "delivered",
+  });
+});
+
+it("retries a failing receiver with backoff: 500 three times, then 200 on the 4th attempt", async () => {
+  const hooks = await receiver((_delivery, previous) => (previous < 3 ? 500 : 200));
+  const endpoint = (await api.post("/api/v1/webhook-endpoints", { url: hooks.url(), events: ["account.frozen"] })).body;
+  const account = await newAccount(api);
+  await api.post(`/api/v1/accounts/${account}/freeze`);
+  await waitFor(() => hooks.received.some((d) => d.event.data.account.id === account && hooks.of(d.event.id).length === 4), {
+    timeoutMs: 15_000,
+    what: "the 4th attempt",
+  });
+  const eventId = hooks.received.find((d) => d.event.data.account.id === account)!.event.id;
+  const times = hooks.of(eventId).map((d) => d.receivedAt);
+  // Exponential: each wait at least half the doubled base (jitter), so growing overall.
+  expect(times[3]! - times[0]!).toBeGreaterThanOrEqual(50 + 100 + 200);
+  await waitFor(
+    async () => {
+      const list = (await api.get(`/api/v1/webhook-endpoints/${endpoint.id}/deliveries`)).body.attempts.filter(
+        (a: { event_id: string }) => a.event_id === eventId,
+      );
+      return list.length === 4 && list;
+    },
+    { timeoutMs: 5000, what: "4 attempts listed" },
+  ).then((list: { attempt: number; status_code: number; error: string | null; next_retry_at: string | null; delivery_status: string }[]) => {
+    expect(list.map((a) => [a.attempt, a.status_code, a.error, a.next_retry_at === null])).toEqual([
+      [4, 200, null, true],
+      [3, 500, "HTTP 500", false],
+      [2, 500, "HTTP 500", false],
+      [1, 500, "HTTP 500", false],
+    ]);
+    expect(list.every((a) => a.delivery_status === "delivered")).toBe(true);
+  });
+  // Delivered once it succeeded: never again.
+  await new Promise((r) => setTimeout(r, 500));
+  expect(hooks.of(eventId)).toHaveLength(4);
+});
+
+it("gives a delivery up after the retry window, disables an endpoint whose deliveries keep failing, and sends nothing to it after", async () => {
+  const hooks = await receiver(() => 503);
+  const endpoint = (await api.post("/api/v1/webhook-endpoints", { url: hooks.url(), events: ["account.unfrozen"] })).body;
+  const accounts = [await newAccount(api), await newAccount(api)];
+  for (const a of accounts) {
+    await api.post(`/api/v1/accounts/${a}/freeze`);
+    await api.post(`/api/v1/accounts/${a}/unfreeze`);
+  }
+  await waitFor(async () => (await api.get(`/api/v1/webhook-endpoints/${endpoint.id}`)).body.status === "disabled", {
+    timeoutMs: 20_000,
+    what: "the endpoint to be disabled",
+  });
+  const attempts = (await api.get(`/api/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=500`)).body.attempts;
+  expect(new Set(attempts.filter((a: { delivery_status: string }) => a.delivery_status === "failed").map((a: { event_id: string }) => a.event_id)).size).toBe(
+    2,
+  );
+  const before = hooks.received.length;
+  const later = await newAccount(api);
+  await api.post(`/api/v1/accounts/${later}/freeze`);
+  await api.post(`/api/v1/accounts/${later}/unfreeze`);
+  // Its event exists, and is not sent to the disabled endpoint.
+  await waitFor(async () => (await allEvents("&type=account.unfrozen", 500)).some((e) => e.data.account.id === later), { timeoutMs: 5000, what: "the event" });
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(hooks.received.length).toBe(before);
+});
+
+it("sends nothing to a deleted endpoint, and 404s it after", async () => {
+  const hooks = await receiver();
+  const endpoint = (await api.post("/api/v1/webhook-endpoints", { url: hooks.url(), events: ["account.frozen"] })).body;
+  expect((await api.call("DELETE", `/api/v1/webhook-endpoints/${endpoint.id}`)).status).toBe(204);
+  expect((await api.get(`/api/v1/webhook-endpoints/${endpoint.id}`)).body.error).toEqual({ code: "not_found", message: "webhook endpoint not found" });
+  expect((await api.call("DELETE", `/api/v1/webhook-endpoints/${endpoint.id}`)).status).toBe(404);
+  const account = await newAccount(api);
+  await api.post(`/api/v1/accounts/${account}/freeze`);
+  await waitFor(async () => (await allEvents("&type=account.frozen", 500)).some((e) => e.data.account.id === account), { timeoutMs: 5000, what: "the event" });
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(hooks.received).toEqual([]);
+});
+
+it("rotates a secret: both the new and the previous one sign until the previous one expires", async () => {
+  const hooks = await receiver();
+  const created = (await api.post("/api/v1/webhook-endpoints", { url: hooks.url(), events: ["account.frozen"] })).body;
+  const rotated = await api.post(`/api/v1/webhook-endpoints/${created.id}/rotate-secret`);
+  expect(rotated.status).toBe(200);
+  expect(rotated.body.secret).toMatch(/^whsec_/);
+  expect(rotated.body.secret).not.toBe(created.secret);
+  const account = await newAccount(api);
+  await api.post(`/api/v1/accounts/${account}/freeze`);
+  await waitFor(() => hooks.received.length > 0, { timeoutMs: 10_000, what: "the delivery" });
+  const [delivery] = hooks.received;
+  const header = delivery!.headers["settle-signature"] as string;
+  expect(header.match(/v1=/g)).toHaveLength(2);
+  for (const secret of [created.secret, rotated.body.secret]) expect(verifyWebhookSignature({ payload: delivery!.raw, header, secret })).toBe(true);
+});
+
+it("lists endpoints with cursor paging, never with their secrets", async () => {
+  const page = await api.get("/api/v1/webhook-endpoints?limit=2");
+  expect(page.status).toBe(200);
+  expect(page.body.webhook_endpoints).toHaveLength(2);
+  expect(page.body.webhook_endpoints.every((e: object) => !("secret" in e))).toBe(true);
+  const next = await api.get(`/api/v1/webhook-endpoints?limit=500&after=${page.body.next_after}`);
+  expect(next.body.webhook_endpoints[0].id > page.body.webhook_endpoints[1].id).toBe(true);
+  expect(next.body.next_after).toBeNull();
+});
+
+it("refuses a bad endpoint with the rule, and writes nothing", async () => {
+  const count = async () => (await api.get("/api/v1/webhook-endpoints?limit=500")).body.webhook_endpoints.length;
+  const before = await count();
+  for (const [body, path, message] of [
+    [{ url: "ftp://example.com/x", events: ["*"] }, "url", "must use http or https"],
+    [{ url: "https://example.com/x", events: [] }, "events", "must name at least one event type, or *"],
+    [{ url: "https://example.com/x", events: ["payment.done"] }, "events.0", expect.stringContaining('each must be "*" or one of')],
+    [{ url: "https://example.com/x", events: ["*"], secret: "mine" }, "(body)", "unknown field(s): secret"],
+  ] as const) {
+    const res = await api.post("/api/v1/webhook-endpoints", body);
+    expect([res.status, res.body.error.code, res.body.error.details[0]]).toEqual([400, "invalid_request", { path, message }]);
+  }
+  expect(await count()).toBe(before);
+});
