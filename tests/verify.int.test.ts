@@ -62,7 +62,7 @@ it("exits 0 with a summary on a healthy ledger", async () => {
   expect(result.stdout).toMatch(/payments: +7 \(completed 6, failed 1, pending 0\)/);
   expect(result.stdout).toMatch(/total balance: +144\.75\n/);
   // One line per invariant: the findings the tests assert on and the bench reports.
-  for (const invariant of ["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending"]) {
+  for (const invariant of ["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending", "events match changes"]) {
     expect(result.stdout).toContain(`✓ ${invariant}: `);
   }
 });
@@ -86,6 +86,20 @@ it("exits non-zero naming an account row that differs from its journal", async (
   expect(result.stderr).toMatch(/conservation: accounts hold 145\.75 but .* = 144\.75/);
   await system.db.pool.query("UPDATE accounts SET available = available - 1 WHERE id = $1", [accounts[1]]);
   expect((await verify({ DATABASE_URL: system.db.url })).code).toBe(0);
+});
+
+it("exits non-zero naming a change without its event and an event without its change", async () => {
+  const { rows } = await system.db.pool.query<{ id: string }>("DELETE FROM events WHERE data->'payment'->>'id' = $1 RETURNING id", [refused]);
+  expect(rows).toHaveLength(1);
+  const ghost = "0193a0f4-0000-7abc-8def-0000000000ff";
+  await system.db.pool.query("INSERT INTO events (id, type, data) VALUES (gen_random_uuid(), 'payment.completed', $1)", [
+    JSON.stringify({ payment: { id: ghost } }),
+  ]);
+  const result = await verify({ DATABASE_URL: system.db.url });
+  expect(result.code).toBe(1);
+  expect(result.stdout).toContain("✗ events match changes");
+  expect(result.stderr).toContain(`payment ${refused} (failed): 0 payment events []`);
+  expect(result.stderr).toContain(`event payment.completed names payment ${ghost}, which is missing`);
 });
 
 it("exits non-zero naming a journal entry changed behind the append-only trigger", async () => {

@@ -77,3 +77,6 @@ CREATE TABLE webhook_dispatch (
   after_seq bigint NOT NULL DEFAULT 0
 );
 INSERT INTO webhook_dispatch DEFAULT VALUES;
+
+-- Changes settled from now on have events; pnpm verify checks those (not older ones).
+INSERT INTO settle_settings (key, value) VALUES ('events_since', now()::text);

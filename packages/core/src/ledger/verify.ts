@@ -6,7 +6,8 @@ import { GENESIS_HASH } from "./journal-hash";
 import type { JournalEntryRow } from "./ledger-repository";
 
 /** The ledger's invariants (docs/ARCHITECTURE.md "Invariants"), as `verifyLedger` checks them. */
-export type Invariant = "conservation" | "no debit below zero" | "journals verify" | "failures justified" | "nothing pending" | "debits in acceptance order";
+export type Invariant =
+  "conservation" | "no debit below zero" | "journals verify" | "failures justified" | "nothing pending" | "events match changes" | "debits in acceptance order";
 
 export interface Finding {
   invariant: Invariant;
@@ -119,13 +120,51 @@ const DEBITS_OUT_OF_SEQUENCE = `
      WHERE j.type = 'debit') x
    WHERE out_of_order`;
 
+// Every change since events began (migration 0007 records when) has its event, and every event
+// its change: one payment.<status> event per settled payment, as many dispute.* events on a
+// payment as dispute operations applied to it. Changes older than the oldest event kept are left
+// out: retention (EVENT_RETENTION_DAYS) deleted theirs.
+const EVENT_MISMATCHES = `
+  WITH since AS (
+    SELECT greatest((SELECT value::timestamptz FROM settle_settings WHERE key = 'events_since'),
+                    (SELECT min(created_at) FROM events)) AS at
+  ), payment_events AS (
+    SELECT (data->'payment'->>'id')::uuid AS payment_id, type FROM events WHERE type LIKE 'payment.%'
+  ), dispute_events AS (
+    SELECT (data->'payment'->>'id')::uuid AS payment_id, count(*) AS n FROM events WHERE type LIKE 'dispute.%' GROUP BY 1
+  ), applied AS (
+    SELECT payment_id, count(*) AS n FROM dispute_operations, since
+     WHERE status = 'applied' AND processed_at >= since.at GROUP BY payment_id
+  )
+  SELECT 'payment ' || p.id || ' (' || p.status || '): ' || count(e.type) || ' payment events [' || coalesce(string_agg(e.type, ', '), '') || ']' AS problem
+    FROM payments p CROSS JOIN since LEFT JOIN payment_events e ON e.payment_id = p.id
+   WHERE p.status <> 'pending' AND p.processed_at >= since.at
+   GROUP BY p.id, p.status
+  HAVING count(e.type) <> 1 OR bool_or(e.type <> 'payment.' || p.status)
+  UNION ALL
+  SELECT 'event ' || e.type || ' names payment ' || e.payment_id || ', which is ' || coalesce(p.status, 'missing')
+    FROM payment_events e LEFT JOIN payments p ON p.id = e.payment_id
+   WHERE p.id IS NULL OR e.type <> 'payment.' || p.status
+  UNION ALL
+  SELECT 'payment ' || coalesce(a.payment_id, d.payment_id) || ': ' || coalesce(a.n, 0) || ' dispute operations applied, ' || coalesce(d.n, 0) || ' dispute events'
+    FROM applied a FULL JOIN dispute_events d ON d.payment_id = a.payment_id
+   WHERE coalesce(a.n, 0) <> coalesce(d.n, 0)
+     AND coalesce(a.payment_id, d.payment_id) IN (SELECT id FROM payments, since WHERE processed_at >= since.at)`;
+
 async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: boolean): Promise<VerificationReport> {
   let kept = 0;
   const findings = new Map<Invariant, string[]>(
-    (["conservation", "no debit below zero", "journals verify", "failures justified", "nothing pending", "debits in acceptance order"] as const).map((i) => [
-      i,
-      [],
-    ]),
+    (
+      [
+        "conservation",
+        "no debit below zero",
+        "journals verify",
+        "failures justified",
+        "nothing pending",
+        "events match changes",
+        "debits in acceptance order",
+      ] as const
+    ).map((i) => [i, []]),
   );
   const report = (message: string, invariant: Invariant = "journals verify") => {
     if (kept >= maxProblems) return;
@@ -239,6 +278,8 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   const pendingOperations = Number(operations[0]!.n);
   if (quiescent && counts.pending + pendingOperations > 0)
     report(`${counts.pending} payments and ${pendingOperations} dispute operations still pending`, "nothing pending");
+  const { rows: eventMismatches } = await db.query<{ problem: string }>(EVENT_MISMATCHES);
+  for (const r of eventMismatches) report(r.problem, "events match changes");
   const { rows: sequence } = await db.query<{ n: string }>(DEBITS_OUT_OF_SEQUENCE);
   const outOfSequence = Number(sequence[0]!.n);
 
@@ -248,6 +289,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
     "journals verify": `${rowsById.size} accounts, ${entryCount} entries: seq without gaps, hash chains, *_after columns, account heads, each payment's entries`,
     "failures justified": `${counts.failed} failed payments; each insufficient_funds replayed against its payer's journal`,
     "nothing pending": `${counts.pending} payments and ${pendingOperations} dispute operations pending${quiescent ? "" : " (counted, not checked: the system may be running)"}`,
+    "events match changes": `${eventMismatches.length} mismatches: each settled payment has one payment event of its status, each applied dispute operation its dispute event, each payment event its payment`,
     "debits in acceptance order": `${outOfSequence} debits journaled after a later-numbered debit of the same account (accepts in flight together may commit out of sequence order: reported, not failed)`,
   };
   const result: Finding[] = [...findings].map(([invariant, problems]) => ({
