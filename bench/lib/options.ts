@@ -41,6 +41,7 @@ const Options = z.object({
   profile: z.enum(["true", "false"]).default("true"),
   "cpu-prof": z.enum(["true", "false"]).default("false"),
   publish: z.enum(["true", "false"]).default("false"),
+  webhooks: z.enum(["true", "false"]).default("false"),
   "database-url": z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
   "redis-url": z.string().default("redis://127.0.0.1:6379"),
   out: z.string().default("bench/results"),
@@ -72,6 +73,8 @@ export interface BenchOptions {
   profile: boolean;
   cpuProf: boolean;
   publish: boolean;
+  /** Settle runs with one webhook endpoint subscribed to every event, on a receiver in the bench process. */
+  webhooks: boolean;
   databaseUrl: string;
   redisUrl: string;
   outDir: string;
@@ -95,6 +98,8 @@ export const USAGE = `Usage: pnpm bench [options]    (every option also reads BE
   --pgbench false             skip pgbench              --profile false       skip the span profile
   --cpu-prof true             write V8 CPU profiles of the API and workers and rank their hot spots
   --publish true              also write bench/charts/*.svg for BENCHMARKS.md
+  --webhooks true             Settle runs with one webhook endpoint subscribed to every event (a
+                              receiver in this process answers 204); reports deliveries and their lag
   --settle-timeout <s>        how long to wait for the queue to drain (180)
   --database-url, --redis-url servers to use (127.0.0.1); databases settle_bench* are dropped and recreated`;
 
@@ -177,6 +182,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     profile: o.profile === "true",
     cpuProf: o["cpu-prof"] === "true",
     publish: o.publish === "true",
+    webhooks: o.webhooks === "true",
     databaseUrl: o["database-url"],
     redisUrl: o["redis-url"],
     outDir: o.out,

@@ -16,6 +16,7 @@ import { settleOperations } from "./settle/operations";
 import { seed, warmUp } from "./settle/prepare";
 import { countPrefix, deletePrefix } from "./settle/redis-keys";
 import { startSystem } from "./settle/system";
+import { BenchWebhookReceiver } from "./settle/webhooks";
 import type { SettleRunResult } from "./settle/types";
 import { EMPTY_PERCENTILES, percentiles, round } from "./stats";
 
@@ -33,6 +34,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const dbUrl = await recreateDatabase(opts.databaseUrl, dbName, { migrate: true });
   const forgetPrefix = onInterrupt(() => deletePrefix(opts.redisUrl, prefix));
   const pool = createPool({ url: dbUrl, max: 2, applicationName: "settle-bench" });
+  const receiver = opts.webhooks ? await BenchWebhookReceiver.start() : undefined;
   const { procs, baseUrl } = await startSystem(
     opts,
     workerCount,
@@ -45,6 +47,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const redisStats = redisStatsConnection(opts.redisUrl);
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
   try {
+    await receiver?.subscribe(baseUrl);
     const { ids, disputes } = await seed(pool, client, opts, spec, scenario);
     await warmUp(pool, client, opts, spec, ids);
 
@@ -57,6 +60,8 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const { drained, drainS } = await drain(pool, opts, label, load);
     const redisAfter = redisBefore ? await redisSnapshot(redisStats).catch(() => undefined) : undefined;
     process.stderr.write("\n");
+    // After the measured window: catching up on deliveries is reported, not counted as settling.
+    const webhooks = await receiver?.figures(pool, opts.settleTimeoutS);
 
     if (dirs.cpuProf) writeCpuProfileWindows(path.join(dirs.cpuProf, runName), all, load);
     const usage = await measurement.finish();
@@ -100,12 +105,14 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
       redisKeys,
       ...memoryFigures(usage.rss),
       profile,
+      ...(webhooks ? { webhooks } : {}),
     };
   } finally {
     client.close();
     redisStats.disconnect();
     await Promise.all(all.map((c) => stopChild(c)));
     await pool.end();
+    await receiver?.close();
     await deletePrefix(opts.redisUrl, prefix).catch(() => 0);
     forgetPrefix();
   }

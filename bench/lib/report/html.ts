@@ -84,6 +84,13 @@ export function htmlReport(r: BenchResult, options: { benchmarksHref?: string } 
           ...(s.batchItems ? [["payments per batch request", s.batchItems] as [string, number]] : []),
           ["payments offered / accepted", `${s.offered ?? "-"} / ${s.accepted ?? "-"}`],
           ["Settle CPU ms per payment (API + workers + their PostgreSQL backends + Redis)", settleCpu(s).total],
+          ...(s.webhooks
+            ? ([
+                ["webhook events delivered / written (deliveries)", `${s.webhooks.delivered} / ${s.webhooks.events} (${s.webhooks.deliveries})`],
+                ["event→delivery p50/p95/p99/max ms", ms(s.webhooks.lag)],
+                ["all delivered, s after the drain", s.webhooks.caughtUpAfterDrainS],
+              ] as [string, string | number][])
+            : []),
           ...Object.entries(s.outcomes).map(([k, v]) => [`outcome: ${k}`, v] as [string, number]),
           ...Object.entries(s.failures).map(([k, v]) => [`failure: ${k}`, v] as [string, number]),
           ...Object.entries(run.ratios).map(([k, v]) => [k, v ?? "-"] as [string, number | string]),

@@ -79,6 +79,13 @@ export function textSummary(r: BenchResult): string {
         `${specName(run.settle)} Redis per payment: ${rs.redisCommandsPerPayment} commands, ${rs.scriptCallsPerPayment} top-level script calls; top: ${rs.top.map((t) => `${t.command} ${t.perPayment}`).join(", ")}`,
       );
   }
+  for (const run of r.runs) {
+    const wh = run.settle.webhooks;
+    if (wh)
+      lines.push(
+        `${specName(run.settle)} webhooks: ${wh.delivered} of ${wh.events} events delivered (${wh.deliveries} deliveries), event→delivery ms ${ms(wh.lag)}, all delivered ${wh.caughtUpAfterDrainS} s after the drain`,
+      );
+  }
   lines.push("");
   for (const run of r.runs) {
     const ratios = Object.entries(run.ratios)

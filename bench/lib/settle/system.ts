@@ -27,6 +27,8 @@ export async function startSystem(
     LOG_LEVEL: opts.logLevel,
   };
   if (opts.batchSize) common.SETTLE_BATCH_SIZE = String(opts.batchSize);
+  // The bench's receiver listens on 127.0.0.1 over plain http.
+  if (opts.webhooks) common.WEBHOOK_ALLOW_INSECURE = "true";
   // One directory per process: V8 writes a profile per thread (tsx's loader hooks run on their own
   // thread), and only the main thread's (thread id 0 in the file name) is the process's work.
   const nodeOptions = (name: string) => (cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : []);

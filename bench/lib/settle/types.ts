@@ -44,6 +44,19 @@ export interface SettleRunResult {
   /** Keys under the run's queue prefix once drained (BullMQ keeps a bounded tail of finished jobs). */
   redisKeys: number;
   profile: SettleProfile;
+  /** With --webhooks: the events written, the distinct ones the receiver got, and when. */
+  webhooks?: WebhookFigures;
+}
+
+export interface WebhookFigures {
+  events: number;
+  delivered: number;
+  /** Deliveries received, repeats included (at least once). */
+  deliveries: number;
+  /** From an event's creation to its first delivery, ms. */
+  lag: Percentiles;
+  /** Seconds after the drain until every event had been delivered (or the wait gave up). */
+  caughtUpAfterDrainS: number;
 }
 
 export interface SettleProfile {
