@@ -34,7 +34,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const dbUrl = await recreateDatabase(opts.databaseUrl, dbName, { migrate: true });
   const forgetPrefix = onInterrupt(() => deletePrefix(opts.redisUrl, prefix));
   const pool = createPool({ url: dbUrl, max: 2, applicationName: "settle-bench" });
-  const receiver = opts.webhooks ? await BenchWebhookReceiver.start() : undefined;
+  const receiver = opts.webhooks ? await BenchWebhookReceiver.start(path.join(dirs.logs, runName)) : undefined;
   const { procs, baseUrl } = await startSystem(
     opts,
     workerCount,
@@ -44,6 +44,8 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     dirs.cpuProf ? path.join(dirs.cpuProf, runName) : undefined,
   );
   const all = [procs.api, ...procs.workers];
+  // Measured and shown beside Settle's processes, never counted as Settle's CPU.
+  const measured = receiver ? [...all, receiver.child] : all;
   const redisStats = redisStatsConnection(opts.redisUrl);
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
   try {
@@ -51,7 +53,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const { ids, disputes } = await seed(pool, client, opts, spec, scenario);
     await warmUp(pool, client, opts, spec, ids);
 
-    const measurement = await startMeasuring(pool, dbName, opts.redisUrl, all);
+    const measurement = await startMeasuring(pool, dbName, opts.redisUrl, measured);
     // The operation stream: seeded, so the naive run of this scenario offers the same one.
     const operations = settleOperations(scenario.intents(opts.seed + index, { disputes }), { scenario: spec.scenario, ids, disputes, batchItems });
     const label = `settle ${specLabel(spec)}`;

@@ -1,35 +1,41 @@
-import { Queue, Worker, type Job } from "bullmq";
+import { randomUUID } from "node:crypto";
+import { Worker, type Job, type Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
-  claimDueDeliveries,
+  claimDueRetries,
+  claimFeed,
   createWebhookQueue,
+  deliveryBacklog,
+  endpointsWithWork,
+  readFeed,
+  recordFeedRound,
+  recordRetries,
+  releaseFeed,
+  signWebhookPayload,
   WEBHOOK_QUEUE_NAME,
   webhookQueuePrefix,
-  deliveryBacklog,
-  dispatchEvents,
-  endpointsWithDueDeliveries,
-  recordAttempts,
-  signWebhookPayload,
   WebhookSender,
   type AttemptOutcome,
-  type ClaimedDelivery,
+  type EndpointTarget,
   type Logger,
+  type OutgoingEvent,
   type Pool,
   type RecordResult,
   type RetryPolicy,
 } from "@settle/core";
 
 // Webhook delivery, in every worker process (docs/ARCHITECTURE.md "Events and webhooks"):
-//   - a poller turns new events into deliveries (dispatchEvents, one dispatcher at a time by a row
-//     lock) and adds a wake-up to the webhook queue for each endpoint with deliveries due;
-//   - the queue's consumer sends an endpoint's due deliveries, signed, and records each attempt.
-// PostgreSQL holds every delivery's state; the queue only says "endpoint e has work". A lost job,
-// a Redis that lost its data, or a worker killed mid-delivery only delays a delivery until the
-// next poll after its claim lapses: at least once, never none.
+//   - a poller adds a wake-up to the webhook queue for each endpoint with work: events after its
+//     feed cursor, or retries due;
+//   - the queue's consumer claims the endpoint's feed, sends the next events, signed, and records
+//     the attempts with the new cursor in one statement; then it sends the retries due.
+// PostgreSQL holds every cursor and retry; the queue only says "endpoint e has work". A lost job,
+// a Redis that lost its data, or a worker killed mid-send only delays a delivery until its claim
+// lapses and the next poll wakes the endpoint: at least once, never none.
 
 export interface WebhookDeliveryOptions {
   prefix: string;
-  /** How often new events are dispatched and due deliveries woken (WEBHOOK_POLL_MS). */
+  /** How often endpoints with work are woken (WEBHOOK_POLL_MS). */
   pollMs: number;
   /** One attempt's bound: connect, send, answer (WEBHOOK_TIMEOUT_MS). */
   timeoutMs: number;
@@ -42,12 +48,10 @@ export interface WebhookDeliveryOptions {
   onBacklog?: (backlog: { retrying: number; oldestUndeliveredSeconds: number }) => void;
 }
 
-/** Deliveries one claim takes: sent concurrently, recorded in one statement. */
-const CLAIM_SIZE = 50;
-/** Rounds one wake-up runs before yielding the endpoint back to the queue (another poll wakes it). */
+/** Events (or retries) one round sends in parallel and records in one statement. */
+const ROUND_SIZE = 100;
+/** Rounds one wake-up runs before yielding the endpoint back to the queue (the next poll wakes it). */
 const MAX_ROUNDS = 20;
-/** Events one dispatch statement passes; a poll runs a few while there are more. */
-const DISPATCH_SIZE = 1000;
 const BACKLOG_EVERY_MS = 5000;
 
 export class WebhookDelivery {
@@ -61,7 +65,7 @@ export class WebhookDelivery {
 
   constructor(
     private readonly pool: Pool,
-    private readonly producer: Redis,
+    producer: Redis,
     private readonly consumerConnection: Redis,
     private readonly options: WebhookDeliveryOptions,
   ) {
@@ -69,12 +73,17 @@ export class WebhookDelivery {
     this.sender = new WebhookSender({ timeoutMs: options.timeoutMs, allowInsecure: options.allowInsecure });
   }
 
+  /** A claim outlives any round: its attempts run in parallel, each bounded by the timeout. */
+  private get lockMs(): number {
+    return this.options.timeoutMs + 5000;
+  }
+
   start(): void {
     this.worker = new Worker<{ endpointId: string }>(WEBHOOK_QUEUE_NAME, (job: Job<{ endpointId: string }>) => this.deliver(job.data.endpointId), {
       connection: this.consumerConnection,
       prefix: webhookQueuePrefix(this.options.prefix),
       concurrency: this.options.concurrency,
-      // A round can take up to one attempt's timeout; the lock outlives it.
+      // A wake-up runs rounds of at most one attempt's timeout each; the lock outlives several.
       lockDuration: Math.max(30_000, this.options.timeoutMs * 3),
     });
     this.worker.on("error", (err) => this.options.logger.warn({ err }, "webhook queue consumer error"));
@@ -89,13 +98,9 @@ export class WebhookDelivery {
     }, this.options.pollMs);
   }
 
-  /** One poll: new events into deliveries, then a wake-up per endpoint with work due. */
+  /** One poll: a wake-up per endpoint with work. */
   async poll(): Promise<void> {
-    for (let i = 0; i < 10; i++) {
-      const { events } = await dispatchEvents(this.pool, DISPATCH_SIZE);
-      if (events < DISPATCH_SIZE) break;
-    }
-    const endpoints = await endpointsWithDueDeliveries(this.pool);
+    const endpoints = await endpointsWithWork(this.pool);
     // Deduplicated per endpoint for one poll interval across all workers: a key that outlives its
     // job (a lost job, a flushed Redis) expires by itself.
     await Promise.all(
@@ -118,36 +123,64 @@ export class WebhookDelivery {
     }
   }
 
-  /** Sends an endpoint's due deliveries, a claim at a time, recording every attempt. */
+  /** Sends an endpoint's new events from its feed, then its retries due, a round at a time. */
   async deliver(endpointId: string): Promise<void> {
-    const lockMs = this.options.timeoutMs + 5000;
-    for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
-      const claimed = await claimDueDeliveries(this.pool, endpointId, CLAIM_SIZE, lockMs);
-      if (claimed.length === 0) return;
-      const outcomes = await Promise.all(claimed.map((d) => this.attempt(d)));
-      const result = await recordAttempts(this.pool, endpointId, outcomes, this.options.policy);
-      this.options.onRecorded?.(result);
-      if (result.disabled.length > 0) this.options.logger.warn({ endpoint: endpointId }, "webhook endpoint disabled: its deliveries kept failing");
-      if (claimed.length < CLAIM_SIZE) return;
+    await this.deliverFeed(endpointId);
+    await this.deliverRetries(endpointId);
+  }
+
+  private async deliverFeed(endpointId: string): Promise<void> {
+    const claim = await claimFeed(this.pool, endpointId, randomUUID(), this.lockMs);
+    if (!claim) return; // another worker reads it, or it is disabled
+    try {
+      for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
+        const { events, next } = await readFeed(this.pool, claim, ROUND_SIZE);
+        const moved = next.xid !== claim.cursor.xid || next.seq !== claim.cursor.seq;
+        if (events.length === 0 && !moved) return;
+        const outcomes = await Promise.all(events.map((event) => this.attempt(claim, event, 1)));
+        const { recorded, result } = await recordFeedRound(this.pool, claim, outcomes, next, this.options.policy, this.lockMs);
+        if (!recorded) {
+          this.options.logger.warn({ endpoint: endpointId }, "webhook feed claim lapsed mid-round; its next reader sends these events again");
+          return;
+        }
+        this.report(endpointId, result);
+        if (events.length < ROUND_SIZE) return;
+      }
+    } finally {
+      await releaseFeed(this.pool, claim).catch((err) => this.options.logger.warn({ err, endpoint: endpointId }, "could not release a webhook feed claim"));
     }
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<AttemptOutcome> {
-    const body = JSON.stringify(delivery.event);
+  private async deliverRetries(endpointId: string): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
+      const { target, retries } = await claimDueRetries(this.pool, endpointId, ROUND_SIZE, this.lockMs);
+      if (!target) return;
+      const outcomes = await Promise.all(retries.map((r) => this.attempt(target, r.event, r.attempt)));
+      this.report(endpointId, await recordRetries(this.pool, endpointId, retries, outcomes, this.options.policy));
+      if (retries.length < ROUND_SIZE) return;
+    }
+  }
+
+  private report(endpointId: string, result: RecordResult): void {
+    this.options.onRecorded?.(result);
+    if (result.disabled) this.options.logger.warn({ endpoint: endpointId }, "webhook endpoint disabled: its deliveries kept failing");
+  }
+
+  private async attempt(target: EndpointTarget, event: OutgoingEvent, attempt: number): Promise<AttemptOutcome> {
     const attemptedAt = new Date();
     const response = await this.sender.send({
-      url: delivery.url,
-      body,
-      headers: { "Settle-Event-Id": delivery.event.id, "Settle-Signature": signatureHeader(body, delivery.secrets, attemptedAt) },
+      url: target.url,
+      body: event.body,
+      headers: { "Settle-Event-Id": event.id, "Settle-Signature": signatureHeader(event.body, target.secrets, attemptedAt) },
     });
-    return { delivery, ok: response.ok, statusCode: response.statusCode, error: response.error, durationMs: response.durationMs, attemptedAt };
+    return { event, attempt, ok: response.ok, statusCode: response.statusCode, error: response.error, durationMs: response.durationMs, attemptedAt };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.polling.catch(() => undefined);
-    // close() lets the round in hand finish; its deliveries are recorded before the process ends.
+    // close() lets the round in hand finish; its attempts are recorded before the process ends.
     await this.worker?.close();
     await this.queue.close();
     this.sender.close();

@@ -83,7 +83,7 @@ export function textSummary(r: BenchResult): string {
     const wh = run.settle.webhooks;
     if (wh)
       lines.push(
-        `${specName(run.settle)} webhooks: ${wh.delivered} of ${wh.events} events delivered (${wh.deliveries} deliveries), event→delivery ms ${ms(wh.lag)}, all delivered ${wh.caughtUpAfterDrainS} s after the drain`,
+        `${specName(run.settle)} webhooks: ${wh.delivered} of ${wh.events} events delivered (${wh.deliveries} deliveries), event→delivery ms ${ms(wh.lag)}, all delivered ${wh.caughtUpAfterDrainS} s after the drain; the receiver's own CPU ${run.settle.profile.cpu.find((c) => c.process === "webhook-receiver")?.msPerPayment ?? "-"} ms per payment (not Settle's; same cores)`,
       );
   }
   lines.push("");

@@ -660,7 +660,6 @@ export const ROUTES: RouteSpec[] = (
           example: {
             attempts: [
               {
-                delivery_id: "0193a0f4-0000-7abc-8def-00000000d001",
                 event_id: "0193a0f4-0000-7abc-8def-00000000e7e1",
                 attempt: 1,
                 status_code: 500,

@@ -197,7 +197,6 @@ export const WebhookEndpointsPage = z
 
 export const WebhookAttemptResponse = z
   .object({
-    delivery_id: Id,
     event_id: Id,
     attempt: z.number().int().min(1),
     status_code: z.number().int().nullable(),

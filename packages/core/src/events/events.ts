@@ -6,7 +6,7 @@ import type { AccountView, PaymentView } from "../ledger/ledger-repository";
 
 // Events: what changed, written in the transaction that changes it (the outbox of docs/ARCHITECTURE.md
 // "Events and webhooks"), so there is never an event without its change nor a change without its
-// event. Clients read them from GET /events; the webhook dispatcher pushes them to endpoints.
+// event. Clients read them from GET /events; each webhook endpoint reads them from its own cursor.
 
 export const EVENT_TYPES = [
   "payment.completed",
@@ -141,9 +141,16 @@ export async function listEvents(
   return { events: rows.map(toEventView), next_after: next ? formatEventCursor(next) : null };
 }
 
-/** Deletes events older than `days` (with their deliveries), a bounded number at a time. */
+/** Deletes events older than `days` (with their retries) and webhook attempts as old, a bounded number at a time. */
 export async function purgeEvents(pool: Pool, days: number, batch = 5000): Promise<number> {
   let deleted = 0;
+  for (;;) {
+    const { rowCount } = await pool.query(
+      `DELETE FROM webhook_attempts WHERE ctid IN (SELECT ctid FROM webhook_attempts WHERE attempted_at < now() - make_interval(days => $1) LIMIT $2)`,
+      [days, batch],
+    );
+    if ((rowCount ?? 0) < batch) break;
+  }
   for (;;) {
     const { rowCount } = await pool.query(
       `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < now() - make_interval(days => $1) LIMIT $2)`,

@@ -104,7 +104,6 @@ export async function rotateWebhookSecret(pool: Pool, id: string): Promise<Webho
 
 /** One attempt to deliver an event, as GET /webhook-endpoints/{id}/deliveries lists it. */
 export interface WebhookAttemptView {
-  delivery_id: string;
   event_id: string;
   attempt: number;
   status_code: number | null;
@@ -113,7 +112,7 @@ export interface WebhookAttemptView {
   attempted_at: string;
   /** When the next attempt is due; null once delivered or given up. */
   next_retry_at: string | null;
-  /** The delivery's state now: `pending` (retrying), `delivered` or `failed`. */
+  /** The event's delivery to this endpoint now: `pending` (retrying), `delivered` or `failed`. */
   delivery_status: "pending" | "delivered" | "failed";
 }
 
@@ -121,10 +120,12 @@ export interface WebhookAttemptView {
 export async function listWebhookAttempts(pool: Pool, endpointId: string, limit: number): Promise<WebhookAttemptView[]> {
   const { rows } = await pool
     .query<Omit<WebhookAttemptView, "attempted_at" | "next_retry_at"> & { attempted_at: Date; next_retry_at: Date | null }>(
-      `SELECT a.delivery_id, a.event_id, a.attempt, a.status_code, a.error, a.duration_ms, a.attempted_at, a.next_retry_at, d.status AS delivery_status
-         FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+      // No retry row: the first attempt delivered it.
+      `SELECT a.event_id, a.attempt, a.status_code, a.error, a.duration_ms, a.attempted_at, a.next_retry_at,
+              coalesce(d.status, 'delivered') AS delivery_status
+         FROM webhook_attempts a LEFT JOIN webhook_deliveries d ON d.endpoint_id = a.endpoint_id AND d.event_id = a.event_id
         WHERE a.endpoint_id = $1
-        ORDER BY a.attempted_at DESC, a.delivery_id, a.attempt DESC
+        ORDER BY a.attempted_at DESC, a.event_id, a.attempt DESC
         LIMIT $2`,
       [endpointId, limit],
     )
