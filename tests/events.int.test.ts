@@ -295,3 +295,17 @@ it("refuses a bad endpoint with the rule, and writes nothing", async () => {
   }
   expect(await count()).toBe(before);
 });
+
+it("counts attempts by outcome and reports the retry backlog and the oldest undelivered event", async () => {
+  // Summed over both workers: by now the tests above delivered, retried and gave up.
+  const texts = await Promise.all(system.workers.map((w) => w.metrics.registry.metrics()));
+  const sum = (outcome: string) =>
+    texts.reduce((n, t) => n + Number(new RegExp(`^settle_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)`, "m").exec(t)?.[1] ?? 0), 0);
+  expect(sum("delivered")).toBeGreaterThan(0);
+  expect(sum("retrying")).toBeGreaterThanOrEqual(3 + 2);
+  expect(sum("failed")).toBeGreaterThanOrEqual(2);
+  for (const t of texts) {
+    expect(t).toMatch(/^settle_webhook_retry_backlog \d+/m);
+    expect(t).toMatch(/^settle_webhook_oldest_undelivered_seconds [\d.e+-]+/m);
+  }
+});

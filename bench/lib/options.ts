@@ -42,6 +42,7 @@ const Options = z.object({
   "cpu-prof": z.enum(["true", "false"]).default("false"),
   publish: z.enum(["true", "false"]).default("false"),
   webhooks: z.enum(["true", "false"]).default("false"),
+  "webhook-workers": z.coerce.number().int().min(0).max(8).default(0),
   "database-url": z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
   "redis-url": z.string().default("redis://127.0.0.1:6379"),
   out: z.string().default("bench/results"),
@@ -75,6 +76,8 @@ export interface BenchOptions {
   publish: boolean;
   /** Settle runs with one webhook endpoint subscribed to every event, on a receiver in the bench process. */
   webhooks: boolean;
+  /** With --webhooks: worker processes of role webhooks only (the others then settle only); 0: every worker does both. */
+  webhookWorkers: number;
   databaseUrl: string;
   redisUrl: string;
   outDir: string;
@@ -99,7 +102,9 @@ export const USAGE = `Usage: pnpm bench [options]    (every option also reads BE
   --cpu-prof true             write V8 CPU profiles of the API and workers and rank their hot spots
   --publish true              also write bench/charts/*.svg for BENCHMARKS.md
   --webhooks true             Settle runs with one webhook endpoint subscribed to every event (a
-                              receiver in this process answers 204); reports deliveries and their lag
+                              receiver process answers 204); reports deliveries and their lag
+  --webhook-workers <n>       with --webhooks: n more workers of WORKER_ROLES=webhooks, the others
+                              WORKER_ROLES=settle (delivery apart from settlement); 0: all do both
   --settle-timeout <s>        how long to wait for the queue to drain (180)
   --database-url, --redis-url servers to use (127.0.0.1); databases settle_bench* are dropped and recreated`;
 
@@ -183,6 +188,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     cpuProf: o["cpu-prof"] === "true",
     publish: o.publish === "true",
     webhooks: o.webhooks === "true",
+    webhookWorkers: o["webhook-workers"],
     databaseUrl: o["database-url"],
     redisUrl: o["redis-url"],
     outDir: o.out,

@@ -43,7 +43,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     path.join(dirs.logs, runName),
     dirs.cpuProf ? path.join(dirs.cpuProf, runName) : undefined,
   );
-  const all = [procs.api, ...procs.workers];
+  const all = [procs.api, ...procs.workers, ...procs.webhookWorkers];
   // Measured and shown beside Settle's processes, never counted as Settle's CPU.
   const measured = receiver ? [...all, receiver.child] : all;
   const redisStats = redisStatsConnection(opts.redisUrl);

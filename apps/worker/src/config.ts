@@ -16,6 +16,13 @@ const WorkerEnv = z.object({
     .min(24, "keys are kept at least 24 hours (docs/API.md)")
     .max(24 * 365)
     .default(24),
+  // What this worker does: settle (partitions, the sweeper and its housekeeping) and/or webhooks
+  // (delivery), so that delivery can run on machines of its own.
+  WORKER_ROLES: z
+    .string()
+    .transform((v) => [...new Set(v.split(",").map((r) => r.trim()))])
+    .pipe(z.array(z.enum(["settle", "webhooks"], { error: "each role must be settle or webhooks" })).min(1))
+    .default(["settle", "webhooks"]),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   WEBHOOK_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
@@ -52,6 +59,8 @@ export interface WorkerConfig {
   metricsPort: number | undefined;
   /** Idempotency keys older than this are purged by the sweeper. */
   idempotencyTtlHours: number;
+  /** `settle`: partitions, the sweeper and housekeeping; `webhooks`: webhook delivery. */
+  roles: { settle: boolean; webhooks: boolean };
   /** Events (and their deliveries) older than this are purged by the sweeper. */
   eventRetentionDays: number;
   webhooks: {
@@ -83,6 +92,7 @@ export function loadConfig(env: Record<string, string | undefined>): WorkerConfi
     jobLockMs: e.JOB_LOCK_MS,
     metricsPort: e.WORKER_METRICS_PORT,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    roles: { settle: e.WORKER_ROLES.includes("settle"), webhooks: e.WORKER_ROLES.includes("webhooks") },
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
     webhooks: {
       pollMs: e.WEBHOOK_POLL_MS,

@@ -130,10 +130,12 @@ export class SettleWorker {
         logger: this.logger,
       });
     }
-    this.leases.start();
-    this.sweeper.start();
-    this.webhooks.start();
-    this.logger.info({ partitions: this.config.partitions, batchSize: this.config.batchSize }, "worker started");
+    if (this.config.roles.settle) {
+      this.leases.start();
+      this.sweeper.start();
+    }
+    if (this.config.roles.webhooks) this.webhooks.start();
+    this.logger.info({ partitions: this.config.partitions, batchSize: this.config.batchSize, roles: this.config.roles }, "worker started");
   }
 
   private async startConsumer(partition: number): Promise<void> {

@@ -1,6 +1,7 @@
 // The plain-text summary printed at the end of a run.
 import type { CarefulRunResult } from "../careful-run";
 import type { NaiveRunResult } from "../naive-run";
+import type { SettleRunResult } from "../settle-run";
 import { ms, peerNotes, settleCpu, specName, summarise, workerCurves, type BenchResult } from "./model";
 import { targetStatus } from "./targets";
 
@@ -83,7 +84,11 @@ export function textSummary(r: BenchResult): string {
     const wh = run.settle.webhooks;
     if (wh)
       lines.push(
-        `${specName(run.settle)} webhooks: ${wh.delivered} of ${wh.events} events delivered (${wh.deliveries} deliveries), event→delivery ms ${ms(wh.lag)}, all delivered ${wh.caughtUpAfterDrainS} s after the drain; the receiver's own CPU ${run.settle.profile.cpu.find((c) => c.process === "webhook-receiver")?.msPerPayment ?? "-"} ms per payment (not Settle's; same cores)`,
+        `${specName(run.settle)} webhooks: ${wh.delivered} of ${wh.events} events delivered (${wh.deliveries} deliveries), event→delivery ms ${ms(wh.lag)}, all delivered ${wh.caughtUpAfterDrainS} s after the drain; the receiver's own CPU ${cpuOf(run.settle, (p) => p === "webhook-receiver")} ms per payment (not Settle's; same cores)${
+          run.settle.profile.cpu.some((c) => c.process.startsWith("webhook-worker-"))
+            ? `; webhook-only workers ${cpuOf(run.settle, (p) => p.startsWith("webhook-worker-"))} ms per payment (beside the settle figures above)`
+            : ""
+        }`,
       );
   }
   lines.push("");
@@ -131,4 +136,10 @@ export function textSummary(r: BenchResult): string {
   for (const t of r.targets) lines.push(`[${targetStatus(t)}] ${t.target}: ${t.met === null ? t.value.replace(/^not measured in this run: /, "") : t.value}`);
   if (r.errors.length) lines.push("", ...r.errors.map((e) => `error: ${e}`));
   return lines.join("\n");
+}
+
+/** CPU ms per payment of the measured processes whose name passes `which`, or "-". */
+function cpuOf(s: SettleRunResult, which: (process: string) => boolean): number | string {
+  const shares = s.profile.cpu.filter((c) => which(c.process));
+  return shares.length ? Math.round(shares.reduce((n, c) => n + c.msPerPayment, 0) * 1000) / 1000 : "-";
 }

@@ -8,6 +8,8 @@ import type { BenchOptions } from "../options";
 export interface ProcessSet {
   api: Child;
   workers: Child[];
+  /** Workers of role webhooks only (--webhook-workers). */
+  webhookWorkers: Child[];
 }
 
 export async function startSystem(
@@ -42,17 +44,19 @@ export async function startSystem(
   // The per-client rate limit would cap the driver (one client): a benchmark measures capacity.
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}/healthz`, api);
-  const workers = Array.from({ length: workerCount }, (_, i) =>
-    startChild(`worker-${i + 1}`, {
+  const apart = opts.webhooks && opts.webhookWorkers > 0;
+  const worker = (name: string, roles: string | undefined) =>
+    startChild(name, {
       cwd: path.join(ROOT, "apps/worker"),
       script: "src/main.ts",
-      env: common,
-      logFile: path.join(logDir, `worker-${i + 1}.log`),
-      nodeOptions: nodeOptions(`worker-${i + 1}`),
-    }),
-  );
+      env: roles ? { ...common, WORKER_ROLES: roles } : common,
+      logFile: path.join(logDir, `${name}.log`),
+      nodeOptions: nodeOptions(name),
+    });
+  const workers = Array.from({ length: workerCount }, (_, i) => worker(`worker-${i + 1}`, apart ? "settle" : undefined));
+  const webhookWorkers = apart ? Array.from({ length: opts.webhookWorkers }, (_, i) => worker(`webhook-worker-${i + 1}`, "webhooks")) : [];
   await waitForLeases(opts.redisUrl, opts.partitions, prefix, workers);
-  return { procs: { api, workers }, baseUrl };
+  return { procs: { api, workers, webhookWorkers }, baseUrl };
 }
 
 /**
