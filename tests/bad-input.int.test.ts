@@ -1,3 +1,4 @@
+import { waitFor } from "@settle/core/testing";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, newAccount, type ApiClient } from "./support/http";
 
@@ -16,7 +17,7 @@ afterAll(() => system.stop());
 
 async function writes(): Promise<string> {
   const { rows } = await system.db.pool.query(
-    "SELECT (SELECT count(*) FROM accounts) AS a, (SELECT count(*) FROM payments) AS p, (SELECT count(*) FROM journal_entries) AS j, (SELECT count(*) FROM idempotency_keys) AS k",
+    "SELECT (SELECT count(*) FROM accounts) AS a, (SELECT count(*) FROM payments) AS p, (SELECT count(*) FROM journal_entries) AS j, (SELECT count(*) FROM idempotency_keys) AS k, (SELECT count(*) FROM webhook_endpoints) AS w",
   );
   return JSON.stringify(rows[0]);
 }
@@ -150,5 +151,27 @@ describe("characters PostgreSQL cannot store", () => {
     });
     expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([202, 400]);
     expect(batch.body.results[0].payment.payment_description).toBe("fine");
+  });
+});
+
+describe("webhook URLs (WEBHOOK_ALLOW_INSECURE unset: https to public addresses only)", () => {
+  // A payment accepted above may still be settling: its journal entries are not this section's writes.
+  beforeAll(() =>
+    waitFor(async () => (await system.db.pool.query("SELECT 1 FROM payments WHERE status = 'pending' LIMIT 1")).rowCount === 0, {
+      timeoutMs: 15_000,
+      what: "earlier payments to settle",
+    }),
+  );
+  it.each([
+    ["plain http", "http://example.com/hooks", "must use https"],
+    ["a loopback address", "https://127.0.0.1/hooks", "must not point to a private, loopback or reserved address"],
+    ["a private address", "https://10.1.2.3/hooks", "must not point to a private, loopback or reserved address"],
+    ["a link-local address (cloud metadata)", "https://169.254.169.254/latest/meta-data", "must not point to a private, loopback or reserved address"],
+    ["an IPv6 loopback", "https://[::1]/hooks", "must not point to a private, loopback or reserved address"],
+    ["localhost", "https://localhost/hooks", "must not point to localhost"],
+    ["credentials in the URL", "https://user:pw@example.com/hooks", "must not contain a username or password"],
+  ])("refuses %s", async (_what, url, message) => {
+    const error = await expectError("POST", "/api/v1/webhook-endpoints", { url, events: ["*"] }, 400, "invalid_request");
+    expect(error.details).toEqual([{ path: "url", message }]);
   });
 });
