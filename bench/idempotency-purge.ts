@@ -47,8 +47,8 @@ async function main(): Promise<void> {
     // Expired keys spread over the day before the cutoff, fresh ones over the TTL; ORDER BY random()
     // scatters both over the heap, so finding the expired ones takes the index, not a lucky scan.
     await pool.query(
-      `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response, created_at)
-       SELECT 'bench' || (i % 100), 'key-' || i, 'deposit', md5(i::text) || md5(i::text), 202,
+      `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, response, created_at)
+       SELECT 'bench' || (i % 100), 'key-' || i, 'deposit', md5(i::text) || md5(i::text),
               jsonb_build_object('id', gen_random_uuid(), 'type', 'deposit', 'status', 'pending', 'amount', '10.00', 'currency', 'USD'),
               CASE WHEN i <= $1::int THEN now() - make_interval(hours => $3::int) - random() * interval '24 hours'
                    ELSE now() - make_interval(hours => $3::int) + interval '1 hour' + random() * make_interval(hours => $3::int - 2) END
@@ -73,8 +73,8 @@ async function main(): Promise<void> {
         inserts.push(
           pool
             .query(
-              `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response)
-               SELECT 'writer', 'w-' || $1::int || '-' || i, 'deposit', repeat('0', 64), 202, '{}' FROM generate_series(1, $2::int) AS i`,
+              `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, response)
+               SELECT 'writer', 'w-' || $1::int || '-' || i, 'deposit', repeat('0', 64), '{}' FROM generate_series(1, $2::int) AS i`,
               [tick, perTick],
             )
             .then(() => {

@@ -2,7 +2,7 @@
 // own transaction; GET /events pages through them in order; webhook endpoints receive the types
 // they subscribe to, signed, retried with backoff until delivered, and nothing once disabled or
 // deleted. A real HTTP receiver on 127.0.0.1 stands for the client.
-import { verifyWebhookSignature } from "@settle/core";
+import { purgeEvents, verifyWebhookSignature } from "@settle/core";
 import { waitFor } from "@settle/core/testing";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
 import { client, newAccount, settled, type ApiClient } from "./support/http";
@@ -308,4 +308,27 @@ it("counts attempts by outcome and reports the retry backlog and the oldest unde
     expect(t).toMatch(/^settle_webhook_retry_backlog \d+/m);
     expect(t).toMatch(/^settle_webhook_oldest_undelivered_seconds [\d.e+-]+/m);
   }
+});
+
+it("purges events past their retention, with their retries and attempts, and keeps the rest", async () => {
+  const pool = system.db.pool;
+  const count = async (table: string) => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
+  const [events, retries, attempts] = [await count("events"), await count("webhook_deliveries"), await count("webhook_attempts")];
+  // The oldest half of the feed, as if written 31 days ago, with everything attached to it.
+  const { rows: old } = await pool.query<{ id: string }>(
+    `UPDATE events SET created_at = now() - interval '31 days'
+      WHERE id IN (SELECT id FROM events ORDER BY xid, seq LIMIT (SELECT count(*) / 2 FROM events)) RETURNING id`,
+  );
+  const oldIds = old.map((r) => r.id);
+  await pool.query("UPDATE webhook_attempts SET attempted_at = now() - interval '31 days' WHERE event_id = ANY($1::uuid[])", [oldIds]);
+  const oldRetries = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n);
+  const oldAttempts = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n);
+
+  expect(await purgeEvents(pool, 30, 7)).toBe(oldIds.length);
+  expect(await count("events")).toBe(events - oldIds.length);
+  expect(await count("webhook_deliveries")).toBe(retries - oldRetries);
+  expect(await count("webhook_attempts")).toBe(attempts - oldAttempts);
+  // What is left is the newer half, still in order for the feed.
+  expect((await allEvents("", 500)).some((e) => oldIds.includes(e.id))).toBe(false);
+  expect(await purgeEvents(pool, 30)).toBe(0);
 });

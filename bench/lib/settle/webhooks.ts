@@ -2,6 +2,7 @@
 // (webhook-receiver-main.ts). It answers 204 and notes when each event first arrived, for the
 // delivery lag; its CPU is measured and shown apart from Settle's, but it runs on the same cores.
 import path from "node:path";
+import { createSettleClient } from "@settle/client";
 import type { Pool } from "@settle/core";
 import { freePort, ROOT, startChild, stopChild, waitForHttp, type Child } from "../children";
 import { percentiles, round } from "../stats";
@@ -29,14 +30,9 @@ export class BenchWebhookReceiver {
     return `http://127.0.0.1:${this.port}/webhooks`;
   }
 
-  /** Subscribes the receiver to every event of the system at `baseUrl`. */
+  /** Subscribes the receiver to every event of the system at `baseUrl` (a set-up call: the typed client). */
   async subscribe(baseUrl: string): Promise<void> {
-    const res = await fetch(`${baseUrl}/api/v1/webhook-endpoints`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ url: this.url, events: ["*"], description: "bench receiver" }),
-    });
-    if (res.status !== 201) throw new Error(`could not create the bench's webhook endpoint: ${res.status} ${await res.text()}`);
+    await createSettleClient({ baseUrl }).createWebhookEndpoint({ url: this.url, events: ["*"], description: "bench receiver" });
   }
 
   private async stats(): Promise<{ deliveries: number; firstSeen: Record<string, number> }> {

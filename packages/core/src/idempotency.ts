@@ -8,15 +8,20 @@ import { IDEMPOTENCY_KEY_PATTERN } from "./schemas";
 export interface IdempotencyKey {
   /** The client the key belongs to (its API key); keys of different clients never meet. */
   scope: string;
-  /** The endpoint of the request (`account`, `transfer`, `deposit`, `withdrawal`): a key used on one is refused on the others. */
+  /** The endpoint of the request (`account`, `transfer`, `deposit`, `withdrawal`, `webhook-endpoint`): a key used on one is refused on the others. */
   endpoint: string;
   key: string;
   requestHash: string;
 }
 
-export interface StoredResponse<B = unknown> {
-  status: number;
+/**
+ * What an idempotent request produced: its body, stored with its key and replayed to a repeat.
+ * The HTTP status is not the domain's: the API answers each endpoint's own.
+ */
+export interface IdempotentResult<B> {
   body: B;
+  /** The body is the stored one of an earlier request with the same key. */
+  replayed: boolean;
 }
 
 /** Validates an Idempotency-Key header value (1..255 printable ASCII characters). */
@@ -55,6 +60,7 @@ const ENDPOINT_ROUTES: Record<string, string> = {
   transfer: "POST /api/v1/payments",
   deposit: "POST /api/v1/deposits",
   withdrawal: "POST /api/v1/withdrawals",
+  "webhook-endpoint": "POST /api/v1/webhook-endpoints",
 };
 
 /**
@@ -74,13 +80,13 @@ export function idempotencyConflict(stored: { endpoint: string; requestHash: str
 // used on several endpoints under the old scope '<scope>:<endpoint>' (all but the oldest): the
 // look-up probes that one too, preferring the row of this endpoint, so their retries still replay.
 const FIND_KEY = `
-  SELECT endpoint, request_hash, status_code, response FROM idempotency_keys
+  SELECT endpoint, request_hash, response FROM idempotency_keys
    WHERE key = $2 AND scope IN ($1::text, $1::text || ':' || $3::text)
    ORDER BY endpoint = $3::text DESC LIMIT 1`;
 // ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit or roll back,
 // so of many concurrent requests with one key exactly one stores its response.
 const STORE_KEY = `
-  INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5, $6)
+  INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, response) VALUES ($1, $2, $3, $4, $5)
   ON CONFLICT (scope, key) DO NOTHING RETURNING key`;
 
 class KeyTaken extends Error {}
@@ -89,36 +95,31 @@ class KeyTaken extends Error {}
 interface StoredRow<B> {
   endpoint: string;
   request_hash: string;
-  status_code: number;
   response: B;
 }
 
-function replay<B>(row: StoredRow<B>, key: IdempotencyKey): StoredResponse<B> & { replayed: true } {
+function replay<B>(row: StoredRow<B>, key: IdempotencyKey): IdempotentResult<B> {
   const conflict = idempotencyConflict({ endpoint: row.endpoint, requestHash: row.request_hash }, key);
   if (conflict) throw conflict;
-  return { status: row.status_code, body: row.response, replayed: true };
+  return { body: row.response, replayed: true };
 }
 
 /**
- * Runs `work` once per idempotency key: its writes and the stored response commit in one
- * transaction. A repeated key with the same request gets the stored response and creates
- * nothing; on another endpoint or with a different body, 409 `idempotency_conflict`. Without a
- * key, `work` just runs.
+ * Runs `work` once per idempotency key: its writes and the stored body commit in one
+ * transaction. A repeated key with the same request gets the stored body and creates nothing;
+ * on another endpoint or with a different body, 409 `idempotency_conflict`. Without a key,
+ * `work` just runs.
  */
-export async function runIdempotent<B>(
-  pool: Pool,
-  key: IdempotencyKey | undefined,
-  work: (db: Pool | PoolClient) => Promise<StoredResponse<B>>,
-): Promise<StoredResponse<B> & { replayed: boolean }> {
-  if (!key) return { ...(await work(pool)), replayed: false };
+export async function runIdempotent<B>(pool: Pool, key: IdempotencyKey | undefined, work: (db: Pool | PoolClient) => Promise<B>): Promise<IdempotentResult<B>> {
+  if (!key) return { body: await work(pool), replayed: false };
   const { rows: existing } = await pool.query<StoredRow<B>>(FIND_KEY, [key.scope, key.key, key.endpoint]).catch(asUnavailable);
   if (existing[0]) return replay(existing[0], key);
   try {
     return await withTransaction(pool, async (client) => {
-      const response = await work(client);
-      const { rows } = await client.query(STORE_KEY, [key.scope, key.key, key.endpoint, key.requestHash, response.status, JSON.stringify(response.body)]);
+      const body = await work(client);
+      const { rows } = await client.query(STORE_KEY, [key.scope, key.key, key.endpoint, key.requestHash, JSON.stringify(body)]);
       if (!rows[0]) throw new KeyTaken();
-      return { ...response, replayed: false };
+      return { body, replayed: false };
     });
   } catch (error) {
     if (!(error instanceof KeyTaken)) return asUnavailable(error);
@@ -160,23 +161,22 @@ export async function findIdempotencyKeys<B>(pool: Pool, keys: IdempotencyKey[])
 }
 
 /**
- * Stores several keys' responses inside the caller's transaction. False when another request
+ * Stores several keys' bodies inside the caller's transaction. False when another request
  * holds one of them (the caller rolls back and replays it): ON CONFLICT DO NOTHING waits for a
  * concurrent holder to commit, as in `runIdempotent`.
  */
-export async function storeIdempotencyKeys(client: PoolClient, entries: { key: IdempotencyKey; response: StoredResponse }[]): Promise<boolean> {
+export async function storeIdempotencyKeys(client: PoolClient, entries: { key: IdempotencyKey; body: unknown }[]): Promise<boolean> {
   if (entries.length === 0) return true;
   const { rowCount } = await client.query(
-    `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, status_code, response)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[])
+    `INSERT INTO idempotency_keys (scope, key, endpoint, request_hash, response)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
      ON CONFLICT (scope, key) DO NOTHING`,
     [
       entries.map((e) => e.key.scope),
       entries.map((e) => e.key.key),
       entries.map((e) => e.key.endpoint),
       entries.map((e) => e.key.requestHash),
-      entries.map((e) => e.response.status),
-      entries.map((e) => JSON.stringify(e.response.body)),
+      entries.map((e) => JSON.stringify(e.body)),
     ],
   );
   return rowCount === entries.length;

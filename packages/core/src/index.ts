@@ -57,7 +57,7 @@ export {
   findIdempotencyKeys,
   storeIdempotencyKeys,
   type IdempotencyKey,
-  type StoredResponse,
+  type IdempotentResult,
 } from "./idempotency";
 export { findStalePartitions, purgeIdempotencyKeys, type PurgeResult } from "./housekeeping";
 export { checkReadiness, isRedisOutOfMemory, type Readiness, type ReadinessServices } from "./readiness";

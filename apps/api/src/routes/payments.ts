@@ -14,6 +14,7 @@ import {
   type BatchItemResult,
   type DisputeKind,
   type IdempotencyKey,
+  type IdempotentResult,
   type PaymentRequest,
   type PaymentView,
 } from "@settle/core";
@@ -71,9 +72,10 @@ function batchResultBody(result: BatchItemResult) {
   return { status: 202, payment: result.accepted, ...(result.replayed ? { replayed: true } : {}) };
 }
 
-export function sendAccepted(res: Response, response: { status: number; body: PaymentView; replayed: boolean }): void {
+/** 202 with the payment as accepted (a replay: as first accepted), and where to poll it. */
+function sendAccepted(res: Response, response: IdempotentResult<PaymentView>): void {
   if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
-  res.status(response.status).location(`/api/v1/payments/${response.body.id}`).json(response.body);
+  res.status(202).location(`/api/v1/payments/${response.body.id}`).json(response.body);
 }
 
 /** Whether a long poll has anything left to wait for. */

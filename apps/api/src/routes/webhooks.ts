@@ -33,12 +33,11 @@ export const createEndpoint: RouteHandler = async (req, res, { deps }) => {
     const message = url.reason.replace(/^url: /, "");
     throw new DomainError("invalid_request", `url: ${message}`, [{ path: "url", message }]);
   }
-  const response = await runIdempotent(deps.pool, idempotencyOf(req, "webhook-endpoint"), async (db) => ({
-    status: 201,
-    body: await createWebhookEndpoint(db, { url: url.url.href, events: body.events, description: body.description ?? null }),
-  }));
+  const response = await runIdempotent(deps.pool, idempotencyOf(req, "webhook-endpoint"), (db) =>
+    createWebhookEndpoint(db, { url: url.url.href, events: body.events, description: body.description ?? null }),
+  );
   if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
-  res.status(response.status).location(`/api/v1/webhook-endpoints/${response.body.id}`).json(response.body);
+  res.status(201).location(`/api/v1/webhook-endpoints/${response.body.id}`).json(response.body);
 };
 
 export const listEndpoints: RouteHandler = async (req, res, { deps }) => {

@@ -840,11 +840,6 @@ export interface components {
              * Format: uuid
              * @description A UUID in canonical form
              */
-            delivery_id: string;
-            /**
-             * Format: uuid
-             * @description A UUID in canonical form
-             */
             event_id: string;
             attempt: number;
             status_code: number | null;
@@ -4839,7 +4834,6 @@ export interface operations {
                      * @example {
                      *       "attempts": [
                      *         {
-                     *           "delivery_id": "0193a0f4-0000-7abc-8def-00000000d001",
                      *           "event_id": "0193a0f4-0000-7abc-8def-00000000e7e1",
                      *           "attempt": 1,
                      *           "status_code": 500,

@@ -68,7 +68,7 @@ export async function acceptPaymentBatch(deps: AcceptDeps, items: BatchItem[], c
         );
         const keys = toInsert.flatMap((i) => {
           const row = rows.get(i.payment.id);
-          return i.key && row ? [{ key: i.key, response: { status: 202, body: row } }] : [];
+          return i.key && row ? [{ key: i.key, body: row }] : [];
         });
         // Another request took one of these keys since the look-up: roll back, look again, replay it.
         if (!(await storeIdempotencyKeys(client, keys))) throw new KeyRace();

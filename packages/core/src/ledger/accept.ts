@@ -6,7 +6,7 @@ import { partitionFor } from "../partition";
 import type { PartitionWaker } from "../queue/partition-waker";
 import type { PaymentType } from "./payments";
 import { insertPayment, type PaymentView } from "./ledger-repository";
-import { runIdempotent, type IdempotencyKey, type StoredResponse } from "../idempotency";
+import { runIdempotent, type IdempotencyKey, type IdempotentResult } from "../idempotency";
 
 export interface AcceptDeps {
   pool: Pool;
@@ -42,13 +42,13 @@ export async function acceptPayment(
   deps: AcceptDeps,
   request: PaymentRequest,
   context: { requestId?: string; idempotency?: IdempotencyKey } = {},
-): Promise<StoredResponse<PaymentView> & { replayed: boolean }> {
+): Promise<IdempotentResult<PaymentView>> {
   const partition = partitionFor(debitAccountOf(request), deps.partitions);
   const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, async (db) => {
     const row = { id: uuidv7(), partition, ...request, requestId: context.requestId ?? null };
     // A keyed request inserts inside its idempotency transaction; the others may share a commit.
     const payment = deps.batcher && !context.idempotency ? await deps.batcher.insert(row) : await insertPayment(db, row);
-    return { status: 202, body: payment };
+    return payment;
   });
   if (!response.replayed) await deps.waker.wake(partition);
   return response;
