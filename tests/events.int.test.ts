@@ -321,8 +321,12 @@ it("purges events past their retention, with their retries and attempts, and kee
   );
   const oldIds = old.map((r) => r.id);
   await pool.query("UPDATE webhook_attempts SET attempted_at = now() - interval '31 days' WHERE event_id = ANY($1::uuid[])", [oldIds]);
-  const oldRetries = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n);
-  const oldAttempts = Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n);
+  const oldRetries = Number(
+    (await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n,
+  );
+  const oldAttempts = Number(
+    (await pool.query<{ n: string }>("SELECT count(*) AS n FROM webhook_attempts WHERE event_id = ANY($1::uuid[])", [oldIds])).rows[0]!.n,
+  );
 
   expect(await purgeEvents(pool, 30, 7)).toBe(oldIds.length);
   expect(await count("events")).toBe(events - oldIds.length);

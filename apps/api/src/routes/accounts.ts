@@ -19,7 +19,9 @@ import type { RouteHandler } from "./router";
 
 export const create: RouteHandler = async (req, res, { deps }) => {
   const body = parseOr400(schemas.CreateAccountRequest, req.body);
-  const response = await runIdempotent(deps.pool, idempotencyOf(req, "account"), (db) => createAccount(db, { id: body.id ?? uuidv7(), currency: body.currency }));
+  const response = await runIdempotent(deps.pool, idempotencyOf(req, "account"), (db) =>
+    createAccount(db, { id: body.id ?? uuidv7(), currency: body.currency }),
+  );
   if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
   res.status(201).location(`/api/v1/accounts/${response.body.id}`).json(response.body);
 };
