@@ -7,8 +7,10 @@ export interface HttpReply {
 }
 
 /**
- * A lean keep-alive JSON client on node:http: the load driver shares two cores with the system
- * under test, so it avoids fetch's per-request overhead.
+ * A lean keep-alive JSON client on node:http for the measured load: the load driver shares two
+ * cores with the system under test, and this client costs about 30 µs of CPU per request where
+ * @settle/client (openapi-fetch over fetch) costs about 300 (bench/client-cost.ts, BENCHMARKS.md
+ * "The load driver's client"). Set-up calls use @settle/client.
  */
 export class HttpClient {
   private readonly agent: http.Agent;
