@@ -63,6 +63,34 @@ export async function waitForHttp(url: string, child: Child, timeoutMs = 30_000)
   await waitUntilReady(child, async () => (await fetch(url)).status === 200, { timeoutMs, intervalMs: 200, what: url });
 }
 
+/** The pids a process started that still run (its threads' children), from /proc. */
+function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * procStats of a process and every process under it, summed: the API under API_PROCESSES is a
+ * primary and its children, and tsx's esbuild service is part of whichever process started it.
+ */
+export function treeStats(pid: number): { cpuS: number; rssMiB: number } | null {
+  const own = procStats(pid);
+  if (!own) return null;
+  for (const child of childPids(pid)) {
+    const s = treeStats(child);
+    if (s) {
+      own.cpuS += s.cpuS;
+      own.rssMiB += s.rssMiB;
+    }
+  }
+  return own;
+}
+
 /** CPU seconds (user + system) and resident memory of a process, from /proc. */
 export function procStats(pid: number): { cpuS: number; rssMiB: number } | null {
   try {

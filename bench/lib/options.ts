@@ -43,6 +43,7 @@ const Options = z.object({
   publish: z.enum(["true", "false"]).default("false"),
   webhooks: z.enum(["true", "false"]).default("false"),
   "webhook-workers": z.coerce.number().int().min(0).max(8).default(0),
+  "api-processes": z.coerce.number().int().min(1).max(16).default(1),
   "database-url": z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
   "redis-url": z.string().default("redis://127.0.0.1:6379"),
   out: z.string().default("bench/results"),
@@ -78,6 +79,8 @@ export interface BenchOptions {
   webhooks: boolean;
   /** With --webhooks: worker processes of role webhooks only (the others then settle only); 0: every worker does both. */
   webhookWorkers: number;
+  /** API_PROCESSES of Settle's API. */
+  apiProcesses: number;
   databaseUrl: string;
   redisUrl: string;
   outDir: string;
@@ -103,6 +106,7 @@ export const USAGE = `Usage: pnpm bench [options]    (every option also reads BE
   --publish true              also write bench/charts/*.svg for BENCHMARKS.md
   --webhooks true             Settle runs with one webhook endpoint subscribed to every event (a
                               receiver process answers 204); reports deliveries and their lag
+  --api-processes <n>         API_PROCESSES: the API as n processes sharing its port (1)
   --webhook-workers <n>       with --webhooks: n more workers of WORKER_ROLES=webhooks, the others
                               WORKER_ROLES=settle (delivery apart from settlement); 0: all do both
   --settle-timeout <s>        how long to wait for the queue to drain (180)
@@ -189,6 +193,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     publish: o.publish === "true",
     webhooks: o.webhooks === "true",
     webhookWorkers: o["webhook-workers"],
+    apiProcesses: o["api-processes"],
     databaseUrl: o["database-url"],
     redisUrl: o["redis-url"],
     outDir: o.out,

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { parseEnv, sharedEnv } from "@settle/core";
 
@@ -34,6 +35,8 @@ const ApiEnv = z
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
+    // API processes sharing the port under node:cluster; 0: one per core.
+    API_PROCESSES: z.coerce.number().int().min(0).max(64).default(1),
   })
   .superRefine((env, ctx) => {
     // An API that anyone who reaches it can use is a development convenience, never a default.
@@ -78,6 +81,8 @@ export interface ApiConfig {
   rateLimit: { perSecond: number; burst: number };
   /** Webhook URLs may be plain http, or private and loopback addresses (tests, local development). */
   webhookAllowInsecure: boolean;
+  /** API processes sharing the port (node:cluster), API_PROCESSES with 0 resolved to the core count. */
+  processes: number;
 }
 
 /** Parses the API's environment once; a malformed variable throws an error naming it. */
@@ -101,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
     lingerMs: e.SETTLE_LINGER_MS,
     webhookAllowInsecure: e.WEBHOOK_ALLOW_INSECURE === "true",
+    processes: e.API_PROCESSES === 0 ? availableParallelism() : e.API_PROCESSES,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     admin: e.ADMIN_USER && e.ADMIN_PASSWORD ? { user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY === "true" } : undefined,
   };

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRedis, PartitionQueues, type Pool } from "@settle/core";
-import { procStats, type Child } from "../children";
+import { procStats, treeStats, type Child } from "../children";
 import type { LoadResult } from "../load";
 import type { BenchOptions } from "../options";
 import { percentiles, round } from "../stats";
@@ -40,13 +40,13 @@ export async function startMeasuring(pool: Pool, dbName: string, redisUrl: strin
   const statsBefore = await pool.query<PgCounters>(PG_COUNTERS, [dbName]);
   const rPid = await redisPid(redisUrl);
   const cpuStart = new Map<string, number>();
-  for (const c of all) cpuStart.set(c.name, procStats(c.pid)?.cpuS ?? 0);
+  for (const c of all) cpuStart.set(c.name, treeStats(c.pid)?.cpuS ?? 0);
   const backendsStart = await backendCpu(pool, dbName);
   const redisStart = rPid ? (procStats(rPid)?.cpuS ?? 0) : 0;
   const driverStart = process.cpuUsage();
-  const rss = new Map<string, number[]>(all.map((c) => [c.name, [procStats(c.pid)?.rssMiB ?? 0]]));
+  const rss = new Map<string, number[]>(all.map((c) => [c.name, [treeStats(c.pid)?.rssMiB ?? 0]]));
   const rssTimer = setInterval(() => {
-    for (const c of all) rss.get(c.name)!.push(procStats(c.pid)?.rssMiB ?? 0);
+    for (const c of all) rss.get(c.name)!.push(treeStats(c.pid)?.rssMiB ?? 0);
   }, 1000);
 
   return {
@@ -54,7 +54,7 @@ export async function startMeasuring(pool: Pool, dbName: string, redisUrl: strin
     async finish() {
       const driverCpu = process.cpuUsage(driverStart);
       const cpu: { process: string; cpuS: number }[] = [];
-      for (const c of all) cpu.push({ process: c.name, cpuS: (procStats(c.pid)?.cpuS ?? 0) - (cpuStart.get(c.name) ?? 0) });
+      for (const c of all) cpu.push({ process: c.name, cpuS: (treeStats(c.pid)?.cpuS ?? 0) - (cpuStart.get(c.name) ?? 0) });
       const backendsEnd = await backendCpu(pool, dbName);
       const pgByApp = new Map<string, number>();
       for (const [pid, end] of backendsEnd) {
@@ -65,7 +65,7 @@ export async function startMeasuring(pool: Pool, dbName: string, redisUrl: strin
       if (rPid) cpu.push({ process: "redis-server (shared with other users)", cpuS: (procStats(rPid)?.cpuS ?? 0) - redisStart });
       cpu.push({ process: "bench driver", cpuS: (driverCpu.user + driverCpu.system) / 1e6 });
       clearInterval(rssTimer);
-      for (const c of all) rss.get(c.name)!.push(procStats(c.pid)?.rssMiB ?? 0);
+      for (const c of all) rss.get(c.name)!.push(treeStats(c.pid)?.rssMiB ?? 0);
       const statsAfter = await pool.query<PgCounters>(PG_COUNTERS, [dbName]);
       return { cpu, rss, pgBefore: statsBefore.rows[0]!, pgAfter: statsAfter.rows[0]! };
     },

@@ -37,7 +37,7 @@ export async function startSystem(
   const api = startChild("api", {
     cwd: path.join(ROOT, "apps/api"),
     script: "src/main.ts",
-    env: { ...common, PORT: String(port), HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "0" },
+    env: { ...common, PORT: String(port), HOST: "127.0.0.1", RATE_LIMIT_PER_SECOND: "0", API_PROCESSES: String(opts.apiProcesses) },
     logFile: path.join(logDir, "api.log"),
     nodeOptions: nodeOptions("api"),
   });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { clusterMetricsSource } from "../api-cluster";
 import { registerPoolGauge, withTimeout, type Logger, type PartitionQueues, type Pool } from "@settle/core";
 import { findRoute, UNDOCUMENTED_PREFIXES } from "./openapi-routes";
 import { QUEUE_STATES, QueueDepthSampler } from "./queue-depth";
@@ -179,8 +180,11 @@ export class ApiMetrics {
     next();
   };
 
-  /** The Prometheus text of this registry. */
+  /** In an API process of a cluster (API_PROCESSES > 1): the whole API's metrics, summed by the primary. */
+  private readonly clusterMetrics = clusterMetricsSource(this.registry);
+
+  /** The Prometheus text of this registry, or of every API process's under a cluster. */
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return { contentType: this.registry.contentType, body: await (this.clusterMetrics ?? (() => this.registry.metrics()))() };
   }
 }

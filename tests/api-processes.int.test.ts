@@ -1,0 +1,98 @@
+// API_PROCESSES=2: the API as two processes under node:cluster, sharing one port. Requests are
+// spread over both; GET /metrics, answered by either, reports the whole API; a process killed -9
+// is replaced while the other goes on answering; a long poll is answered whichever process holds
+// it; SIGTERM to the primary stops both gracefully.
+import { execFileSync } from "node:child_process";
+import http from "node:http";
+import { waitFor } from "@settle/core/testing";
+import { ProcessCluster, type SettleProcess } from "./support/processes";
+
+jest.setTimeout(120_000);
+
+let cluster: ProcessCluster;
+let api: SettleProcess;
+
+afterAll(() => cluster?.destroy());
+
+/** The primary's children that run the API (not, say, the esbuild service tsx may start). */
+function children(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid), "-f", "src/main[.]ts"])
+      .toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** One request on a connection of its own (the cluster hands each connection to one process). */
+function request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      `${cluster.apiUrl}${path}`,
+      { method, agent: false, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: res.headers["content-type"]?.includes("json") ? JSON.parse(text) : text }));
+      },
+    );
+    req.on("error", reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path}: no answer in 5 s`)));
+    req.end(payload);
+  });
+}
+
+const counter = (metrics: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)`, "m").exec(metrics)?.[1] ?? 0);
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.create({ label: "api-processes", env: { API_PROCESSES: "2" } });
+  [api] = await Promise.all([cluster.startApi(), cluster.startWorkers(1)]);
+  await waitFor(() => children(api.pid).length === 2, {
+    timeoutMs: 30_000,
+    what: `two API processes (children of ${api.pid}: ${children(api.pid).join(", ")})`,
+  });
+});
+
+it("spreads requests over both processes and reports the whole API in /metrics", async () => {
+  const account = (await request("POST", "/api/v1/accounts", {})).body.id as string;
+  const before = counter((await request("GET", "/metrics")).body, "settle_payments_accepted_total", 'type="deposit"');
+  for (let i = 0; i < 20; i++) expect((await request("POST", "/api/v1/deposits", { account_id: account, amount: "1.00" })).status).toBe(202);
+  // Each process counts its own; whichever answers /metrics reports the sum of both, every time.
+  for (let i = 0; i < 4; i++) {
+    const metrics = (await request("GET", "/metrics")).body as string;
+    expect(counter(metrics, "settle_payments_accepted_total", 'type="deposit"') - before).toBe(20);
+  }
+  // Both served: each process's own request log names its pid.
+  const pids = new Set([...api.log().matchAll(/"pid":(\d+)[^\n]*"msg":"request completed"/g)].map((m) => Number(m[1])));
+  expect([...pids].sort()).toEqual(children(api.pid).sort());
+});
+
+it("answers a long poll from whichever process holds it", async () => {
+  const account = (await request("POST", "/api/v1/accounts", {})).body.id as string;
+  const deposit = (await request("POST", "/api/v1/deposits", { account_id: account, amount: "5.00" })).body.id as string;
+  const polled = await request("GET", `/api/v1/payments/${deposit}?wait=10`);
+  expect(polled.body).toMatchObject({ id: deposit, status: "completed" });
+});
+
+it("replaces a process killed -9 while the other goes on answering", async () => {
+  const [victim, survivor] = children(api.pid);
+  process.kill(victim!, "SIGKILL");
+  // Once the primary has reaped it, every connection goes to a live process.
+  await waitFor(() => !children(api.pid).includes(victim!), { timeoutMs: 5000, intervalMs: 10, what: "the primary to notice" });
+  for (let i = 0; i < 10; i++) expect((await request("GET", "/healthz")).status).toBe(200);
+  await waitFor(() => children(api.pid).length === 2, { timeoutMs: 15_000, what: "a replacement process" });
+  expect(children(api.pid)).toContain(survivor);
+  await waitFor(async () => (await request("GET", "/readyz")).status === 200, { timeoutMs: 15_000, what: "/readyz" });
+});
+
+it("stops both processes gracefully on SIGTERM to the primary", async () => {
+  const before = children(api.pid);
+  const exit = await api.terminate();
+  expect(exit).toMatchObject({ code: 0 });
+  for (const pid of before) expect(() => process.kill(pid, 0)).toThrow();
+});
