@@ -112,7 +112,7 @@ export function htmlReport(r: BenchResult, options: { benchmarksHref?: string } 
             )}`
           : ""
       }
-      <p>PostgreSQL: ${s.profile.pg.commits} commits (${s.profile.pg.commitsPerPayment} per payment), ${s.profile.pg.tuplesInsertedPerPayment} rows inserted and ${s.profile.pg.tuplesUpdatedPerPayment} updated per payment, ${s.profile.pg.rollbacks} rollbacks.
+      <p>PostgreSQL: ${s.profile.pg.commits} commits (${s.profile.pg.commitsPerPayment} per payment), ${s.profile.pg.tuplesInsertedPerPayment} rows inserted and ${s.profile.pg.tuplesUpdatedPerPayment} updated per payment, ${s.profile.pg.walBytesPerPayment ?? "-"} WAL bytes per payment, ${s.profile.pg.rollbacks} rollbacks.
       BullMQ (last ${s.profile.jobs.sampled} jobs kept): ${s.profile.jobs.payingJobs} settled something (${s.profile.jobs.paymentsPerPayingJob} payments each), ${s.profile.jobs.emptyJobs} found nothing left; queue wait ${ms(s.profile.jobs.queueWait)} ms; processing ${ms(s.profile.jobs.processing)} ms.</p>
       <h3>Memory (RSS MiB; ${s.redisKeys} Redis keys left under the run's prefix after the drain)</h3>${table(
         ["process", "start", "end", "max"],

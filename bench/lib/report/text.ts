@@ -69,7 +69,8 @@ export function textSummary(r: BenchResult): string {
   for (const run of r.runs) {
     const c = settleCpu(run.settle);
     lines.push(
-      `${specName(run.settle)} Settle CPU per payment: ${c.total} ms (API ${c.api}, workers ${c.workers}, their PostgreSQL backends ${c.postgres}, Redis ${c.redis})`,
+      `${specName(run.settle)} Settle CPU per payment: ${c.total} ms (API ${c.api}, workers ${c.workers}, their PostgreSQL backends ${c.postgres}, Redis ${c.redis}); ` +
+        `PostgreSQL per payment: ${run.settle.profile.pg.commitsPerPayment} commits, ${run.settle.profile.pg.walBytesPerPayment ?? "-"} WAL bytes`,
     );
   }
   lines.push("");

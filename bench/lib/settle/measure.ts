@@ -28,7 +28,9 @@ export interface Measurement {
   finish(): Promise<ProcessUsage>;
 }
 
-const PG_COUNTERS = "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated FROM pg_stat_database WHERE datname = $1";
+// wal_bytes is the server's (pg_stat_wal): the bench is the only writer while it runs.
+const PG_COUNTERS = `SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, (SELECT wal_bytes FROM pg_stat_wal) AS wal_bytes
+                       FROM pg_stat_database WHERE datname = $1`;
 
 /** Snapshots every meter just before the load, and samples RSS every second from then on. */
 export async function startMeasuring(pool: Pool, dbName: string, redisUrl: string, all: Child[]): Promise<Measurement> {
@@ -164,6 +166,7 @@ export function settleProfile(usage: ProcessUsage, settled: number, redis: Settl
       commitsPerPayment: settled ? round(commits / settled, 2) : 0,
       tuplesInsertedPerPayment: settled ? round((Number(a.tup_inserted) - Number(bf.tup_inserted)) / settled, 2) : 0,
       tuplesUpdatedPerPayment: settled ? round((Number(a.tup_updated) - Number(bf.tup_updated)) / settled, 2) : 0,
+      walBytesPerPayment: settled ? Math.round((Number(a.wal_bytes) - Number(bf.wal_bytes)) / settled) : 0,
     },
     jobs,
   };

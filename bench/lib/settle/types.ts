@@ -65,6 +65,14 @@ export interface SettleProfile {
   settleCpuMsPerPayment: { api: number; workers: number; postgres: number; redis: number; total: number };
   /** Redis commands in the window from the load's start to the drain's end. */
   redis?: RedisCommandStats;
-  pg: { commits: number; rollbacks: number; commitsPerPayment: number; tuplesInsertedPerPayment: number; tuplesUpdatedPerPayment: number };
+  pg: {
+    commits: number;
+    rollbacks: number;
+    commitsPerPayment: number;
+    tuplesInsertedPerPayment: number;
+    tuplesUpdatedPerPayment: number;
+    /** Write-ahead log per payment (the server's, measured over the run); absent in runs from before it was measured. */
+    walBytesPerPayment?: number;
+  };
   jobs: { sampled: number; payingJobs: number; paymentsPerPayingJob: number; emptyJobs: number; queueWait: Percentiles; processing: Percentiles };
 }
