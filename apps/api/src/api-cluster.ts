@@ -10,6 +10,10 @@ import type { Logger } from "@settle/core";
 
 const METRICS_REQUEST = "settle:metrics-request";
 const METRICS_REPLY = "settle:metrics-reply";
+const COLLECT = "settle:metrics-collect";
+const PART = "settle:metrics-part";
+/** A process that does not hand its metrics over within this long is left out of that answer. */
+const COLLECT_TIMEOUT_MS = 2000;
 
 interface MetricsRequest {
   type: typeof METRICS_REQUEST;
@@ -21,13 +25,21 @@ interface MetricsReply {
   body?: string;
   error?: string;
 }
+interface Collect {
+  type: typeof COLLECT;
+  id: number;
+}
+interface Part {
+  type: typeof PART;
+  id: number;
+  metrics: Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+}
 
 /**
  * The primary: forks `processes` API processes and supervises them until SIGTERM or SIGINT,
  * which it passes on; resolves with the exit code once every process has exited.
  */
 export function runPrimary(processes: number, log: Logger): Promise<number> {
-  const aggregator = new AggregatorRegistry();
   /** Each live process, and whether it has begun listening. */
   const live = new Map<Worker, { listening: boolean }>();
   let stopping = false;
@@ -35,9 +47,36 @@ export function runPrimary(processes: number, log: Logger): Promise<number> {
   const fork = () => live.set(cluster.fork(), { listening: false });
   cluster.on("listening", (worker) => live.set(worker, { listening: true }));
 
-  cluster.on("message", (worker: Worker, message: MetricsRequest) => {
+  // The whole API's metrics: each listening process's registry, summed. A process still starting,
+  // or one that does not answer in time, is left out rather than holding the answer up.
+  let nextCollect = 0;
+  const parts = new Map<number, { metrics: Part["metrics"][]; waiting: number; done: () => void }>();
+  const collect = () =>
+    new Promise<string>((resolve) => {
+      const id = nextCollect++;
+      const targets = [...live].filter(([, s]) => s.listening).map(([w]) => w);
+      const entry = { metrics: [] as Part["metrics"][], waiting: targets.length, done: () => undefined as void };
+      const finish = () => {
+        clearTimeout(timer);
+        parts.delete(id);
+        resolve(AggregatorRegistry.aggregate(entry.metrics).metrics());
+      };
+      const timer = setTimeout(finish, COLLECT_TIMEOUT_MS);
+      entry.done = finish;
+      parts.set(id, entry);
+      if (targets.length === 0) return finish();
+      for (const w of targets) w.send({ type: COLLECT, id } satisfies Collect);
+    });
+  cluster.on("message", (worker: Worker, message: MetricsRequest | Part) => {
+    if (message?.type === PART) {
+      const entry = parts.get(message.id);
+      if (!entry) return;
+      entry.metrics.push(message.metrics);
+      if (--entry.waiting === 0) entry.done();
+      return;
+    }
     if (message?.type !== METRICS_REQUEST) return;
-    aggregator.clusterMetrics().then(
+    collect().then(
       (body) => worker.send({ type: METRICS_REPLY, id: message.id, body } satisfies MetricsReply),
       (err: Error) => worker.send({ type: METRICS_REPLY, id: message.id, error: err.message } satisfies MetricsReply),
     );
@@ -85,9 +124,11 @@ let nextRequest = 0;
  */
 export function clusterMetricsSource(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
-  AggregatorRegistry.setRegistries([registry]);
-  // Constructing one adds the worker's listener that answers the primary's requests.
-  new AggregatorRegistry();
+  // Hands this process's metrics to the primary when it collects them.
+  process.on("message", (message: Collect) => {
+    if (message?.type !== COLLECT) return;
+    void registry.getMetricsAsJSON().then((metrics) => process.send!({ type: PART, id: message.id, metrics } satisfies Part));
+  });
   return () =>
     new Promise((resolve, reject) => {
       const id = nextRequest++;
