@@ -361,7 +361,7 @@ export const ROUTES: RouteSpec[] = (
       handler: serveMetrics,
       before: ({ deps }) => metricsGuard(deps.config.metricsToken),
       operationId: "metrics",
-      summary: "Prometheus metrics of this API process",
+      summary: "Prometheus metrics of the API (summed over its processes under API_PROCESSES)",
       tag: "operations",
       responses: {
         200: {

@@ -44,7 +44,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics of this API process */
+        /** Prometheus metrics of the API (summed over its processes under API_PROCESSES) */
         get: operations["metrics"];
         put?: never;
         post?: never;
