@@ -240,6 +240,19 @@ it("gives a delivery up after the retry window, disables an endpoint whose deliv
   await waitFor(async () => (await allEvents("&type=account.unfrozen", 500)).some((e) => e.data.account.id === later), { timeoutMs: 5000, what: "the event" });
   await new Promise((r) => setTimeout(r, 1000));
   expect(hooks.received.length).toBe(before);
+
+  // Enabled again (the receiver fixed): the events from now on arrive; those of the time it was
+  // disabled do not (they stay in the feed).
+  hooks.answer = () => 200;
+  const enabled = await api.post(`/api/v1/webhook-endpoints/${endpoint.id}/enable`);
+  expect([enabled.status, enabled.body.status]).toEqual([200, "enabled"]);
+  const after = await newAccount(api);
+  await api.post(`/api/v1/accounts/${after}/freeze`);
+  await api.post(`/api/v1/accounts/${after}/unfreeze`);
+  await waitFor(() => hooks.received.some((d) => d.event.data.account.id === after), { timeoutMs: 10_000, what: "the event after enabling" });
+  expect(hooks.received.some((d) => d.event.data.account.id === later)).toBe(false);
+  // And disabled by hand: nothing more.
+  expect((await api.post(`/api/v1/webhook-endpoints/${endpoint.id}/disable`)).body.status).toBe("disabled");
 });
 
 it("sends nothing to a deleted endpoint, and 404s it after", async () => {

@@ -101,6 +101,9 @@ export interface SettleClient {
   listWebhookEndpoints(query?: ListAccountsQuery): Promise<WebhookEndpointPage>;
   getWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
   deleteWebhookEndpoint(id: string): Promise<void>;
+  /** Enables an endpoint: it receives the events created from now on (not those of the time it was disabled). */
+  enableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
+  disableWebhookEndpoint(id: string): Promise<WebhookEndpoint>;
   /** A new secret; the previous one keeps signing beside it for 24 hours. */
   rotateWebhookSecret(id: string): Promise<WebhookEndpointWithSecret>;
   /** The endpoint's delivery attempts, newest first. */
@@ -214,6 +217,12 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
     },
     async deleteWebhookEndpoint(id) {
       await ok(raw.DELETE("/api/v1/webhook-endpoints/{id}", { params: path(id) }));
+    },
+    async enableWebhookEndpoint(id) {
+      return (await ok(raw.POST("/api/v1/webhook-endpoints/{id}/enable", { params: path(id) }))).data;
+    },
+    async disableWebhookEndpoint(id) {
+      return (await ok(raw.POST("/api/v1/webhook-endpoints/{id}/disable", { params: path(id) }))).data;
     },
     async rotateWebhookSecret(id) {
       return (await ok(raw.POST("/api/v1/webhook-endpoints/{id}/rotate-secret", { params: path(id) }))).data;

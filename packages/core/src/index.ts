@@ -79,6 +79,7 @@ export {
   findWebhookEndpoint,
   deleteWebhookEndpoint,
   rotateWebhookSecret,
+  setWebhookEndpointStatus,
   listWebhookAttempts,
   type WebhookEndpointView,
   type WebhookEndpointWithSecret,

@@ -300,6 +300,30 @@ function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpe
   };
 }
 
+function endpointStatus(action: "enable" | "disable", summary: string): RouteSpec {
+  const status = action === "enable" ? "enabled" : "disabled";
+  return {
+    method: "post",
+    path: `/api/v1/webhook-endpoints/:id/${action}`,
+    handler: webhooks.setStatus(status),
+    operationId: `${action}WebhookEndpoint`,
+    summary,
+    description:
+      action === "enable"
+        ? "Clears its run of failures. Events created while it was disabled are not sent (read them from GET /api/v1/events); retries it had pending resume within their window. Enabling an enabled endpoint changes nothing."
+        : "Its pending retries wait; the events created meanwhile are not sent to it, even once enabled again.",
+    tag: "events",
+    params: IdParam,
+    body: schemas.EmptyRequest,
+    bodyOptional: true,
+    bodyExample: {},
+    responses: {
+      200: { description: `The endpoint, now \`${status}\``, schema: WebhookEndpointResponse, example: { ...endpointExample, status } },
+      ...errors("not_found", ...BODY_ERRORS),
+    },
+  };
+}
+
 /** A 404's example names what the route looks up: the account or the payment of its path. */
 function namedNotFound(route: RouteSpec): RouteSpec {
   const notFound = route.responses[404];
@@ -624,6 +648,8 @@ export const ROUTES: RouteSpec[] = (
       params: IdParam,
       responses: { 204: { description: "Deleted" }, ...errors("not_found", "unavailable") },
     },
+    endpointStatus("enable", "Enable an endpoint (also one disabled after its deliveries kept failing): it receives the events created from now on"),
+    endpointStatus("disable", "Disable an endpoint: nothing is sent to it until it is enabled again"),
     {
       method: "post",
       path: "/api/v1/webhook-endpoints/:id/rotate-secret",

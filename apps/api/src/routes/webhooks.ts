@@ -10,6 +10,7 @@ import {
   parseEventCursor,
   rotateWebhookSecret,
   runIdempotent,
+  setWebhookEndpointStatus,
   schemas,
 } from "@settle/core";
 import { parseOr400 } from "../http/errors";
@@ -57,6 +58,17 @@ export const deleteEndpoint: RouteHandler = async (req, res, { deps }) => {
   req.log?.info({ endpoint: req.params.id }, "webhook endpoint deleted");
   res.status(204).end();
 };
+
+/** Enable or disable an endpoint; enabling sends only the events from then on. */
+export const setStatus =
+  (status: "enabled" | "disabled"): RouteHandler =>
+  async (req, res, { deps }) => {
+    parseOr400(schemas.EmptyRequest, req.body);
+    const endpoint = await setWebhookEndpointStatus(deps.pool, uuidParam(req.params.id, "webhook endpoint"), status);
+    if (!endpoint) throw new DomainError("not_found", "webhook endpoint not found");
+    req.log?.info({ endpoint: endpoint.id, status }, `webhook endpoint ${status}`);
+    res.json(endpoint);
+  };
 
 export const rotateSecret: RouteHandler = async (req, res, { deps }) => {
   parseOr400(schemas.EmptyRequest, req.body);

@@ -86,6 +86,27 @@ export async function deleteWebhookEndpoint(pool: Pool, id: string): Promise<boo
 }
 
 /**
+ * Enables or disables an endpoint. Enabling starts it afresh: its run of failures is cleared and
+ * its feed cursor moves to now, so the events of the time it was disabled are not sent (they stay
+ * in GET /events for a client that wants them); retries it had pending resume, within their window.
+ */
+export async function setWebhookEndpointStatus(pool: Pool, id: string, status: WebhookEndpointView["status"]): Promise<WebhookEndpointView | null> {
+  const { rows } = await pool
+    .query<EndpointRow>(
+      status === "enabled"
+        ? `UPDATE webhook_endpoints
+              SET status = 'enabled', failed_in_a_row = 0,
+                  after_xid = CASE WHEN status = 'enabled' THEN after_xid ELSE pg_current_xact_id() END,
+                  after_seq = CASE WHEN status = 'enabled' THEN after_seq ELSE 0 END
+            WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`
+        : `UPDATE webhook_endpoints SET status = 'disabled' WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
+      [id],
+    )
+    .catch(asUnavailable);
+  return rows[0] ? toView(rows[0]) : null;
+}
+
+/**
  * Gives an endpoint a new secret. The old one keeps signing beside it for PREVIOUS_SECRET_HOURS
  * (the header then carries two `v1=`), so a receiver can switch without refusing a delivery.
  */
