@@ -181,6 +181,9 @@ const endpointExample = {
 };
 const secretExample = `whsec_${"A".repeat(43)}`;
 
+/** A POST that takes no body: nothing, or `{}`. */
+const NO_BODY = { body: schemas.EmptyRequest, bodyOptional: true, bodyExample: {} } satisfies Partial<RouteSpec>;
+
 /** The error answers of a route: one entry per status, each listing the codes it can carry. */
 function errors(...codes: ErrorCode[]): Record<number, ResponseSpec> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -253,9 +256,7 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
       "Queued like a payment and applied in the receiving account's order. The answer is the payment as it stands with `operation` (id, kind, `status: pending`); `GET /api/v1/payments/{id}?wait=` answers once no operation of it is queued, with the new `dispute_status`.",
     tag: "payments",
     params: IdParam,
-    body: schemas.EmptyRequest,
-    bodyOptional: true,
-    bodyExample: {},
+    ...NO_BODY,
     accepts: kind,
     role: "admin",
     responses: {
@@ -289,9 +290,7 @@ function accountStatus(action: "freeze" | "unfreeze", summary: string): RouteSpe
       "Takes effect when answered: every operation settled afterwards sees the new status, including payments accepted earlier and still pending. Doing it twice changes nothing.",
     tag: "accounts",
     params: IdParam,
-    body: schemas.EmptyRequest,
-    bodyOptional: true,
-    bodyExample: {},
+    ...NO_BODY,
     role: "admin",
     responses: {
       200: { description: `The account, now \`${status}\``, schema: AccountResponse, example: { ...accountExample, status } },
@@ -314,9 +313,7 @@ function endpointStatus(action: "enable" | "disable", summary: string): RouteSpe
         : "Its pending retries wait; the events created meanwhile are not sent to it, even once enabled again.",
     tag: "events",
     params: IdParam,
-    body: schemas.EmptyRequest,
-    bodyOptional: true,
-    bodyExample: {},
+    ...NO_BODY,
     responses: {
       200: { description: `The endpoint, now \`${status}\``, schema: WebhookEndpointResponse, example: { ...endpointExample, status } },
       ...errors("not_found", ...BODY_ERRORS),
@@ -658,9 +655,7 @@ export const ROUTES: RouteSpec[] = (
       summary: "Give an endpoint a new signing secret; the old one keeps signing beside it for 24 hours",
       tag: "events",
       params: IdParam,
-      body: schemas.EmptyRequest,
-      bodyOptional: true,
-      bodyExample: {},
+      ...NO_BODY,
       responses: {
         200: {
           description: "The endpoint with its new secret",
