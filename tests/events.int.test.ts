@@ -129,6 +129,34 @@ it("pages the feed with a cursor that never skips: next_after continues where th
   expect(end.body).toEqual({ events: [], next_after: all.body.next_after });
 });
 
+it("never lets a cursor skip an event whose transaction commits late", async () => {
+  // Transaction A writes an event and stays open (a slow settle round); B, begun later, writes one
+  // and commits first. Ordered by time or id, a reader would get B's event and a cursor past A's.
+  const tail = async () => (await api.get(`/api/v1/events?limit=500${cursor ? `&after=${cursor}` : ""}`)).body;
+  let cursor: string | null = (await api.get("/api/v1/events?limit=500")).body.next_after;
+  // Pages to the end: the cursor a polling client holds.
+  for (let page = await tail(); page.events.length > 0; page = await tail()) cursor = page.next_after;
+  const a = await system.db.pool.connect();
+  try {
+    await a.query("BEGIN");
+    await a.query("INSERT INTO events (id, type, data) VALUES (gen_random_uuid(), 'account.frozen', $1)", [JSON.stringify({ account: { id: "late" } })]);
+    await system.db.pool.query("INSERT INTO events (id, type, data) VALUES (gen_random_uuid(), 'account.frozen', $1)", [
+      JSON.stringify({ account: { id: "early" } }),
+    ]);
+    // B's event is committed, but not shown while A, older, may still add one before it.
+    const meanwhile = await tail();
+    expect(meanwhile.events.map((e: { data: { account?: { id: string } } }) => e.data.account?.id)).not.toContain("early");
+    expect(meanwhile.next_after).toBe(cursor);
+    await a.query("COMMIT");
+  } finally {
+    a.release();
+  }
+  const page = await tail();
+  expect(page.events.map((e: { data: { account?: { id: string } } }) => e.data.account?.id)).toEqual(["late", "early"]);
+  // Remove the two rows (they name no real account): the later tests check events against changes.
+  await system.db.pool.query("DELETE FROM events WHERE data->'account'->>'id' IN ('late', 'early')");
+});
+
 it("refuses a malformed query with the rule", async () => {
   for (const [query, path, message] of [
     ["limit=0", "limit", "must be an integer from 1 to 500"],
