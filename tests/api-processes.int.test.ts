@@ -2,7 +2,7 @@
 // spread over both; GET /metrics, answered by either, reports the whole API; a process killed -9
 // is replaced while the other goes on answering; a long poll is answered whichever process holds
 // it; SIGTERM to the primary stops both gracefully.
-import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { waitFor } from "@settle/core/testing";
 import { ProcessCluster, type SettleProcess } from "./support/processes";
@@ -14,15 +14,18 @@ let api: SettleProcess;
 
 afterAll(() => cluster?.destroy());
 
-/** The primary's children that run the API (not, say, the esbuild service tsx may start). */
+/** The primary's children that run the API (not, say, the esbuild service tsx may start), from /proc. */
 function children(pid: number): number[] {
   try {
-    return execFileSync("pgrep", ["-P", String(pid), "-f", "src/main[.]ts"])
-      .toString()
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
+    return readdirSync(`/proc/${pid}/task`)
+      .flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number))
+      .filter((child) => {
+        try {
+          return readFileSync(`/proc/${child}/cmdline`, "utf8").includes("src/main.ts");
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
   } catch {
     return [];
   }
