@@ -164,7 +164,7 @@ it("still answers /metrics when Redis does not, without the queue depth", async 
     // Nothing to close politely (BullMQ's close would wait for the Redis that never answered).
     // ioredis keeps a timer of `disconnectTimeout` (2 s) after disconnecting a socket that never
     // opened; let it run out so that nothing outlives the test file.
-    redis.options.retryStrategy = () => null;
+    (redis.options as { retryStrategy?: () => null }).retryStrategy = () => null;
     redis.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 2100));
   }

@@ -55,6 +55,8 @@ const ApiEnv = z
 export interface ApiConfig {
   databaseUrl: string;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes, used instead of `redisUrl` when set. */
+  redisClusterNodes?: { host: string; port: number }[];
   port: number;
   host: string;
   partitions: number;
@@ -91,6 +93,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
   return {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    ...(e.REDIS_CLUSTER_NODES ? { redisClusterNodes: e.REDIS_CLUSTER_NODES } : {}),
     port: e.PORT,
     host: e.HOST,
     partitions: e.PARTITIONS,

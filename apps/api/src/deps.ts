@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import type { AcceptBatcher, Logger, PartitionQueues, PartitionWaker, Pool } from "@settle/core";
 import type { ApiConfig } from "./config";
 import type { PaymentEvents } from "./payment-events";

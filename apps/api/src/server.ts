@@ -33,7 +33,7 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   const pool = createPool({ url: config.databaseUrl, max: config.dbPoolSize, applicationName: "settle-api" });
   await assertMigrated(pool);
   await ensurePartitionCount(pool, config.partitions);
-  const redis = createRedis(config.redisUrl, "producer");
+  const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }, "producer");
   const queues = new PartitionQueues(redis, { prefix: config.queuePrefix, partitions: config.partitions });
   // BullMQ waits for Redis to be ready; the API must start (and accept into PostgreSQL) without it.
   void withTimeout(queues.enforceGlobalConcurrency(), 5000, "setting partition concurrency").catch((err) =>

@@ -40,6 +40,8 @@ const WorkerEnv = z.object({
 export interface WorkerConfig {
   databaseUrl: string;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes, used instead of `redisUrl` when set. */
+  redisClusterNodes?: { host: string; port: number }[];
   partitions: number;
   queuePrefix: string;
   logLevel: string;
@@ -79,6 +81,7 @@ export function loadConfig(env: Record<string, string | undefined>): WorkerConfi
   return {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    ...(e.REDIS_CLUSTER_NODES ? { redisClusterNodes: e.REDIS_CLUSTER_NODES } : {}),
     partitions: e.PARTITIONS,
     queuePrefix: e.QUEUE_PREFIX,
     logLevel: e.LOG_LEVEL,

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import { isRedisOutOfMemory, type Logger } from "@settle/core";
 
 // Renews a lease only while this worker still holds it (a lease lost to expiry stays lost).

@@ -1,5 +1,5 @@
 import { Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import {
   createLogger,
   createPool,
@@ -61,8 +61,9 @@ export class SettleWorker {
   ) {
     this.logger = (logger ?? createLogger({ level: config.logLevel, name: "settle-worker", pretty: config.logPretty })).child({ worker: this.id });
     this.pool = createPool({ url: config.databaseUrl, max: config.dbPoolSize, applicationName: "settle-worker" });
-    this.producer = createRedis(config.redisUrl, "producer");
-    this.consumerConnection = createRedis(config.redisUrl, "worker");
+    const redisTarget = { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
+    this.producer = createRedis(redisTarget, "producer");
+    this.consumerConnection = createRedis(redisTarget, "worker");
     this.queues = new PartitionQueues(this.producer, { prefix: config.queuePrefix, partitions: config.partitions });
     this.waker = new PartitionWaker(this.queues, { logger: this.logger });
     this.leases = new PartitionLeases(this.consumerConnection, {

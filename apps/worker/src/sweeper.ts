@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import { findStalePartitions, purgeEvents, purgeIdempotencyKeys, type Logger, type PartitionQueues, type PartitionWaker, type Pool } from "@settle/core";
 
 export interface SweeperOptions {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Worker, type Job, type Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import {
   claimDueRetries,
   claimFeed,

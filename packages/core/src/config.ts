@@ -13,6 +13,12 @@ const urlWithProtocol = (protocols: string[], example: string) =>
 export const sharedEnv = {
   DATABASE_URL: urlWithProtocol(["postgres:", "postgresql:"], "postgres://user@host:5432/settle").default("postgres://postgres@127.0.0.1:5432/settle"),
   REDIS_URL: urlWithProtocol(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+  // host:port,host:port,… of a Redis Cluster: when set, every process connects to it instead of REDIS_URL.
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, "must be host:port,host:port,… (the cluster's seed nodes)")
+    .transform((v) => v.split(",").map((node) => ({ host: node.slice(0, node.lastIndexOf(":")), port: Number(node.slice(node.lastIndexOf(":") + 1)) })))
+    .optional(),
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(32),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   QUEUE_PREFIX: z

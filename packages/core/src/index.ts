@@ -14,7 +14,15 @@ export { ensurePartitionCount } from "./db/settings";
 export { SettleJob, JOB_CATALOG, settleDeduplicationId, type JobName } from "./queue/jobs";
 export { PartitionWaker, type PartitionWakerOptions } from "./queue/partition-waker";
 export { WEBHOOK_QUEUE_NAME, webhookQueuePrefix, createWebhookQueue } from "./queue/webhook-queue";
-export { PartitionQueues, partitionQueueName, partitionQueuePrefix, createRedis, type RedisRole } from "./queue/partition-queues";
+export {
+  PartitionQueues,
+  partitionQueueName,
+  partitionQueuePrefix,
+  createRedis,
+  type RedisRole,
+  type RedisClient,
+  type RedisTarget,
+} from "./queue/partition-queues";
 export { appendEntry, type AccountState, type AccountStatus, type EntryType, type JournalEntry } from "./ledger/apply";
 export { applyPayment, type FailureReason, type PaymentToSettle, type PaymentType, type SettleOutcome, type SettledPayment } from "./ledger/payments";
 export { GENESIS_HASH, canonicalEntry, entryHash, type HashedEntryFields } from "./ledger/journal-hash";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit as expressRateLimit, type Store } from "express-rate-limit";
 import { RedisStore } from "rate-limit-redis";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import { DomainError, type Logger } from "@settle/core";
 
 /**
@@ -20,7 +20,9 @@ export function rateLimit(options: { perSecond: number; burst: number; redis: Re
       // A script's SHA-1 is its identity: answered locally, so a Redis that is down at start does
       // not leave the store without its script for good (an unloaded one is reloaded on NOSCRIPT).
       if (command === "SCRIPT" && args[0] === "LOAD" && args[1] !== undefined) {
-        options.redis.call("SCRIPT", "LOAD", args[1]).catch(() => undefined);
+        // On a Redis Cluster a script must be loaded on every master: EVALSHA runs where its key lives.
+        const targets = "nodes" in options.redis ? options.redis.nodes("master") : [options.redis];
+        for (const node of targets) node.call("SCRIPT", "LOAD", args[1]).catch(() => undefined);
         return Promise.resolve(createHash("sha1").update(args[1]).digest("hex"));
       }
       return options.redis.call(command, ...args) as Promise<never>;

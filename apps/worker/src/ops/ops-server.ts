@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import { checkReadiness, type Logger, type Pool } from "@settle/core";
 import type { WorkerMetrics } from "./worker-metrics";
 

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "@settle/core";
 import type { Logger } from "@settle/core";
 
 /**

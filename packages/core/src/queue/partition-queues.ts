@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import IORedis, { type Redis } from "ioredis";
+import IORedis, { Cluster, type Redis } from "ioredis";
 import { JOB_CATALOG, settleDeduplicationId, type SettleJob } from "./jobs";
 
 const pad = (partition: number): string => String(partition).padStart(3, "0");
@@ -19,18 +19,37 @@ export function partitionQueuePrefix(basePrefix: string, partition: number): str
 
 export type RedisRole = "producer" | "worker";
 
+/** A connection to one Redis or to a Redis Cluster: every command Settle sends works on either. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: a URL, or the seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES), which then win. */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: { host: string; port: number }[];
+}
+
 /**
  * An ioredis connection for BullMQ. A producer fails fast while Redis is down (the payment is
  * already durable in PostgreSQL; the sweeper enqueues it later); a worker waits and reconnects.
+ * With cluster nodes, a Redis Cluster connection: every key Settle uses carries a hash tag or
+ * stands alone, so each command and script stays within one slot.
  */
-export function createRedis(url: string, role: RedisRole): Redis {
-  const redis = new IORedis(url, {
+export function createRedis(target: string | RedisTarget, role: RedisRole): RedisClient {
+  const { url, clusterNodes } = typeof target === "string" ? { url: target, clusterNodes: undefined } : target;
+  const options = {
     maxRetriesPerRequest: role === "worker" ? null : 1,
     enableOfflineQueue: role === "worker",
     connectTimeout: 3000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
     lazyConnect: false,
-  });
+  };
+  const redis: RedisClient = clusterNodes?.length
+    ? new Cluster(clusterNodes, {
+        redisOptions: options,
+        enableOfflineQueue: options.enableOfflineQueue,
+        clusterRetryStrategy: options.retryStrategy,
+      })
+    : new IORedis(url, options);
   // Connection errors are reported by the readiness checks; unhandled they would kill the process.
   redis.on("error", () => undefined);
   return redis;
@@ -41,7 +60,7 @@ export class PartitionQueues {
   readonly queues: Queue[];
 
   constructor(
-    readonly connection: Redis,
+    readonly connection: RedisClient,
     readonly options: { prefix: string; partitions: number },
   ) {
     this.queues = Array.from(
