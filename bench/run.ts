@@ -6,12 +6,13 @@ import os from "node:os";
 import path from "node:path";
 import { createPool, createRedis } from "@settle/core";
 import { runCareful, type CarefulRunResult } from "./lib/careful-run";
-import { installCleanup, ROOT, stopAll } from "./lib/children";
+import { installCleanup, onInterrupt, ROOT, stopAll } from "./lib/children";
 import { summariseCpuProfiles } from "./lib/cpu-profile";
 import { databaseUrl, dropDatabase } from "./lib/database";
 import { runNaive, type NaiveRunResult } from "./lib/naive-run";
 import { HelpRequested, parseOptions, specLabel, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
+import { startRedisCluster } from "./lib/redis-cluster";
 import { runSpanProfile } from "./lib/profile";
 import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
 import { deleteStaleBenchPrefixes, runSettle } from "./lib/settle-run";
@@ -50,6 +51,13 @@ async function main(): Promise<void> {
   const cpuProfDir = opts.cpuProf ? path.join(outDir, "cpuprof") : undefined;
   fs.mkdirSync(logs, { recursive: true });
   const startedAt = new Date().toISOString();
+  if (opts.redisCluster && opts.profile) throw new UsageError("--redis-cluster runs with --profile false (the span profile uses REDIS_URL)");
+  const redisCluster = opts.redisCluster ? await startRedisCluster() : undefined;
+  if (redisCluster) {
+    opts.redis = { url: opts.redisUrl, clusterNodes: redisCluster.nodes };
+    onInterrupt(() => redisCluster.stop());
+    process.stderr.write(`bench: Settle runs on a private Redis Cluster of ${redisCluster.nodes.length} masters\n`);
+  }
   const stale = await deleteStaleBenchPrefixes(opts.redisUrl);
   if (stale) process.stderr.write(`bench: deleted ${stale} Redis keys an interrupted earlier bench left behind\n`);
   process.stderr.write(
@@ -137,6 +145,7 @@ async function main(): Promise<void> {
   }
   await baseline?.close().catch(() => undefined);
   if (cpuProfDir) result.cpuProfiles = summariseCpuProfiles(cpuProfDir);
+  await redisCluster?.stop();
   await dropDatabase(opts.databaseUrl, "settle_bench_naive").catch(() => undefined);
   await dropDatabase(opts.databaseUrl, "settle_bench_careful").catch(() => undefined);
   save();

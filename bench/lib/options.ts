@@ -1,3 +1,4 @@
+import type { RedisTarget } from "@settle/core";
 import { z } from "zod";
 import { SCENARIOS, type ScenarioName } from "./scenarios";
 
@@ -44,6 +45,7 @@ const Options = z.object({
   webhooks: z.enum(["true", "false"]).default("false"),
   "webhook-workers": z.coerce.number().int().min(0).max(8).default(0),
   "api-processes": z.coerce.number().int().min(1).max(16).default(1),
+  "redis-cluster": z.enum(["true", "false"]).default("false"),
   "database-url": z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
   "redis-url": z.string().default("redis://127.0.0.1:6379"),
   out: z.string().default("bench/results"),
@@ -81,6 +83,10 @@ export interface BenchOptions {
   webhookWorkers: number;
   /** API_PROCESSES of Settle's API. */
   apiProcesses: number;
+  /** Settle runs on a private 3-master Redis Cluster (started by run.ts, which sets `redis.clusterNodes`). */
+  redisCluster: boolean;
+  /** Where Settle's processes find Redis: `redisUrl`, or the bench's cluster. */
+  redis: RedisTarget;
   databaseUrl: string;
   redisUrl: string;
   outDir: string;
@@ -106,6 +112,7 @@ export const USAGE = `Usage: pnpm bench [options]    (every option also reads BE
   --publish true              also write bench/charts/*.svg for BENCHMARKS.md
   --webhooks true             Settle runs with one webhook endpoint subscribed to every event (a
                               receiver process answers 204); reports deliveries and their lag
+  --redis-cluster true        Settle runs on a private 3-master Redis Cluster (REDIS_CLUSTER_NODES); with --profile false
   --api-processes <n>         API_PROCESSES: the API as n processes sharing its port (1)
   --webhook-workers <n>       with --webhooks: n more workers of WORKER_ROLES=webhooks, the others
                               WORKER_ROLES=settle (delivery apart from settlement); 0: all do both
@@ -194,6 +201,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     webhooks: o.webhooks === "true",
     webhookWorkers: o["webhook-workers"],
     apiProcesses: o["api-processes"],
+    redisCluster: o["redis-cluster"] === "true",
+    redis: { url: o["redis-url"] },
     databaseUrl: o["database-url"],
     redisUrl: o["redis-url"],
     outDir: o.out,

@@ -1,4 +1,4 @@
-import { createRedis } from "@settle/core";
+import { createRedis, type RedisTarget } from "@settle/core";
 import { round } from "./stats";
 
 // Redis commands per payment, from the server's own counters: INFO commandstats (calls per
@@ -31,18 +31,25 @@ export interface RedisCommandStats {
 
 const SCRIPT_COMMANDS = new Set(["evalsha", "eval", "fcall", "evalsha_ro", "eval_ro", "fcall_ro"]);
 
-/** One INFO call for both sections, so each snapshot adds exactly one command to the next window. */
+/**
+ * One INFO call for both sections per server, so each snapshot adds exactly one command per
+ * server to the next window; a cluster's masters are summed.
+ */
 export async function redisSnapshot(redis: Redis): Promise<RedisSnapshot> {
-  const text = String(await redis.call("INFO", "commandstats", "stats"));
   const calls: Record<string, number> = {};
-  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
-  const processed = /^total_commands_processed:(\d+)/m.exec(text);
-  return { calls, commandsProcessed: processed ? Number(processed[1]) : 0 };
+  let commandsProcessed = 0;
+  for (const server of "nodes" in redis ? redis.nodes("master") : [redis]) {
+    const text = String(await server.call("INFO", "commandstats", "stats"));
+    for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = (calls[m[1]!] ?? 0) + Number(m[2]);
+    const processed = /^total_commands_processed:(\d+)/m.exec(text);
+    commandsProcessed += processed ? Number(processed[1]) : 0;
+  }
+  return { calls, commandsProcessed };
 }
 
 /** A connection for the snapshots, opened before the window so its handshake stays outside it. */
-export function redisStatsConnection(url: string): Redis {
-  return createRedis(url, "worker");
+export function redisStatsConnection(target: string | RedisTarget): Redis {
+  return createRedis(target, "worker");
 }
 
 export function redisCommandStats(before: RedisSnapshot, after: RedisSnapshot, settled: number): RedisCommandStats {

@@ -32,7 +32,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const prefix = `bench-${opts.runId}-${index}`;
   const runName = `${index}-${spec.scenario}-${spec.rate}${spec.workers === undefined ? "" : `-${spec.workers}w`}`;
   const dbUrl = await recreateDatabase(opts.databaseUrl, dbName, { migrate: true });
-  const forgetPrefix = onInterrupt(() => deletePrefix(opts.redisUrl, prefix));
+  const forgetPrefix = onInterrupt(() => deletePrefix(opts.redis, prefix));
   const pool = createPool({ url: dbUrl, max: 2, applicationName: "settle-bench" });
   const receiver = opts.webhooks ? await BenchWebhookReceiver.start(path.join(dirs.logs, runName)) : undefined;
   const { procs, baseUrl } = await startSystem(
@@ -46,14 +46,14 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const all = [procs.api, ...procs.workers, ...procs.webhookWorkers];
   // Measured and shown beside Settle's processes, never counted as Settle's CPU.
   const measured = receiver ? [...all, receiver.child] : all;
-  const redisStats = redisStatsConnection(opts.redisUrl);
+  const redisStats = redisStatsConnection(opts.redis);
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
   try {
     await receiver?.subscribe(baseUrl);
     const { ids, disputes } = await seed(pool, client, opts, spec, scenario);
     await warmUp(pool, client, opts, spec, ids);
 
-    const measurement = await startMeasuring(pool, dbName, opts.redisUrl, measured);
+    const measurement = await startMeasuring(pool, dbName, opts.redis, measured);
     // The operation stream: seeded, so the naive run of this scenario offers the same one.
     const operations = settleOperations(scenario.intents(opts.seed + index, { disputes }), { scenario: spec.scenario, ids, disputes, batchItems });
     const label = `settle ${specLabel(spec)}`;
@@ -75,7 +75,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
       redisBefore && redisAfter ? redisCommandStats(redisBefore, redisAfter, settled) : undefined,
       await jobStats(opts, prefix),
     );
-    const redisKeys = await countPrefix(opts.redisUrl, prefix).catch(() => -1);
+    const redisKeys = await countPrefix(opts.redis, prefix).catch(() => -1);
     const invariants = await checkInvariants(pool, operations.debits, { drained, settleTimeoutS: opts.settleTimeoutS });
 
     const loadS = (load.endedAt - load.startedAt) / 1000;
@@ -115,7 +115,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     await Promise.all(all.map((c) => stopChild(c)));
     await pool.end();
     await receiver?.close();
-    await deletePrefix(opts.redisUrl, prefix).catch(() => 0);
+    await deletePrefix(opts.redis, prefix).catch(() => 0);
     forgetPrefix();
   }
 }

@@ -2,12 +2,12 @@
 // of the load phase as the database recorded them, turned into the run's profile and series.
 import fs from "node:fs";
 import path from "node:path";
-import { createRedis, PartitionQueues, type Pool } from "@settle/core";
+import { createRedis, PartitionQueues, type RedisTarget, type Pool } from "@settle/core";
 import { procStats, treeStats, type Child } from "../children";
 import type { LoadResult } from "../load";
 import type { BenchOptions } from "../options";
 import { percentiles, round } from "../stats";
-import { redisPid } from "./redis-keys";
+import { redisPids } from "./redis-keys";
 import type { SettleProfile, SettleRunResult } from "./types";
 
 type PgCounters = Record<string, unknown>;
@@ -33,18 +33,19 @@ const PG_COUNTERS = `SELECT xact_commit, xact_rollback, tup_inserted, tup_update
                        FROM pg_stat_database WHERE datname = $1`;
 
 /** Snapshots every meter just before the load, and samples RSS every second from then on. */
-export async function startMeasuring(pool: Pool, dbName: string, redisUrl: string, all: Child[]): Promise<Measurement> {
+export async function startMeasuring(pool: Pool, dbName: string, redis: RedisTarget, all: Child[]): Promise<Measurement> {
   // Backends report their statistics at most once a second: let the seeding's rows reach
   // pg_stat_database before the snapshot, or they would count as the run's writes.
   await new Promise((r) => setTimeout(r, 1500));
   const { rows: b } = await pool.query<{ boundary: string }>("SELECT coalesce(max(order_seq), 0) AS boundary FROM payments");
   const boundary = String(b[0]!.boundary);
   const statsBefore = await pool.query<PgCounters>(PG_COUNTERS, [dbName]);
-  const rPid = await redisPid(redisUrl);
+  const rPids = await redisPids(redis);
+  const redisCpu = () => rPids.reduce((a, pid) => a + (procStats(pid)?.cpuS ?? 0), 0);
   const cpuStart = new Map<string, number>();
   for (const c of all) cpuStart.set(c.name, treeStats(c.pid)?.cpuS ?? 0);
   const backendsStart = await backendCpu(pool, dbName);
-  const redisStart = rPid ? (procStats(rPid)?.cpuS ?? 0) : 0;
+  const redisStart = redisCpu();
   const driverStart = process.cpuUsage();
   const rss = new Map<string, number[]>(all.map((c) => [c.name, [treeStats(c.pid)?.rssMiB ?? 0]]));
   const rssTimer = setInterval(() => {
@@ -64,7 +65,7 @@ export async function startMeasuring(pool: Pool, dbName: string, redisUrl: strin
         pgByApp.set(end.app, (pgByApp.get(end.app) ?? 0) + delta);
       }
       for (const [app, cpuS] of pgByApp) cpu.push({ process: `postgres (${app})`, cpuS });
-      if (rPid) cpu.push({ process: "redis-server (shared with other users)", cpuS: (procStats(rPid)?.cpuS ?? 0) - redisStart });
+      if (rPids.length) cpu.push({ process: "redis-server (shared with other users)", cpuS: redisCpu() - redisStart });
       cpu.push({ process: "bench driver", cpuS: (driverCpu.user + driverCpu.system) / 1e6 });
       clearInterval(rssTimer);
       for (const c of all) rss.get(c.name)!.push(treeStats(c.pid)?.rssMiB ?? 0);
@@ -206,7 +207,7 @@ export function memoryFigures(rss: Map<string, number[]>): Pick<SettleRunResult,
 
 /** Queue wait and processing time of the settle jobs BullMQ still keeps (its last completed ones). */
 export async function jobStats(opts: BenchOptions, prefix: string): Promise<SettleProfile["jobs"]> {
-  const redis = createRedis(opts.redisUrl, "worker");
+  const redis = createRedis(opts.redis, "worker");
   const queues = new PartitionQueues(redis, { prefix, partitions: opts.partitions });
   try {
     const waits: number[] = [];

@@ -1,30 +1,59 @@
-// The run's keys in the shared Redis (counted, deleted) and the server's pid (for its CPU time).
-import { createRedis } from "@settle/core";
+// The run's keys in Redis (counted, deleted) and the servers' pids (for their CPU time). On a
+// Redis Cluster every master is scanned, and keys are deleted one by one (a multi-key command
+// must stay within one slot).
+import { createRedis, type RedisClient, type RedisTarget } from "@settle/core";
 
-export async function redisPid(url: string): Promise<number | undefined> {
-  const redis = createRedis(url, "worker");
+/** The connections to scan: every master of a cluster, or the one server. */
+function servers(redis: RedisClient): RedisClient[] {
+  return "nodes" in redis ? redis.nodes("master") : [redis];
+}
+
+async function withRedis<T>(target: string | RedisTarget, work: (redis: RedisClient) => Promise<T>): Promise<T> {
+  const redis = createRedis(target, "worker");
   try {
-    const info = await redis.info("server");
-    const m = /process_id:(\d+)/.exec(info);
-    return m ? Number(m[1]) : undefined;
+    if ("nodes" in redis) await new Promise<void>((resolve) => (redis.status === "ready" ? resolve() : redis.once("ready", () => resolve())));
+    return await work(redis);
   } finally {
     redis.disconnect();
   }
 }
 
-export async function countPrefix(url: string, prefix: string): Promise<number> {
-  const redis = createRedis(url, "worker");
-  let n = 0;
-  try {
+/** Every key matching `pattern`, server by server. */
+async function forEachKey(redis: RedisClient, pattern: string, visit: (server: RedisClient, keys: string[]) => Promise<void>): Promise<void> {
+  for (const server of servers(redis)) {
     let cursor = "0";
     do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      const [next, keys] = await server.scan(cursor, "MATCH", pattern, "COUNT", 1000);
       cursor = next;
-      n += keys.length;
+      if (keys.length) await visit(server, keys);
     } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
   }
+}
+
+async function unlinkEach(server: RedisClient, keys: string[]): Promise<number> {
+  const results = await Promise.all(keys.map((k) => server.unlink(k)));
+  return results.reduce((a, n) => a + n, 0);
+}
+
+export async function redisPids(target: string | RedisTarget): Promise<number[]> {
+  return withRedis(target, async (redis) => {
+    const pids: number[] = [];
+    for (const server of servers(redis)) {
+      const m = /process_id:(\d+)/.exec(await server.info("server"));
+      if (m) pids.push(Number(m[1]));
+    }
+    return pids;
+  });
+}
+
+export async function countPrefix(target: string | RedisTarget, prefix: string): Promise<number> {
+  let n = 0;
+  await withRedis(target, (redis) =>
+    forEachKey(redis, `${prefix}:*`, (_server, keys) => {
+      n += keys.length;
+      return Promise.resolve();
+    }),
+  );
   return n;
 }
 
@@ -33,36 +62,22 @@ export async function countPrefix(url: string, prefix: string): Promise<number> 
  * Ctrl-C before it cleans up). Only this benchmark's own prefix format is matched; benches run
  * one at a time (they share their database names too).
  */
-export async function deleteStaleBenchPrefixes(url: string): Promise<number> {
-  const redis = createRedis(url, "worker");
+export async function deleteStaleBenchPrefixes(target: string | RedisTarget): Promise<number> {
   let deleted = 0;
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", "bench-2*", "COUNT", 1000);
-      cursor = next;
-      const ours = keys.filter((k) => /^bench-\d{8}-\d{6}-(\d+|profile):/.test(k));
-      if (ours.length) deleted += await redis.unlink(...ours);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await withRedis(target, (redis) =>
+    forEachKey(redis, "bench-2*", async (server, keys) => {
+      deleted += await unlinkEach(
+        server,
+        keys.filter((k) => /^bench-\d{8}-\d{6}-(\d+|profile):/.test(k)),
+      );
+    }),
+  );
   return deleted;
 }
 
 /** Deletes this run's queue keys (only keys under its own prefix; never a flush). */
-export async function deletePrefix(url: string, prefix: string): Promise<number> {
-  const redis = createRedis(url, "worker");
+export async function deletePrefix(target: string | RedisTarget, prefix: string): Promise<number> {
   let deleted = 0;
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
+  await withRedis(target, (redis) => forEachKey(redis, `${prefix}:*`, async (server, keys) => void (deleted += await unlinkEach(server, keys))));
   return deleted;
 }

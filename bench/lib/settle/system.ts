@@ -1,6 +1,6 @@
 // Starting the system of a Settle run: the API and the workers, ready for load.
 import path from "node:path";
-import { createRedis } from "@settle/core";
+import { createRedis, type RedisTarget } from "@settle/core";
 import { describeExit } from "@settle/core/testing";
 import { freePort, ROOT, startChild, waitForHttp, type Child } from "../children";
 import type { BenchOptions } from "../options";
@@ -23,7 +23,8 @@ export async function startSystem(
   const port = await freePort();
   const common: Record<string, string> = {
     DATABASE_URL: dbUrl,
-    REDIS_URL: opts.redisUrl,
+    REDIS_URL: opts.redis.url,
+    ...(opts.redis.clusterNodes ? { REDIS_CLUSTER_NODES: opts.redis.clusterNodes.map((n) => `${n.host}:${n.port}`).join(",") } : {}),
     QUEUE_PREFIX: prefix,
     PARTITIONS: String(opts.partitions),
     LOG_LEVEL: opts.logLevel,
@@ -55,7 +56,7 @@ export async function startSystem(
     });
   const workers = Array.from({ length: workerCount }, (_, i) => worker(`worker-${i + 1}`, apart ? "settle" : undefined));
   const webhookWorkers = apart ? Array.from({ length: opts.webhookWorkers }, (_, i) => worker(`webhook-worker-${i + 1}`, "webhooks")) : [];
-  await waitForLeases(opts.redisUrl, opts.partitions, prefix, workers);
+  await waitForLeases(opts.redis, opts.partitions, prefix, workers);
   return { procs: { api, workers, webhookWorkers }, baseUrl };
 }
 
@@ -63,20 +64,16 @@ export async function startSystem(
  * Waits until every worker has registered and every partition is leased, so that the load does
  * not start while workers are still loading (their start-up would show as queue latency).
  */
-async function waitForLeases(redisUrl: string, partitions: number, prefix: string, workers: Child[], timeoutMs = 60_000): Promise<void> {
-  const redis = createRedis(redisUrl, "worker");
+async function waitForLeases(target: RedisTarget, partitions: number, prefix: string, workers: Child[], timeoutMs = 60_000): Promise<void> {
+  const redis = createRedis(target, "worker");
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
       for (const w of workers) if (!w.running) throw new Error(`${w.name} exited (${describeExit(w.exitedWith!)}); see ${w.logFile}`);
       const live = await redis.zcount(`${prefix}:workers`, Date.now(), "+inf");
-      let leases = 0;
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:lease:*`, "COUNT", 1000);
-        cursor = next;
-        leases += keys.length;
-      } while (cursor !== "0");
+      // One key at a time: on a Redis Cluster the leases live in different slots.
+      const owners = await Promise.all(Array.from({ length: partitions }, (_, p) => redis.get(`${prefix}:lease:${p}`)));
+      const leases = owners.filter((o) => o !== null).length;
       if (live >= workers.length && leases >= partitions) return;
       if (Date.now() > deadline) throw new Error(`workers not ready after ${timeoutMs} ms (${live} registered, ${leases}/${partitions} partitions leased)`);
       await new Promise((r) => setTimeout(r, 250));
