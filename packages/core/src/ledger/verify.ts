@@ -89,7 +89,8 @@ export async function verifyLedger(pool: Pool, options: VerifyOptions = {}): Pro
 // Each insufficient_funds, replayed: the payer's available funds just before it (its journal in
 // settle order: round time, then acceptance order within a round) were below the amount. A
 // dispute step in the same round carries the disputed payment's sequence number, not its own:
-// its place in that round is unknown, so such a payment is left out.
+// its place in that round is unknown, so such a payment is left out. That includes a chargeback's
+// credit back to the payer of a transfer: a `credit` whose payment was settled at another time.
 const UNJUSTIFIED_FAILURES = `
   WITH failed AS (
     SELECT id, from_account AS account, amount, processed_at, order_seq
@@ -103,8 +104,9 @@ const UNJUSTIFIED_FAILURES = `
                         AND (e.created_at < f.processed_at OR (e.created_at = f.processed_at AND coalesce(p.order_seq, 0) < f.order_seq))
                       ORDER BY e.seq DESC LIMIT 1), 0) AS available_before
       FROM failed f
-     WHERE NOT EXISTS (SELECT 1 FROM journal_entries d
-                        WHERE d.account_id = f.account AND d.created_at = f.processed_at AND d.type IN ('hold', 'release', 'chargeback'))
+     WHERE NOT EXISTS (SELECT 1 FROM journal_entries d JOIN payments dp ON dp.id = d.payment_id
+                        WHERE d.account_id = f.account AND d.created_at = f.processed_at
+                          AND (d.type IN ('hold', 'release', 'chargeback') OR dp.processed_at <> d.created_at))
   )
   SELECT id, amount::text AS amount, available_before::text AS available_before
     FROM replayed WHERE available_before >= amount`;
