@@ -85,6 +85,8 @@ it("enforces the shared rate limit and serves Bull Board on the cluster", async 
     createLogger({ level: "silent", name: "redis-cluster-api" }),
   );
   try {
+    // Connected to the cluster (the probe writes to it) before anything counts on it.
+    await waitFor(async () => (await fetch(`${api.url}/readyz`)).status === 200, { timeoutMs: 15_000, what: "the API's /readyz" });
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await fetch(`${api.url}/api/v1/accounts?limit=1`)).status);
     expect(statuses.slice(0, 2)).toEqual([200, 200]);
