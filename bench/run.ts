@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createPool, createRedis } from "@settle/core";
+import { PrivateRedisCluster } from "@settle/core/testing";
 import { runCareful, type CarefulRunResult } from "./lib/careful-run";
 import { installCleanup, onInterrupt, ROOT, stopAll } from "./lib/children";
 import { summariseCpuProfiles } from "./lib/cpu-profile";
@@ -12,7 +13,6 @@ import { databaseUrl, dropDatabase } from "./lib/database";
 import { runNaive, type NaiveRunResult } from "./lib/naive-run";
 import { HelpRequested, parseOptions, specLabel, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
-import { startRedisCluster } from "./lib/redis-cluster";
 import { runSpanProfile } from "./lib/profile";
 import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
 import { deleteStaleBenchPrefixes, runSettle } from "./lib/settle-run";
@@ -52,11 +52,11 @@ async function main(): Promise<void> {
   fs.mkdirSync(logs, { recursive: true });
   const startedAt = new Date().toISOString();
   if (opts.redisCluster && opts.profile) throw new UsageError("--redis-cluster runs with --profile false (the span profile uses REDIS_URL)");
-  const redisCluster = opts.redisCluster ? await startRedisCluster() : undefined;
+  const redisCluster = opts.redisCluster ? await PrivateRedisCluster.start(3) : undefined;
   if (redisCluster) {
-    opts.redis = { url: opts.redisUrl, clusterNodes: redisCluster.nodes };
-    onInterrupt(() => redisCluster.stop());
-    process.stderr.write(`bench: Settle runs on a private Redis Cluster of ${redisCluster.nodes.length} masters\n`);
+    opts.redis = { url: opts.redisUrl, clusterNodes: redisCluster.seeds };
+    onInterrupt(() => redisCluster.destroy());
+    process.stderr.write(`bench: Settle runs on a private Redis Cluster of ${redisCluster.ports.length} masters\n`);
   }
   const stale = await deleteStaleBenchPrefixes(opts.redisUrl);
   if (stale) process.stderr.write(`bench: deleted ${stale} Redis keys an interrupted earlier bench left behind\n`);
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   }
   await baseline?.close().catch(() => undefined);
   if (cpuProfDir) result.cpuProfiles = summariseCpuProfiles(cpuProfDir);
-  await redisCluster?.stop();
+  await redisCluster?.destroy();
   await dropDatabase(opts.databaseUrl, "settle_bench_naive").catch(() => undefined);
   await dropDatabase(opts.databaseUrl, "settle_bench_careful").catch(() => undefined);
   save();

@@ -4,11 +4,10 @@
 // one slot. Under load, then with one master killed -9 and restarted empty (its slots unavailable
 // meanwhile, its wake-ups lost): every accepted payment is settled exactly once.
 import { assertInvariants, fundAccounts, logScenario, ProcessCluster, readiness, startLoad } from "../support/processes";
-import { PrivateRedisCluster } from "../support/services";
+import { PrivateRedisCluster, TEST_REDIS_URL, waitFor } from "@settle/core/testing";
 import { createLogger, createRedis } from "@settle/core";
 import { loadConfig } from "../../apps/api/src/config";
 import { startApi } from "../../apps/api/src/server";
-import { TEST_REDIS_URL, waitFor } from "@settle/core/testing";
 
 jest.setTimeout(150_000);
 
@@ -33,7 +32,7 @@ it("settles every payment once across worker processes on a 3-master Redis Clust
   const report = await assertInvariants(cluster.db.pool, result.accepted, { acceptances: result.acceptances });
   // The processes used the cluster: the partitions' leases are there, and the machine's own
   // Redis holds nothing of this deployment.
-  const onCluster = createRedis({ url: "", clusterNodes: redis.ports.map((port) => ({ host: "127.0.0.1", port })) }, "worker");
+  const onCluster = createRedis({ url: "", clusterNodes: redis.seeds }, "worker");
   const local = createRedis(TEST_REDIS_URL, "worker");
   try {
     const leases = await Promise.all(Array.from({ length: 8 }, (_, p) => onCluster.get(cluster.leaseKey(p))));

@@ -95,3 +95,4 @@ export { acceptanceOrderViolations, type ObservedAcceptance } from "./acceptance
 export { accountState } from "./ledger";
 export { findOnPath, findPostgresPrograms, POSTGRES_SEARCH } from "./binaries";
 export { AppProcess, describeExit, liveApps, spawnApp, spawnAppChild, waitUntilReady, type ExitStatus, type SpawnAppOptions } from "./processes";
+export { PrivateRedisCluster, redisProgram } from "./redis-cluster";
