@@ -50,29 +50,29 @@ export function runPrimary(processes: number, log: Logger): Promise<number> {
   // The whole API's metrics: each listening process's registry, summed. A process still starting,
   // or one that does not answer in time, is left out rather than holding the answer up.
   let nextCollect = 0;
-  const parts = new Map<number, { metrics: Part["metrics"][]; waiting: number; done: () => void }>();
+  /** Per collection under way: what to do with each part that arrives. */
+  const collecting = new Map<number, (metrics: Part["metrics"]) => void>();
   const collect = () =>
     new Promise<string>((resolve) => {
       const id = nextCollect++;
       const targets = [...live].filter(([, s]) => s.listening).map(([w]) => w);
-      const entry = { metrics: [] as Part["metrics"][], waiting: targets.length, done: () => undefined as void };
+      const parts: Part["metrics"][] = [];
       const finish = () => {
         clearTimeout(timer);
-        parts.delete(id);
-        resolve(AggregatorRegistry.aggregate(entry.metrics).metrics());
+        collecting.delete(id);
+        resolve(AggregatorRegistry.aggregate(parts).metrics());
       };
       const timer = setTimeout(finish, COLLECT_TIMEOUT_MS);
-      entry.done = finish;
-      parts.set(id, entry);
-      if (targets.length === 0) return finish();
+      collecting.set(id, (metrics) => {
+        parts.push(metrics);
+        if (parts.length === targets.length) finish();
+      });
+      if (targets.length === 0) finish();
       for (const w of targets) w.send({ type: COLLECT, id } satisfies Collect);
     });
   cluster.on("message", (worker: Worker, message: MetricsRequest | Part) => {
     if (message?.type === PART) {
-      const entry = parts.get(message.id);
-      if (!entry) return;
-      entry.metrics.push(message.metrics);
-      if (--entry.waiting === 0) entry.done();
+      collecting.get(message.id)?.(message.metrics);
       return;
     }
     if (message?.type !== METRICS_REQUEST) return;

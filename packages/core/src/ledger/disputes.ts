@@ -183,21 +183,8 @@ export interface LockedDisputeRow {
   order_seq: string;
 }
 
-/** The payment a dispute operation targets, as the settle transaction locks it. */
-export interface DisputedPaymentRow {
-  id: string;
-  type: PaymentType;
-  status: DisputeToApply["payment"]["status"];
-  from_account: string | null;
-  to_account: string | null;
-  amount: string;
-  dispute_status: DisputeStatus;
-  currency: string;
-  description: string | null;
-  failure_reason: string | null;
-  created_at: Date;
-  processed_at: Date | null;
-}
+/** The payment a dispute operation targets, as the settle transaction locks it: its PAYMENT_COLUMNS. */
+export type DisputedPaymentRow = Omit<PaymentRow, "dispute_status"> & { dispute_status: DisputeStatus };
 
 /**
  * The settle step of one locked dispute operation: applied or rejected against its payment's

@@ -154,6 +154,11 @@ export async function findAccount(db: Queryable, id: string): Promise<AccountVie
   return rows[0] ? toAccountView(rows[0]) : null;
 }
 
+// ACCOUNT_COLUMNS qualified, for a statement that joins accounts as `a`.
+const ACCOUNT_COLUMNS_OF_A = ACCOUNT_COLUMNS.split(", ")
+  .map((c) => `a.${c}`)
+  .join(", ");
+
 /**
  * Freezes or unfreezes an account at once (an admin action), with its event; freezing a frozen
  * account changes nothing and writes none. The row lock orders it with the settle transactions:
@@ -166,9 +171,7 @@ export async function setAccountStatus(pool: Pool, id: string, status: AccountSt
       `UPDATE accounts a SET status = $2
          FROM (SELECT status AS previous FROM accounts WHERE id = $1 FOR NO KEY UPDATE) p
         WHERE a.id = $1
-       RETURNING ${ACCOUNT_COLUMNS.split(", ")
-         .map((c) => `a.${c}`)
-         .join(", ")}, p.previous`,
+       RETURNING ${ACCOUNT_COLUMNS_OF_A}, p.previous`,
       [id, status],
     );
     const row = rows[0];
