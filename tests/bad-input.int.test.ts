@@ -152,6 +152,19 @@ describe("characters PostgreSQL cannot store", () => {
     expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([202, 400]);
     expect(batch.body.results[0].payment.payment_description).toBe("fine");
   });
+
+  it("refuses an unpaired surrogate (stored, it would come back as U+FFFD), and stores a paired one exactly", async () => {
+    // Raw JSON text with the escape as a client would send it.
+    for (const lone of ["\\ud800", "x\\udfffy"]) {
+      const error = await expectError("POST", "/api/v1/deposits", `{"account_id":"${usd1}","amount":"1.00","description":"${lone}"}`, 400, "invalid_request");
+      expect(error.details).toEqual([{ path: "description", message: "must be well-formed Unicode (no unpaired surrogate such as \\ud800)" }]);
+    }
+    const emoji = "paid \u{1F4B8}";
+    const ok = await api.post("/api/v1/deposits", { account_id: usd1, amount: "1.00", description: emoji });
+    expect(ok.status).toBe(202);
+    const stored = await system.db.pool.query("SELECT description FROM payments WHERE id = $1", [ok.body.id]);
+    expect(stored.rows[0].description).toBe(emoji);
+  });
 });
 
 describe("webhook URLs (WEBHOOK_ALLOW_INSECURE unset: https to public addresses only)", () => {

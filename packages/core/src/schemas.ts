@@ -21,12 +21,22 @@ export const Currency = z
   .string({ error: "must be a string" })
   .refine((s) => CURRENCY_PATTERN.test(s) && KNOWN_CURRENCIES.has(s), "must be an ISO 4217 currency code such as USD");
 
-// PostgreSQL text cannot hold U+0000: refused here, it never reaches (and never fails) a batch insert.
-const Description = z
-  .string({ error: "must be a string" })
-  .max(500, "must be at most 500 characters")
-  .refine((text) => !text.includes("\u0000"), "must not contain the character U+0000")
-  .nullish();
+// A half of a UTF-16 surrogate pair without its other half: JSON can carry it ("\ud800"), UTF-8 cannot.
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Free text as PostgreSQL can store it, exactly: U+0000 cannot be held in text at all, and an
+ * unpaired surrogate would be stored as U+FFFD (not what the client sent). Both are refused here,
+ * so they never reach (and never fail) a batch insert.
+ */
+export const storableText = (max: number) =>
+  z
+    .string({ error: "must be a string" })
+    .max(max, `must be at most ${max} characters`)
+    .refine((text) => !text.includes("\u0000"), "must not contain the character U+0000")
+    .refine((text) => !UNPAIRED_SURROGATE.test(text), "must be well-formed Unicode (no unpaired surrogate such as \\ud800)");
+
+const Description = storableText(500).nullish();
 
 export const CreateAccountRequest = z.strictObject({
   currency: Currency.default("USD"),
