@@ -127,12 +127,12 @@ describe("roles", () => {
     const payment = await api.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "0.01" }, as(CLIENT));
     expect(payment.status).toBe(202);
     for (let i = 0; (await api.get(`/api/v1/payments/${payment.body.id}?wait=5`, as(CLIENT))).body.status === "pending" && i < 5; i++);
-    const before = Number((await system.db.pool.query("SELECT count(*) AS n FROM dispute_operations")).rows[0].n);
+    const before = Number((await system.db.pool.query("SELECT count(*) AS n FROM payment_operations")).rows[0].n);
     for (const kind of ["dispute", "resolve", "chargeback"]) {
       const res = await api.post(`/api/v1/payments/${payment.body.id}/${kind}`, {}, as(CLIENT));
       expect([res.status, res.body.error.code]).toEqual([403, "forbidden"]);
     }
-    expect(Number((await system.db.pool.query("SELECT count(*) AS n FROM dispute_operations")).rows[0].n)).toBe(before);
+    expect(Number((await system.db.pool.query("SELECT count(*) AS n FROM payment_operations")).rows[0].n)).toBe(before);
     const dispute = await api.post(`/api/v1/payments/${payment.body.id}/dispute`, {}, as(ADMIN));
     expect(dispute.status).toBe(202);
     for (const action of ["freeze", "unfreeze"]) {
@@ -151,6 +151,7 @@ describe("roles", () => {
         .map((r) => r.path)
         .sort(),
     ).toEqual([
+      "/api/v1/accounts/:id",
       "/api/v1/accounts/:id/freeze",
       "/api/v1/accounts/:id/unfreeze",
       "/api/v1/payments/:id/chargeback",

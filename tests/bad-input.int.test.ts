@@ -154,6 +154,8 @@ describe("characters PostgreSQL cannot store", () => {
   });
 
   it("refuses an unpaired surrogate (stored, it would come back as U+FFFD), and stores a paired one exactly", async () => {
+    // The batch above may still be settling: its journal entries are not this test's writes.
+    await waitFor(async () => (await system.db.pool.query("SELECT 1 FROM payments WHERE status = 'pending' LIMIT 1")).rowCount === 0);
     // Raw JSON text with the escape as a client would send it.
     for (const lone of ["\\ud800", "x\\udfffy"]) {
       const error = await expectError("POST", "/api/v1/deposits", `{"account_id":"${usd1}","amount":"1.00","description":"${lone}"}`, 400, "invalid_request");

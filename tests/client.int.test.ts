@@ -164,6 +164,37 @@ describe("the README walk-through through @settle/client", () => {
     });
   });
 
+  it("refunds, authorizes then captures or voids, sets an overdraft limit and reads a balance at a moment", async () => {
+    const payer = (await settle.createAccount()).account;
+    const merchant = (await settle.createAccount()).account;
+    const funding = await settle.createDeposit({ account_id: payer.id, amount: "50.00" });
+    await settle.waitForPayment(funding.payment.id, { timeoutSeconds: 20 });
+    const paid = await settle.createPayment({ from_account: payer.id, to_account: merchant.id, amount: "20.00" });
+    await settle.waitForPayment(paid.payment.id, { timeoutSeconds: 20 });
+
+    const key = newIdempotencyKey();
+    const refund = await settle.refundPayment(paid.payment.id, { amount: "5.00", reason: "returned" }, { idempotencyKey: key });
+    expect(refund.payment).toMatchObject({ type: "refund", refund_of: paid.payment.id, amount: "5.00", payment_description: "returned" });
+    expect((await settle.refundPayment(paid.payment.id, { amount: "5.00", reason: "returned" }, { idempotencyKey: key })).replayed).toBe(true);
+    expect(await settle.waitForPayment(refund.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "completed" });
+    expect(await refusal(settle.refundPayment(paid.payment.id, { amount: "15.01" }))).toMatchObject({ status: 409, code: "refund_exceeds_payment" });
+
+    const auth = await settle.createPayment({ from_account: payer.id, to_account: merchant.id, amount: "10.00", capture: false });
+    expect(await settle.waitForPayment(auth.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "authorized" });
+    expect(await settle.capturePayment(auth.payment.id, "6.00")).toMatchObject({ operation: { kind: "capture", amount: "6.00" } });
+    expect(await settle.waitForPayment(auth.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "completed", amount_captured: "6.00" });
+    const other = await settle.createPayment({ from_account: payer.id, to_account: merchant.id, amount: "3.00", capture: false });
+    await settle.waitForPayment(other.payment.id, { timeoutSeconds: 20 });
+    expect(await settle.voidPayment(other.payment.id)).toMatchObject({ operation: { kind: "void" } });
+    expect(await settle.waitForPayment(other.payment.id, { timeoutSeconds: 20 })).toMatchObject({ status: "voided" });
+
+    expect(await refusal(settle.updateAccount(payer.id, { overdraft_limit: "10.00" }))).toMatchObject({ status: 403, code: "forbidden" });
+    expect(await admin.updateAccount(payer.id, { overdraft_limit: "10.00" })).toMatchObject({ overdraft_limit: "10.00", available: "29.00" });
+    const now = await settle.getBalanceAt(payer.id, new Date(Date.now() + 1000).toISOString());
+    expect(now).toMatchObject({ account_id: payer.id, balance: "29.00", available: "29.00", held: "0.00" });
+    expect(await settle.getBalanceAt(payer.id, "2000-01-01T00:00:00Z")).toMatchObject({ balance: "0.00", seq: 0 });
+  });
+
   it("takes a batch: one result per item, in order; an item's key replays", async () => {
     const items = [
       { type: "deposit" as const, account_id: b.id, amount: "1.00", idempotency_key: "batch-item-1" },

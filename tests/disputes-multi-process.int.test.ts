@@ -36,7 +36,7 @@ async function drive(count: number, concurrency: number, send: (i: number) => Pr
 async function untilSettled(api: ApiClient, pool: ProcessCluster["db"]["pool"]) {
   for (let i = 0; i < 600; i++) {
     const { rows } = await pool.query(
-      "SELECT (SELECT count(*) FROM payments WHERE status = 'pending') + (SELECT count(*) FROM dispute_operations WHERE status = 'pending') AS n",
+      "SELECT (SELECT count(*) FROM payments WHERE status = 'pending') + (SELECT count(*) FROM payment_operations WHERE status = 'pending') AS n",
     );
     if (rows[0].n === "0") return;
     await new Promise((r) => setTimeout(r, 200));
@@ -90,7 +90,7 @@ it(`settles a mix of payments and dispute steps on ${WORKERS} worker processes a
       (SELECT count(*) FROM payments WHERE dispute_status = 'charged_back') AS charged_back,
       (SELECT count(*) FROM payments WHERE failure_reason = 'account_frozen') AS frozen_refusals,
       (SELECT count(*) FROM accounts WHERE status = 'frozen') AS frozen_accounts,
-      (SELECT count(*) FROM dispute_operations WHERE status = 'rejected') AS rejected_steps,
+      (SELECT count(*) FROM payment_operations WHERE status = 'rejected') AS rejected_steps,
       (SELECT count(*) FROM payments p JOIN accounts a ON a.id = p.to_account
          WHERE p.dispute_status = 'charged_back' AND a.status <> 'frozen') AS unfrozen_receivers`);
   const s = summary[0];

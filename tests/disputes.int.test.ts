@@ -29,7 +29,7 @@ async function step(paymentId: string, kind: string, expected: string): Promise<
   expect(res.body.id).toBe(paymentId);
   // What was accepted is the operation, not yet applied: the payment is shown as it stands.
   expect(res.body.operation).toEqual({ id: expect.any(String), kind, status: "pending", created_at: expect.any(String) });
-  const { rows } = await system.db.pool.query("SELECT kind FROM dispute_operations WHERE id = $1", [res.body.operation.id]);
+  const { rows } = await system.db.pool.query("SELECT kind FROM payment_operations WHERE id = $1", [res.body.operation.id]);
   expect(rows).toEqual([{ kind }]);
   for (let i = 0; i < 20; i++) {
     const polled = await api.get(`/api/v1/payments/${paymentId}?wait=5`);
@@ -130,13 +130,13 @@ describe("refused transitions", () => {
     // As if a request had slipped past the API's check: a resolve of a payment never disputed.
     const partition = partitionFor(payee, Number(system.env.PARTITIONS));
     const opId = uuidv7();
-    await system.db.pool.query("INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, 'resolve')", [
+    await system.db.pool.query("INSERT INTO payment_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, 'resolve')", [
       opId,
       partition,
       transfer.id,
     ]);
     await settleBatch(system.db.pool, [partition], 10);
-    const { rows } = await system.db.pool.query("SELECT status, rejection_reason FROM dispute_operations WHERE id = $1", [opId]);
+    const { rows } = await system.db.pool.query("SELECT status, rejection_reason FROM payment_operations WHERE id = $1", [opId]);
     expect(rows[0]).toEqual({ status: "rejected", rejection_reason: "invalid_state" });
     expect((await api.get(`/api/v1/payments/${transfer.id}`)).body.dispute_status).toBe("none");
     expect(await account(payee)).toMatchObject({ available: "5.00", held: "0.00", entry_count: 1 });

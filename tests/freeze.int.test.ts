@@ -2,7 +2,7 @@
 // row lock, and undone by unfreeze — also for an account a chargeback froze.
 import { verifyLedger } from "@settle/core";
 import { startInProcess, type InProcessSystem } from "./support/in-process";
-import { client, newAccount, settled, type ApiClient } from "./support/http";
+import { client, fundedAccount, newAccount, settled, type ApiClient } from "./support/http";
 
 let system: InProcessSystem;
 let api: ApiClient;
@@ -13,12 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => system.stop());
 
-async function funded(amount: string): Promise<string> {
-  const id = await newAccount(api);
-  const deposit = await api.post("/api/v1/deposits", { account_id: id, amount });
-  expect((await settled(api, deposit.body.id)).status).toBe("completed");
-  return id;
-}
+const funded = (amount: string) => fundedAccount(api, amount);
 
 const entriesOf = async (account: string): Promise<any[]> => (await api.get(`/api/v1/accounts/${account}/entries?limit=500`)).body.entries;
 

@@ -117,7 +117,7 @@ describe("refusals state the rule", () => {
     ["/api/v1/accounts/0190a3c2-0000-7000-8000-000000000000/entries?after=-1", "after", "must be an integer from 0 to 9007199254740991"],
     ["/api/v1/payments/0190a3c2-0000-7000-8000-000000000000?wait=31", "wait", "must be a whole number of seconds from 0 to 30"],
     ["/api/v1/payments?after=12", "after", "must be a UUID in canonical form"],
-    ["/api/v1/payments?status=done", "status", "must be pending, completed or failed"],
+    ["/api/v1/payments?status=done", "status", "must be pending, completed, failed, authorized, voided or expired"],
     ["/api/v1/payments?created_from=yesterday", "created_from", "must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-29T10:00:00Z"],
     ["/api/v1/payments?created_from=2026-11-29T10:00:00Z&created_to=2026-11-28T10:00:00Z", "created_from", "must not be after created_to"],
     ["/api/v1/payments?limt=10", "(query)", "unknown field(s): limt"],

@@ -43,6 +43,15 @@ export async function newAccount(api: ApiClient, currency = "USD"): Promise<stri
   return (await api.settle.createAccount({ currency })).account.id;
 }
 
+/** Creates an account holding `amount` (a completed deposit) and returns its id. */
+export async function fundedAccount(api: ApiClient, amount: string): Promise<string> {
+  const id = await newAccount(api);
+  const { payment } = await api.settle.createDeposit({ account_id: id, amount });
+  const deposit = await settled(api, payment.id);
+  if (deposit.status !== "completed") throw new Error(`the funding deposit of ${id} is ${deposit.status}`);
+  return id;
+}
+
 /** Polls a payment until it leaves `pending`. */
 export async function settled(api: ApiClient, paymentId: string, timeoutMs = 15_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;

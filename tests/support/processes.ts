@@ -429,7 +429,7 @@ export async function assertInvariants(
     async () => {
       const { rows } = await pool.query(`SELECT
           (SELECT count(*) FROM payments WHERE status = 'pending')
-        + (SELECT count(*) FROM dispute_operations WHERE status = 'pending') AS pending`);
+        + (SELECT count(*) FROM payment_operations WHERE status = 'pending') AS pending`);
       return rows[0].pending === "0";
     },
     { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 250, what: "every payment to leave pending" },

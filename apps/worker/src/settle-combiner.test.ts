@@ -19,7 +19,7 @@ function payment(partition: number, orderSeq: number): SettledPayment {
 }
 
 function result(...payments: SettledPayment[]): SettleResult {
-  return { payments, disputes: [] };
+  return { payments, operations: [] };
 }
 
 /** A settle function whose rounds the test answers one by one. */

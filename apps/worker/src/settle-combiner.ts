@@ -78,7 +78,7 @@ export class SettleCombiner {
         partition,
         lingerUntil: began + this.options.lingerMs,
         holdUntil: began + Math.max(this.options.maxHoldMs, this.options.lingerMs),
-        settled: { payments: [], disputes: [] },
+        settled: { payments: [], operations: [] },
         resolve,
         reject,
       });
@@ -145,8 +145,8 @@ export class SettleCombiner {
     const byPartition = new Map<number, Waiter>();
     for (const w of round) if (!byPartition.has(w.partition)) byPartition.set(w.partition, w);
     for (const p of batch.payments) byPartition.get(p.partition)?.settled.payments.push(p);
-    for (const d of batch.disputes) byPartition.get(d.partition)?.settled.disputes.push(d);
-    const found = batch.payments.length + batch.disputes.length;
+    for (const d of batch.operations) byPartition.get(d.partition)?.settled.operations.push(d);
+    const found = batch.payments.length + batch.operations.length;
     const ended = this.now();
     if (found > 0) this.options.onRound?.(batch, (ended - began) / 1000);
     // Not full: this round took everything pending in its partitions when it began.

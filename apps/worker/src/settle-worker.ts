@@ -188,7 +188,7 @@ export class SettleWorker {
     let count = 0;
     for (;;) {
       const { settled, more } = await this.combiner.drain(partition);
-      count += settled.payments.length + settled.disputes.length;
+      count += settled.payments.length + settled.operations.length;
       if (!more) break;
       // Added while this job is active, it becomes the partition's one follow-up wake-up. When
       // Redis refuses it (full, or gone) and the partition is still ours, this wake-up keeps
@@ -240,15 +240,24 @@ export class SettleWorker {
         "payment settled",
       );
     }
-    for (const d of settled.disputes) {
+    for (const d of settled.operations) {
       this.logger.info(
-        { partition: d.partition, paymentId: d.paymentId, operationId: d.id, kind: d.kind, status: d.status, disputeStatus: d.disputeStatus },
-        "dispute operation settled",
+        {
+          partition: d.partition,
+          paymentId: d.paymentId,
+          operationId: d.id,
+          kind: d.kind,
+          status: d.status,
+          rejectionReason: d.rejectionReason ?? undefined,
+          paymentStatus: d.paymentStatus,
+          disputeStatus: d.disputeStatus,
+        },
+        "payment operation settled",
       );
     }
-    for (const partition of new Set([...settled.payments, ...settled.disputes].map((x) => x.partition))) {
+    for (const partition of new Set([...settled.payments, ...settled.operations].map((x) => x.partition))) {
       this.hooks.onSettled?.(
-        { payments: settled.payments.filter((p) => p.partition === partition), disputes: settled.disputes.filter((d) => d.partition === partition) },
+        { payments: settled.payments.filter((p) => p.partition === partition), operations: settled.operations.filter((d) => d.partition === partition) },
         partition,
       );
     }

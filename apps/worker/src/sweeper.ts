@@ -1,5 +1,14 @@
 import type { RedisClient as Redis } from "@settle/core";
-import { findStalePartitions, purgeEvents, purgeIdempotencyKeys, type Logger, type PartitionQueues, type PartitionWaker, type Pool } from "@settle/core";
+import {
+  findStalePartitions,
+  purgeEvents,
+  purgeIdempotencyKeys,
+  queueExpiredAuthorizations,
+  type Logger,
+  type PartitionQueues,
+  type PartitionWaker,
+  type Pool,
+} from "@settle/core";
 
 export interface SweeperOptions {
   prefix: string;
@@ -59,6 +68,7 @@ export class Sweeper {
   async sweep(): Promise<number> {
     const turn = await this.redis.set(`${this.options.prefix}:sweeper`, "1", "PX", Math.max(100, this.options.intervalMs - 50), "NX");
     if (turn !== "OK") return 0;
+    await this.expireAuthorizations();
     const found = await this.wakeStalePartitions();
     if (this.options.idempotencyTtlHours && (this.purgeBehind || Date.now() - this.lastPurge > PURGE_EVERY_MS)) {
       await this.purgeExpiredKeys(this.options.idempotencyTtlHours);
@@ -86,6 +96,18 @@ export class Sweeper {
       this.options.logger.info({ partition, pending: count }, "sweeper woke a partition with stale pending payments");
     }
     return stale.length;
+  }
+
+  /**
+   * Queues the release of authorizations past their expires_at (docs/API.md "Authorize, then
+   * capture or void"): at most one sweep interval late. A failed wake-up is left to the next sweep's
+   * stale-partition pass.
+   */
+  private async expireAuthorizations(): Promise<void> {
+    const { expired, partitions } = await queueExpiredAuthorizations(this.pool);
+    if (expired === 0) return;
+    this.options.logger.info({ expired, partitions: partitions.length }, "queued the expiry of authorizations past their expires_at");
+    for (const partition of partitions) await this.waker.wake(partition, "sweep");
   }
 
   /** One purge pass, bounded by `PURGE_BUDGET_MS`. */

@@ -11,6 +11,8 @@ export type JournalPage = Schemas["JournalPage"];
 export type Payment = Schemas["Payment"];
 export type PaymentPage = Schemas["PaymentPage"];
 export type DisputeAccepted = Schemas["DisputeAccepted"];
+export type AuthorizationOperationAccepted = Schemas["AuthorizationOperationAccepted"];
+export type BalanceAt = Schemas["BalanceAt"];
 export type BatchItem = Schemas["BatchRequest"]["payments"][number];
 export type BatchResults = Schemas["BatchResults"];
 export type BatchResult = BatchResults["results"][number];
@@ -33,6 +35,8 @@ export type ListEntriesQuery = Query<"listEntries">;
 export type ListPaymentsQuery = Query<"listPayments">;
 export type ListEventsQuery = Query<"listEvents">;
 export type CreateWebhookEndpointRequest = JsonBody<"createWebhookEndpoint">;
+export type UpdateAccountRequest = JsonBody<"updateAccount">;
+export type RefundRequest = JsonBody<"refundPayment">;
 
 export interface SettleClientOptions {
   /** Where the API answers, such as `http://localhost:3000` (the paths carry `/api/v1`). */
@@ -70,6 +74,10 @@ export interface SettleClient {
   /** The account's journal, oldest first. */
   listEntries(accountId: string, query?: ListEntriesQuery): Promise<JournalPage>;
   /** Admin: from now on the account can receive but not send or withdraw. */
+  /** Admin: the overdraft limit (docs/API.md "Overdraft limits"). */
+  updateAccount(id: string, body: UpdateAccountRequest): Promise<Account>;
+  /** The balances after the account's last journal entry at or before `at` (RFC 3339). */
+  getBalanceAt(accountId: string, at: string): Promise<BalanceAt>;
   freezeAccount(id: string): Promise<Account>;
   unfreezeAccount(id: string): Promise<Account>;
   /** A transfer between two accounts. */
@@ -95,6 +103,12 @@ export interface SettleClient {
   /** Admin: return an open dispute's amount and freeze the receiving account. */
   chargebackPayment(id: string): Promise<DisputeAccepted>;
   /** What changed, oldest first; pass `next_after` as `after` for what follows (the feed has no end). */
+  /** A refund: a new payment from the original's receiver back to its payer; `amount` left out refunds what is left. */
+  refundPayment(id: string, body?: RefundRequest, options?: CreateOptions): Promise<AcceptedPayment>;
+  /** Captures an authorization (`capture: false`), all of it or `amount`; `waitForPayment` then shows it `completed`. */
+  capturePayment(id: string, amount?: string): Promise<AuthorizationOperationAccepted>;
+  /** Releases an authorization's hold; `waitForPayment` then shows it `voided`. */
+  voidPayment(id: string): Promise<AuthorizationOperationAccepted>;
   listEvents(query?: ListEventsQuery): Promise<EventPage>;
   /** Subscribes a URL to events; the answer's `secret` (shown only here) verifies each delivery's signature. */
   createWebhookEndpoint(body: CreateWebhookEndpointRequest, options?: CreateOptions): Promise<WebhookEndpointWithSecret>;
@@ -144,6 +158,12 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
     async listEntries(accountId, query = {}) {
       return (await ok(raw.GET("/api/v1/accounts/{id}/entries", { params: { ...path(accountId), query } }))).data;
     },
+    async updateAccount(id, body) {
+      return (await ok(raw.PATCH("/api/v1/accounts/{id}", { params: path(id), body }))).data;
+    },
+    async getBalanceAt(accountId, at) {
+      return (await ok(raw.GET("/api/v1/accounts/{id}/balance", { params: { ...path(accountId), query: { at } } }))).data;
+    },
     async freezeAccount(id) {
       return (await ok(raw.POST("/api/v1/accounts/{id}/freeze", { params: path(id) }))).data;
     },
@@ -185,7 +205,7 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
           continue;
         }
         // A long poll that answers before its wait is over has seen what it waits for: settled,
-        // and no dispute operation queued (which `status` alone does not show). One that took the
+        // and no operation of it queued (which `status` alone does not show). One that took the
         // whole wait may have timed out, so it is asked again while time is left.
         if (payment.status !== "pending" && Date.now() - asked < wait * 1000) return payment;
         if (wait === 0 || Date.now() >= deadline) return payment;
@@ -202,6 +222,16 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
     },
     async chargebackPayment(id) {
       return (await ok(raw.POST("/api/v1/payments/{id}/chargeback", { params: path(id) }))).data;
+    },
+    async refundPayment(id, body = {}, create) {
+      const { data, response } = await ok(raw.POST("/api/v1/payments/{id}/refunds", { params: { ...path(id), ...keyed(create) }, body }));
+      return { payment: data, ...replay(response) };
+    },
+    async capturePayment(id, amount) {
+      return (await ok(raw.POST("/api/v1/payments/{id}/capture", { params: path(id), body: amount === undefined ? {} : { amount } }))).data;
+    },
+    async voidPayment(id) {
+      return (await ok(raw.POST("/api/v1/payments/{id}/void", { params: path(id) }))).data;
     },
     async listEvents(query = {}) {
       return (await ok(raw.GET("/api/v1/events", { params: { query } }))).data;

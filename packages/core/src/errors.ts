@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   "not_found",
   "idempotency_conflict",
   "invalid_state",
+  "refund_exceeds_payment",
+  "capture_exceeds_authorization",
   "account_exists",
   "payload_too_large",
   "uri_too_long",

@@ -10,7 +10,7 @@ export async function findStalePartitions(pool: Pool, olderThanSeconds: number):
        SELECT partition, order_seq FROM payments
         WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
        UNION ALL
-       SELECT partition, order_seq FROM dispute_operations
+       SELECT partition, order_seq FROM payment_operations
         WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
      ) stale
      GROUP BY partition`,

@@ -37,11 +37,13 @@ export {
   type PaymentFilter,
   insertPayment,
   setAccountStatus,
+  setOverdraftLimit,
   type AccountView,
   type PaymentView,
   type EntryView,
   type NewPayment,
 } from "./ledger/ledger-repository";
+export { balanceAt, entriesPageQuery, normaliseInstant, type BalanceAtView, type EntryFilter } from "./ledger/balance-history";
 export { AcceptBatcher } from "./ledger/accept-batcher";
 export { acceptPayment, debitAccountOf, type AcceptDeps, type PaymentRequest } from "./ledger/accept";
 export { acceptPaymentBatch, type BatchItem, type BatchItemResult } from "./ledger/accept-batch";
@@ -55,9 +57,10 @@ export {
   type DisputeKind,
   type DisputeStatus,
   type DisputeToApply,
-  type DisputeOperationView,
-  type SettledDispute,
 } from "./ledger/disputes";
+export { type OperationKind, type OperationView, type SettledOperation } from "./ledger/operations";
+export { requestRefund } from "./ledger/refunds";
+export { requestAuthorizationOperation, queueExpiredAuthorizations, applyAuthorizationOperation } from "./ledger/authorizations";
 export {
   runIdempotent,
   parseIdempotencyKey,

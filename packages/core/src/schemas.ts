@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { EVENT_CURSOR_PATTERN, EVENT_TYPES } from "./events/events";
 import { isUuid } from "./ids";
-import { AMOUNT_RULE, parseAmount } from "./money";
+import { AMOUNT_PATTERN, AMOUNT_RULE, parseAmount } from "./money";
 
 const KNOWN_CURRENCIES = new Set(Intl.supportedValuesOf("currency"));
 
@@ -38,24 +38,46 @@ export const storableText = (max: number) =>
 
 const Description = storableText(500).nullish();
 
+/** A limit in a request: like an amount, but 0 is allowed. */
+export const NON_NEGATIVE_AMOUNT_RULE = "must be a decimal string of at least 0 with at most 15 integer digits and 2 fraction digits";
+export const OverdraftLimit = z.string({ error: "must be a decimal string, not a number" }).regex(AMOUNT_PATTERN, NON_NEGATIVE_AMOUNT_RULE);
+
 export const CreateAccountRequest = z.strictObject({
   currency: Currency.default("USD"),
   id: Uuid.optional(),
+  overdraft_limit: OverdraftLimit.optional(),
 });
 export type CreateAccountRequest = z.infer<typeof CreateAccountRequest>;
+
+/** The longest an authorization may hold its funds: 30 days. */
+export const MAX_AUTHORIZATION_SECONDS = 30 * 24 * 3600;
 
 const transferFields = {
   from_account: Uuid,
   to_account: Uuid,
   amount: Amount,
   payment_description: Description,
+  capture: z.boolean({ error: "must be true or false" }).optional(),
+  expires_in_seconds: z
+    .number({ error: `must be a whole number of seconds from 1 to ${MAX_AUTHORIZATION_SECONDS}` })
+    .int(`must be a whole number of seconds from 1 to ${MAX_AUTHORIZATION_SECONDS}`)
+    .min(1, `must be a whole number of seconds from 1 to ${MAX_AUTHORIZATION_SECONDS}`)
+    .max(MAX_AUTHORIZATION_SECONDS, `must be a whole number of seconds from 1 to ${MAX_AUTHORIZATION_SECONDS}`)
+    .optional(),
 };
 const differentAccounts: [(body: { from_account: string; to_account: string }) => boolean, { path: string[]; message: string }] = [
   (body) => body.from_account !== body.to_account,
   { path: ["to_account"], message: "must differ from from_account" },
 ];
+const expiryOnlyOnAuthorizations: [(body: { capture?: boolean; expires_in_seconds?: number }) => boolean, { path: string[]; message: string }] = [
+  (body) => body.expires_in_seconds === undefined || body.capture === false,
+  { path: ["expires_in_seconds"], message: 'applies only to an authorization ("capture": false)' },
+];
 
-export const TransferRequest = z.strictObject(transferFields).refine(...differentAccounts);
+export const TransferRequest = z
+  .strictObject(transferFields)
+  .refine(...differentAccounts)
+  .refine(...expiryOnlyOnAuthorizations);
 export type TransferRequest = z.infer<typeof TransferRequest>;
 
 const externalMoveFields = {
@@ -87,7 +109,8 @@ export type BatchRequest = z.infer<typeof BatchRequest>;
 /** A batch item that is a transfer: the body of POST /payments, optionally typed and keyed. */
 export const BatchTransferItem = z
   .strictObject({ ...transferFields, type: z.literal("transfer").optional(), idempotency_key: IdempotencyKeyField })
-  .refine(...differentAccounts);
+  .refine(...differentAccounts)
+  .refine(...expiryOnlyOnAuthorizations);
 export type BatchTransferItem = z.infer<typeof BatchTransferItem>;
 
 /** A batch item that is a deposit or a withdrawal: the body of its endpoint, typed, optionally keyed. */
@@ -98,8 +121,25 @@ export const BatchExternalMoveItem = z.strictObject({
 });
 export type BatchExternalMoveItem = z.infer<typeof BatchExternalMoveItem>;
 
-/** The body of a dispute, resolve or chargeback: nothing (an empty object, or no body at all). */
+/** The body of a dispute, resolve, chargeback or void: nothing (an empty object, or no body at all). */
 export const EmptyRequest = z.strictObject({});
+
+/** POST /payments/{id}/refunds: how much (default: all that is left) and why. */
+export const RefundRequest = z.strictObject({
+  amount: Amount.optional(),
+  reason: storableText(500).optional(),
+});
+export type RefundRequest = z.infer<typeof RefundRequest>;
+
+/** POST /payments/{id}/capture: how much of the authorization (default: all of it). */
+export const CaptureRequest = z.strictObject({ amount: Amount.optional() });
+export type CaptureRequest = z.infer<typeof CaptureRequest>;
+
+/** PATCH /accounts/{id} (admin): the fields an operator may change. */
+export const UpdateAccountRequest = z
+  .strictObject({ overdraft_limit: OverdraftLimit.optional() })
+  .refine((body) => body.overdraft_limit !== undefined, { message: "must name a field to change: overdraft_limit", path: [] });
+export type UpdateAccountRequest = z.infer<typeof UpdateAccountRequest>;
 
 /** An integer query parameter whose every refusal states the rule (docs/API.md "Conventions"). */
 const boundedInteger = (min: number, max: number, what = "an integer") => {
@@ -110,13 +150,33 @@ const boundedInteger = (min: number, max: number, what = "an integer") => {
 /** The page size of every list: 1 to 500. */
 export const MAX_PAGE_SIZE = 500;
 
+// An instant of the journal: RFC 3339 with a zone (an offset or Z), any fraction of a second.
+// PostgreSQL's timestamptz starts at year 1 (4713 BC, but not through ISO 8601's year 0000).
+const FIRST_INSTANT = Date.parse("0001-01-01T00:00:00Z");
+const EntryTime = z.iso
+  .datetime({ offset: true, error: "must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-29T10:00:00Z" })
+  .refine((s) => Date.parse(s) >= FIRST_INSTANT, "must not be before 0001-01-01T00:00:00Z");
+
 // Query strings are strict like bodies: an unknown parameter (a typo such as `limt`) is a 400,
 // never silently ignored.
-export const EntriesQuery = z.strictObject({
-  after: boundedInteger(0, Number.MAX_SAFE_INTEGER).default(0),
-  limit: boundedInteger(1, MAX_PAGE_SIZE).default(100),
-});
+export const EntriesQuery = z
+  .strictObject({
+    after: boundedInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+    limit: boundedInteger(1, MAX_PAGE_SIZE).default(100),
+    // On the entry's created_at, both inclusive (to the millisecond, the precision it is shown in).
+    from: EntryTime.optional(),
+    to: EntryTime.optional(),
+  })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), { message: "must not be after to", path: ["from"] });
 export type EntriesQuery = z.infer<typeof EntriesQuery>;
+
+/** GET /accounts/{id}/balance: the balances as of an instant (required). */
+export const BalanceAtQuery = z.strictObject({
+  at: z.iso
+    .datetime({ offset: true, error: "is required and must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-29T10:00:00Z" })
+    .refine((s) => Date.parse(s) >= FIRST_INSTANT, "must not be before 0001-01-01T00:00:00Z"),
+});
+export type BalanceAtQuery = z.infer<typeof BalanceAtQuery>;
 
 export const PaymentQuery = z.strictObject({
   wait: boundedInteger(0, 30, "a whole number of seconds").default(0),
@@ -129,8 +189,12 @@ const Timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 tim
 export const PaymentsListQuery = z
   .strictObject({
     account_id: Uuid.optional(),
-    status: z.enum(["pending", "completed", "failed"], { error: "must be pending, completed or failed" }).optional(),
-    type: z.enum(["transfer", "deposit", "withdrawal"], { error: "must be transfer, deposit or withdrawal" }).optional(),
+    status: z
+      .enum(["pending", "completed", "failed", "authorized", "voided", "expired"], {
+        error: "must be pending, completed, failed, authorized, voided or expired",
+      })
+      .optional(),
+    type: z.enum(["transfer", "deposit", "withdrawal", "refund"], { error: "must be transfer, deposit, withdrawal or refund" }).optional(),
     created_from: Timestamp.optional(),
     created_to: Timestamp.optional(),
     limit: boundedInteger(1, MAX_PAGE_SIZE).default(50),

@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   idempotency_conflict: 409,
   invalid_state: 409,
+  refund_exceeds_payment: 409,
+  capture_exceeds_authorization: 409,
   account_exists: 409,
   payload_too_large: 413,
   uri_too_long: 414,

@@ -13,8 +13,10 @@ import { metricsGuard, serveMetrics } from "./ops-router";
 import {
   AccountResponse,
   AccountsPage,
+  BalanceAtResponse,
   BatchRequestDoc,
   DisputeAccepted,
+  AuthorizationOperationAccepted,
   BatchResponse,
   EntriesResponse,
   ErrorResponse,
@@ -37,7 +39,7 @@ import {
 // unserved. The handlers live in routes/*.ts by resource; this file says what each route is.
 
 /** What a 202 accepted: the payment's type, or the dispute operation asked for. */
-export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback" | "batch";
+export type AcceptedOperation = "transfer" | "deposit" | "withdrawal" | "dispute" | "resolve" | "chargeback" | "batch" | "refund" | "capture" | "void";
 
 export interface ResponseSpec {
   description: string;
@@ -50,7 +52,7 @@ export interface ResponseSpec {
 }
 
 export interface RouteSpec {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "patch" | "delete";
   /** Express form: `/api/v1/accounts/:id`. */
   path: string;
   operationId: string;
@@ -114,6 +116,7 @@ const accountExample = {
   balance: "150.00",
   available: "100.00",
   held: "50.00",
+  overdraft_limit: "0.00",
   entry_count: 7,
   created_at: at,
 };
@@ -130,6 +133,12 @@ const paymentExample = {
   dispute_status: "none",
   created_at: at,
   processed_at: null,
+  refund_of: null,
+  amount_refunded: "0.00",
+  capture: true,
+  amount_captured: null,
+  expires_at: null,
+  amount_disputed: null,
 };
 const depositExample = { ...paymentExample, type: "deposit", from_account: null, to_account: ids.account, amount: "100.00", payment_description: null };
 const withdrawalExample = { ...paymentExample, type: "withdrawal", to_account: null, amount: "20.00", payment_description: null };
@@ -274,6 +283,41 @@ function disputeOperation(kind: "dispute" | "resolve" | "chargeback", summary: s
         headers: { Location: { description: "`/api/v1/payments/{id}`" } },
       },
       ...errors("not_found", "invalid_state", ...BODY_ERRORS),
+    },
+  };
+}
+
+function authorizationOperation(kind: "capture" | "void", summary: string): RouteSpec {
+  const authorized = { ...paymentExample, status: "authorized", processed_at: at, capture: false, expires_at: "2026-11-28T10:00:00.000Z" };
+  return {
+    method: "post",
+    path: `/api/v1/payments/:id/${kind}`,
+    handler: payments.authorizationOperation(kind),
+    operationId: `${kind}Payment`,
+    summary,
+    description:
+      "Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.",
+    tag: "payments",
+    params: IdParam,
+    ...(kind === "capture" ? { body: schemas.CaptureRequest, bodyOptional: true, bodyExample: { amount: "40.00" } } : NO_BODY),
+    accepts: kind,
+    responses: {
+      202: {
+        ...accepted({
+          ...authorized,
+          operation: {
+            id: "0193a0f4-0000-7abc-8def-0123456789ab",
+            kind,
+            status: "pending",
+            ...(kind === "capture" ? { amount: "40.00" } : {}),
+            created_at: at,
+          },
+        }),
+        description: "Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued)",
+        schema: AuthorizationOperationAccepted,
+        headers: { Location: { description: "`/api/v1/payments/{id}`" } },
+      },
+      ...errors("not_found", "invalid_state", ...(kind === "capture" ? (["capture_exceeds_authorization"] as ErrorCode[]) : []), ...BODY_ERRORS),
     },
   };
 }
@@ -456,12 +500,52 @@ export const ROUTES: RouteSpec[] = (
       handler: accounts.entries,
       operationId: "listEntries",
       summary: "An account's journal, oldest first, with cursor paging",
+      description:
+        "`from` and `to` (RFC 3339, both inclusive to the millisecond) keep the entries created within that window; they combine with `after` and `limit`, and `next_after` stays the last entry's `seq`.",
       tag: "accounts",
       params: IdParam,
       query: schemas.EntriesQuery,
       responses: {
         200: { description: "One page of the journal", schema: EntriesResponse, example: entriesExample },
         ...errors("invalid_request", "not_found", "unavailable"),
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/accounts/:id/balance",
+      handler: accounts.balance,
+      operationId: "getBalanceAt",
+      summary: "An account's balances as of an instant, from its journal",
+      description:
+        "The balances after the account's last journal entry created at or before `at` (RFC 3339 with a zone, taken to the millisecond), with that entry's `seq`; zeros and `seq` 0 before its first entry. `at` is required.",
+      tag: "accounts",
+      params: IdParam,
+      query: schemas.BalanceAtQuery,
+      responses: {
+        200: {
+          description: "The balances at `at`",
+          schema: BalanceAtResponse,
+          example: { account_id: ids.account, at, balance: "150.00", available: "100.00", held: "50.00", seq: 7 },
+        },
+        ...errors("invalid_request", "not_found", "unavailable"),
+      },
+    },
+    {
+      method: "patch",
+      path: "/api/v1/accounts/:id",
+      handler: accounts.update,
+      operationId: "updateAccount",
+      summary: "Change an account's overdraft limit",
+      description:
+        "Takes effect when answered, like a freeze: every payment settled afterwards is checked against the new limit. Lowering it below the current debt takes nothing back. Writes an `account.updated` event when the limit changes.",
+      tag: "accounts",
+      params: IdParam,
+      body: schemas.UpdateAccountRequest,
+      bodyExample: { overdraft_limit: "250.00" },
+      role: "admin",
+      responses: {
+        200: { description: "The account after the change", schema: AccountResponse, example: { ...accountExample, overdraft_limit: "250.00" } },
+        ...errors("not_found", ...BODY_ERRORS),
       },
     },
     accountStatus("freeze", "Freeze an account: from now on it can receive money but not send or withdraw it"),
@@ -559,6 +643,37 @@ export const ROUTES: RouteSpec[] = (
     disputeOperation("dispute", "Dispute a completed transfer or deposit: its amount is held on the receiving account"),
     disputeOperation("resolve", "Resolve an open dispute: the hold is released"),
     disputeOperation("chargeback", "Charge back an open dispute: the held amount leaves the receiving account, which is frozen"),
+    {
+      method: "post",
+      path: "/api/v1/payments/:id/refunds",
+      handler: payments.refund,
+      operationId: "refundPayment",
+      summary: "Refund a completed payment, in part or in full: a new payment from its receiver back to its payer",
+      description:
+        "Refunds of one payment (pending and completed) never total more than it: decided under a lock on the payment, so refunds sent at once cannot together exceed it (409 `refund_exceeds_payment`). Without `amount`, refunds what is left. A refund settles like a transfer and may fail with `insufficient_funds`.",
+      tag: "payments",
+      params: IdParam,
+      headers: [IDEMPOTENCY_KEY],
+      body: schemas.RefundRequest,
+      bodyOptional: true,
+      bodyExample: { amount: "10.00", reason: "one item returned" },
+      accepts: "refund",
+      responses: {
+        202: accepted({
+          ...paymentExample,
+          id: "0193a0f5-0000-7abc-8def-0123456789ab",
+          type: "refund",
+          refund_of: ids.payment,
+          from_account: ids.other,
+          to_account: ids.account,
+          amount: "10.00",
+          payment_description: "one item returned",
+        }),
+        ...errors("not_found", "invalid_state", "refund_exceeds_payment", ...IDEMPOTENT_ERRORS),
+      },
+    },
+    authorizationOperation("capture", "Capture an authorization, in full or in part: the captured amount moves to the receiver, the rest is released"),
+    authorizationOperation("void", "Void an authorization: its hold is released"),
     {
       method: "get",
       path: "/api/v1/events",

@@ -4,6 +4,7 @@ import {
   EVENT_TYPES,
   schemas,
   type AccountView,
+  type BalanceAtView,
   type EntryView,
   type EventView,
   type PaymentView,
@@ -33,6 +34,7 @@ export const AccountResponse = z
     balance: MoneyOut.meta({ description: "available + held" }),
     available: MoneyOut,
     held: MoneyOut,
+    overdraft_limit: MoneyOut.meta({ description: "available may go down to minus this through a payment" }),
     entry_count: z.number().int().min(0),
     created_at: Timestamp,
   })
@@ -41,8 +43,8 @@ export const AccountResponse = z
 export const PaymentResponse = z
   .object({
     id: Id,
-    type: z.enum(["transfer", "deposit", "withdrawal"]),
-    status: z.enum(["pending", "completed", "failed"]),
+    type: z.enum(["transfer", "deposit", "withdrawal", "refund"]),
+    status: z.enum(["pending", "completed", "failed", "authorized", "voided", "expired"]),
     from_account: Id.nullable(),
     to_account: Id.nullable(),
     amount: MoneyOut,
@@ -52,6 +54,12 @@ export const PaymentResponse = z
     dispute_status: z.enum(["none", "open", "resolved", "charged_back"]),
     created_at: Timestamp,
     processed_at: Timestamp.nullable(),
+    refund_of: Id.nullable().meta({ description: "A refund's payment; null for any other" }),
+    amount_refunded: MoneyOut.meta({ description: "The total of its completed refunds" }),
+    capture: z.boolean().meta({ description: "false for an authorization" }),
+    amount_captured: MoneyOut.nullable().meta({ description: "What a captured authorization moved" }),
+    expires_at: Timestamp.nullable().meta({ description: "When an authorization not captured or voided is released" }),
+    amount_disputed: MoneyOut.nullable().meta({ description: "What its dispute holds or held; null while never disputed" }),
   })
   .meta({ id: "Payment" });
 
@@ -66,11 +74,26 @@ export const DisputeAccepted = PaymentResponse.extend({
     .meta({ description: "What was accepted: the operation, queued and applied later in the receiving account's order" }),
 }).meta({ id: "DisputeAccepted", description: "The payment as it stands (dispute_status changes when the operation is applied), with the operation accepted" });
 
+export const AuthorizationOperationAccepted = PaymentResponse.extend({
+  operation: z
+    .object({
+      id: Id,
+      kind: z.enum(["capture", "void"]),
+      status: z.literal("pending"),
+      amount: MoneyOut.optional().meta({ description: "A capture's amount" }),
+      created_at: Timestamp,
+    })
+    .meta({ description: "What was accepted: the operation, queued and applied later in the payer's order" }),
+}).meta({
+  id: "AuthorizationOperationAccepted",
+  description: "The authorization as it stands (its status changes when the operation is applied), with the operation accepted",
+});
+
 export const EntryResponse = z
   .object({
     seq: z.number().int().min(1),
     payment_id: Id,
-    type: z.enum(["credit", "debit", "hold", "release", "chargeback"]),
+    type: z.enum(["credit", "debit", "hold", "release", "chargeback", "authorize", "capture"]),
     amount: MoneyOut,
     balance_after: MoneyOut,
     available_after: MoneyOut,
@@ -87,6 +110,21 @@ export const EntriesResponse = z
     next_after: z.number().int().min(1).nullable().meta({ description: "The `after` cursor of the next page, null on the last page" }),
   })
   .meta({ id: "JournalPage" });
+
+export const BalanceAtResponse = z
+  .object({
+    account_id: Id,
+    at: Timestamp.meta({ description: "The instant asked for, in UTC to the millisecond" }),
+    balance: MoneyOut.meta({ description: "available + held, after the entry `seq`" }),
+    available: MoneyOut,
+    held: MoneyOut,
+    seq: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: "The last journal entry created at or before `at`, whose *_after balances these are; 0 (and zeros) if there was none" }),
+  })
+  .meta({ id: "BalanceAt" });
 
 export const PaymentsPage = z
   .object({
@@ -219,9 +257,10 @@ const drift: {
   account: Same<z.infer<typeof AccountResponse>, AccountView>;
   payment: Same<z.infer<typeof PaymentResponse>, PaymentView>;
   entry: Same<z.infer<typeof EntryResponse>, EntryView>;
+  balanceAt: Same<z.infer<typeof BalanceAtResponse>, BalanceAtView>;
   event: Same<z.infer<typeof EventResponse>, EventView>;
   endpoint: Same<z.infer<typeof WebhookEndpointResponse>, WebhookEndpointView>;
   endpointWithSecret: Same<z.infer<typeof WebhookEndpointWithSecretResponse>, WebhookEndpointWithSecret>;
   attempt: Same<z.infer<typeof WebhookAttemptResponse>, WebhookAttemptView>;
-} = { account: true, payment: true, entry: true, event: true, endpoint: true, endpointWithSecret: true, attempt: true };
+} = { account: true, payment: true, entry: true, balanceAt: true, event: true, endpoint: true, endpointWithSecret: true, attempt: true };
 void drift;

@@ -7,7 +7,9 @@ import {
   findPayment,
   hasPendingDisputeOperation,
   listPayments,
+  requestAuthorizationOperation,
   requestDisputeOperation,
+  requestRefund,
   schemas,
   type AcceptDeps,
   type BatchItem,
@@ -52,6 +54,8 @@ function batchItem(req: Request, raw: unknown): BatchItem {
       toAccount: item.to_account,
       amount: item.amount,
       description: item.payment_description ?? null,
+      capture: item.capture ?? true,
+      expiresInSeconds: item.expires_in_seconds ?? null,
     };
     return { request, idempotency: keyOf(req, "transfer", idempotency_key, body) };
   } catch (error) {
@@ -78,7 +82,7 @@ function sendAccepted(res: Response, response: IdempotentResult<PaymentView>): v
   res.status(202).location(`/api/v1/payments/${response.body.id}`).json(response.body);
 }
 
-/** Whether a long poll has anything left to wait for. */
+/** Whether a long poll has anything left to wait for: the payment is settled and no operation of it is queued. */
 async function settledForGood(deps: ApiDeps, payment: PaymentView): Promise<boolean> {
   return payment.status !== "pending" && !(await hasPendingDisputeOperation(deps.pool, payment.id));
 }
@@ -103,6 +107,8 @@ export const transfer: RouteHandler = async (req, res, { deps }) => {
     toAccount: body.to_account,
     amount: body.amount,
     description: body.payment_description ?? null,
+    capture: body.capture ?? true,
+    expiresInSeconds: body.expires_in_seconds ?? null,
   });
 };
 
@@ -168,7 +174,7 @@ export const get: RouteHandler = async (req, res, { deps }) => {
     res.on("close", waiter.cancel);
     try {
       const again = await findPayment(deps.pool, id);
-      if (again?.status === payment.status && again.dispute_status === payment.dispute_status) await waiter.done;
+      if (again && !(await settledForGood(deps, again))) await waiter.done;
       payment = (await findPayment(deps.pool, id)) ?? payment;
     } finally {
       waiter.cancel();
@@ -186,6 +192,33 @@ export const disputeOperation =
     const { payment, operation } = await requestDisputeOperation(acceptDeps(deps, req), id, kind);
     // The payment as it stands, and what was accepted: the operation, applied later (poll the
     // payment with ?wait=, which answers once no operation of it is queued).
+    res
+      .status(202)
+      .location(`/api/v1/payments/${payment.id}`)
+      .json({ ...payment, operation });
+  };
+
+/** POST /payments/:id/refunds: a refund, a payment of its own (docs/API.md "Refunds"). */
+export const refund: RouteHandler = async (req, res, { deps }) => {
+  const id = uuidParam(req.params.id, "payment");
+  const body = parseOr400(schemas.RefundRequest, req.body ?? {});
+  const response = await requestRefund(
+    acceptDeps(deps, req),
+    id,
+    { amount: body.amount, reason: body.reason ?? null },
+    // The key's endpoint names the refunded payment: the same key on a refund of another payment is a conflict.
+    { requestId: requestId(req), idempotency: idempotencyOf(req, `refund:${id}`) },
+  );
+  sendAccepted(res, response);
+};
+
+/** Capture or void an authorization (docs/API.md "Authorize, then capture or void"). */
+export const authorizationOperation =
+  (kind: "capture" | "void"): RouteHandler =>
+  async (req, res, { deps }) => {
+    const id = uuidParam(req.params.id, "payment");
+    const amount = kind === "capture" ? parseOr400(schemas.CaptureRequest, req.body ?? {}).amount : (parseOr400(schemas.EmptyRequest, req.body), undefined);
+    const { payment, operation } = await requestAuthorizationOperation(acceptDeps(deps, req), id, kind, amount);
     res
       .status(202)
       .location(`/api/v1/payments/${payment.id}`)

@@ -54,7 +54,7 @@ export class WorkerMetrics {
     });
     this.disputeOps = new Counter({
       name: "settle_dispute_operations_total",
-      help: "Dispute, resolve and chargeback operations settled, by kind and outcome",
+      help: "Operations on payments settled (dispute, resolve, chargeback, capture, void, expire), by kind and outcome",
       labelNames: ["kind", "status"],
       registers,
     });
@@ -136,15 +136,16 @@ export class WorkerMetrics {
   }
 
   /** Counts one settle round's results and its duration. */
-  recordSettled(result: { payments: SettledPayment[]; disputes?: { kind: string; status: string }[] }, seconds: number): void {
+  recordSettled(result: { payments: SettledPayment[]; operations?: { kind: string; status: string }[] }, seconds: number): void {
     this.settleDuration.observe(seconds);
     for (const p of result.payments) {
+      // An authorization's hold is neither: its capture, void or expiry counts as an operation.
       if (p.status === "completed") this.completed.inc({ type: p.type });
-      else this.failed.inc({ type: p.type, reason: p.failureReason ?? "unknown" });
+      else if (p.status === "failed") this.failed.inc({ type: p.type, reason: p.failureReason ?? "unknown" });
       const waited = (p.processedAt.getTime() - p.createdAt.getTime()) / 1000;
       this.acceptToSettle.observe({ type: p.type, status: p.status }, Math.max(0, waited));
     }
-    for (const d of result.disputes ?? []) this.disputeOps.inc({ kind: d.kind, status: d.status });
+    for (const d of result.operations ?? []) this.disputeOps.inc({ kind: d.kind, status: d.status });
   }
 
   sweeperReenqueued(stalePayments: number): void {
@@ -152,7 +153,7 @@ export class WorkerMetrics {
     this.reenqueuedPayments.inc(stalePayments);
   }
 
-  operationIsolated(kind: "payment" | "dispute"): void {
+  operationIsolated(kind: "payment" | "operation"): void {
     this.isolated.inc({ kind });
   }
 

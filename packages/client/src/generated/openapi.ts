@@ -112,7 +112,13 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change an account's overdraft limit
+         * @description Takes effect when answered, like a freeze: every payment settled afterwards is checked against the new limit. Lowering it below the current debt takes nothing back. Writes an `account.updated` event when the limit changes.
+         *
+         *     Role: `admin` — an admin API key (`ADMIN_API_KEYS`); a client key gets 403 `forbidden`, when keys are configured.
+         */
+        patch: operations["updateAccount"];
         trace?: never;
     };
     "/api/v1/accounts/{id}/entries": {
@@ -124,9 +130,33 @@ export interface paths {
         };
         /**
          * An account's journal, oldest first, with cursor paging
-         * @description Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
+         * @description `from` and `to` (RFC 3339, both inclusive to the millisecond) keep the entries created within that window; they combine with `after` and `limit`, and `next_after` stays the last entry's `seq`.
+         *
+         *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
          */
         get: operations["listEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account's balances as of an instant, from its journal
+         * @description The balances after the account's last journal entry created at or before `at` (RFC 3339 with a zone, taken to the millisecond), with that entry's `seq`; zeros and `seq` 0 before its first entry. `at` is required.
+         *
+         *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
+         */
+        get: operations["getBalanceAt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -397,6 +427,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund a completed payment, in part or in full: a new payment from its receiver back to its payer
+         * @description Refunds of one payment (pending and completed) never total more than it: decided under a lock on the payment, so refunds sent at once cannot together exceed it (409 `refund_exceeds_payment`). Without `amount`, refunds what is left. A refund settles like a transfer and may fail with `insufficient_funds`.
+         *
+         *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{id}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Capture an authorization, in full or in part: the captured amount moves to the receiver, the rest is released
+         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.
+         *
+         *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
+         */
+        post: operations["capturePayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void an authorization: its hold is released
+         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.
+         *
+         *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
+         */
+        post: operations["voidPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -598,6 +694,11 @@ export interface components {
              * @example 100.00
              */
             held: string;
+            /**
+             * @description available may go down to minus this through a payment
+             * @example 100.00
+             */
+            overdraft_limit: string;
             entry_count: number;
             /**
              * Format: date-time
@@ -609,7 +710,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "idempotency_conflict" | "invalid_state" | "account_exists" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "account_not_found" | "currency_mismatch" | "rate_limited" | "internal" | "unavailable";
+                code: "invalid_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "idempotency_conflict" | "invalid_state" | "refund_exceeds_payment" | "capture_exceeds_authorization" | "account_exists" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "account_not_found" | "currency_mismatch" | "rate_limited" | "internal" | "unavailable";
                 message: string;
                 details?: {
                     path: string;
@@ -635,7 +736,7 @@ export interface components {
              */
             payment_id: string;
             /** @enum {string} */
-            type: "credit" | "debit" | "hold" | "release" | "chargeback";
+            type: "credit" | "debit" | "hold" | "release" | "chargeback" | "authorize" | "capture";
             /**
              * @description A decimal string with exactly 2 fraction digits; never a JSON number
              * @example 100.00
@@ -665,6 +766,36 @@ export interface components {
              */
             created_at: string;
         };
+        BalanceAt: {
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form
+             */
+            account_id: string;
+            /**
+             * Format: date-time
+             * @description The instant asked for, in UTC to the millisecond
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            at: string;
+            /**
+             * @description available + held, after the entry `seq`
+             * @example 100.00
+             */
+            balance: string;
+            /**
+             * @description A decimal string with exactly 2 fraction digits; never a JSON number
+             * @example 100.00
+             */
+            available: string;
+            /**
+             * @description A decimal string with exactly 2 fraction digits; never a JSON number
+             * @example 100.00
+             */
+            held: string;
+            /** @description The last journal entry created at or before `at`, whose *_after balances these are; 0 (and zeros) if there was none */
+            seq: number;
+        };
         Payment: {
             /**
              * Format: uuid
@@ -672,9 +803,9 @@ export interface components {
              */
             id: string;
             /** @enum {string} */
-            type: "transfer" | "deposit" | "withdrawal";
+            type: "transfer" | "deposit" | "withdrawal" | "refund";
             /** @enum {string} */
-            status: "pending" | "completed" | "failed";
+            status: "pending" | "completed" | "failed" | "authorized" | "voided" | "expired";
             from_account: string | null;
             to_account: string | null;
             /**
@@ -694,6 +825,21 @@ export interface components {
              */
             created_at: string;
             processed_at: string | null;
+            /** @description A refund's payment; null for any other */
+            refund_of: string | null;
+            /**
+             * @description The total of its completed refunds
+             * @example 100.00
+             */
+            amount_refunded: string;
+            /** @description false for an authorization */
+            capture: boolean;
+            /** @description What a captured authorization moved */
+            amount_captured: string | null;
+            /** @description When an authorization not captured or voided is released */
+            expires_at: string | null;
+            /** @description What its dispute holds or held; null while never disputed */
+            amount_disputed: string | null;
         };
         BatchResults: {
             results: ({
@@ -706,7 +852,7 @@ export interface components {
                 status: number;
                 error: {
                     /** @enum {string} */
-                    code: "invalid_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "idempotency_conflict" | "invalid_state" | "account_exists" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "account_not_found" | "currency_mismatch" | "rate_limited" | "internal" | "unavailable";
+                    code: "invalid_request" | "invalid_json" | "unauthorized" | "forbidden" | "not_found" | "idempotency_conflict" | "invalid_state" | "refund_exceeds_payment" | "capture_exceeds_authorization" | "account_exists" | "payload_too_large" | "uri_too_long" | "unsupported_media_type" | "account_not_found" | "currency_mismatch" | "rate_limited" | "internal" | "unavailable";
                     message: string;
                     details?: {
                         path: string;
@@ -733,6 +879,8 @@ export interface components {
                  */
                 amount: string;
                 payment_description?: string | null;
+                capture?: boolean;
+                expires_in_seconds?: number;
                 /** @constant */
                 type?: "transfer";
                 idempotency_key?: string;
@@ -766,9 +914,9 @@ export interface components {
              */
             id: string;
             /** @enum {string} */
-            type: "transfer" | "deposit" | "withdrawal";
+            type: "transfer" | "deposit" | "withdrawal" | "refund";
             /** @enum {string} */
-            status: "pending" | "completed" | "failed";
+            status: "pending" | "completed" | "failed" | "authorized" | "voided" | "expired";
             from_account: string | null;
             to_account: string | null;
             /**
@@ -788,6 +936,21 @@ export interface components {
              */
             created_at: string;
             processed_at: string | null;
+            /** @description A refund's payment; null for any other */
+            refund_of: string | null;
+            /**
+             * @description The total of its completed refunds
+             * @example 100.00
+             */
+            amount_refunded: string;
+            /** @description false for an authorization */
+            capture: boolean;
+            /** @description What a captured authorization moved */
+            amount_captured: string | null;
+            /** @description When an authorization not captured or voided is released */
+            expires_at: string | null;
+            /** @description What its dispute holds or held; null while never disputed */
+            amount_disputed: string | null;
             /** @description What was accepted: the operation, queued and applied later in the receiving account's order */
             operation: {
                 /**
@@ -799,6 +962,75 @@ export interface components {
                 kind: "dispute" | "resolve" | "chargeback";
                 /** @constant */
                 status: "pending";
+                /**
+                 * Format: date-time
+                 * @description RFC 3339 UTC timestamp
+                 * @example 2026-11-21T10:00:00.000Z
+                 */
+                created_at: string;
+            };
+        };
+        /** @description The authorization as it stands (its status changes when the operation is applied), with the operation accepted */
+        AuthorizationOperationAccepted: {
+            /**
+             * Format: uuid
+             * @description A UUID in canonical form
+             */
+            id: string;
+            /** @enum {string} */
+            type: "transfer" | "deposit" | "withdrawal" | "refund";
+            /** @enum {string} */
+            status: "pending" | "completed" | "failed" | "authorized" | "voided" | "expired";
+            from_account: string | null;
+            to_account: string | null;
+            /**
+             * @description A decimal string with exactly 2 fraction digits; never a JSON number
+             * @example 100.00
+             */
+            amount: string;
+            currency: string;
+            payment_description: string | null;
+            failure_reason: ("insufficient_funds" | "account_frozen" | "internal_error") | null;
+            /** @enum {string} */
+            dispute_status: "none" | "open" | "resolved" | "charged_back";
+            /**
+             * Format: date-time
+             * @description RFC 3339 UTC timestamp
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            created_at: string;
+            processed_at: string | null;
+            /** @description A refund's payment; null for any other */
+            refund_of: string | null;
+            /**
+             * @description The total of its completed refunds
+             * @example 100.00
+             */
+            amount_refunded: string;
+            /** @description false for an authorization */
+            capture: boolean;
+            /** @description What a captured authorization moved */
+            amount_captured: string | null;
+            /** @description When an authorization not captured or voided is released */
+            expires_at: string | null;
+            /** @description What its dispute holds or held; null while never disputed */
+            amount_disputed: string | null;
+            /** @description What was accepted: the operation, queued and applied later in the payer's order */
+            operation: {
+                /**
+                 * Format: uuid
+                 * @description A UUID in canonical form
+                 */
+                id: string;
+                /** @enum {string} */
+                kind: "capture" | "void";
+                /** @constant */
+                status: "pending";
+                /**
+                 * @description A capture's amount
+                 * @example 100.00
+                 */
+                amount?: string;
                 /**
                  * Format: date-time
                  * @description RFC 3339 UTC timestamp
@@ -819,7 +1051,7 @@ export interface components {
              */
             id: string;
             /** @enum {string} */
-            type: "payment.completed" | "payment.failed" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen";
+            type: "payment.completed" | "payment.failed" | "payment.authorized" | "payment.captured" | "payment.voided" | "payment.expired" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen" | "account.updated";
             /**
              * Format: date-time
              * @description RFC 3339 UTC timestamp
@@ -840,7 +1072,7 @@ export interface components {
              */
             id: string;
             url: string;
-            events: (("payment.completed" | "payment.failed" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen") | "*")[];
+            events: (("payment.completed" | "payment.failed" | "payment.authorized" | "payment.captured" | "payment.voided" | "payment.expired" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen" | "account.updated") | "*")[];
             description: string | null;
             /** @enum {string} */
             status: "enabled" | "disabled";
@@ -865,7 +1097,7 @@ export interface components {
              */
             id: string;
             url: string;
-            events: (("payment.completed" | "payment.failed" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen") | "*")[];
+            events: (("payment.completed" | "payment.failed" | "payment.authorized" | "payment.captured" | "payment.voided" | "payment.expired" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen" | "account.updated") | "*")[];
             description: string | null;
             /** @enum {string} */
             status: "enabled" | "disabled";
@@ -1054,6 +1286,7 @@ export interface operations {
                      *           "balance": "150.00",
                      *           "available": "100.00",
                      *           "held": "50.00",
+                     *           "overdraft_limit": "0.00",
                      *           "entry_count": 7,
                      *           "created_at": "2026-11-21T10:00:00.000Z"
                      *         }
@@ -1168,6 +1401,7 @@ export interface operations {
                      * @description A UUID in canonical form
                      */
                     id?: string;
+                    overdraft_limit?: string;
                 };
             };
         };
@@ -1190,6 +1424,7 @@ export interface operations {
                      *       "balance": "0.00",
                      *       "available": "0.00",
                      *       "held": "0.00",
+                     *       "overdraft_limit": "0.00",
                      *       "entry_count": 0,
                      *       "created_at": "2026-11-21T10:00:00.000Z"
                      *     }
@@ -1353,6 +1588,7 @@ export interface operations {
                      *       "balance": "150.00",
                      *       "available": "100.00",
                      *       "held": "50.00",
+                     *       "overdraft_limit": "0.00",
                      *       "entry_count": 7,
                      *       "created_at": "2026-11-21T10:00:00.000Z"
                      *     }
@@ -1434,11 +1670,205 @@ export interface operations {
             };
         };
     };
+    updateAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "overdraft_limit": "250.00"
+                 *     }
+                 */
+                "application/json": {
+                    overdraft_limit?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The account after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+                     *       "currency": "USD",
+                     *       "status": "active",
+                     *       "balance": "150.00",
+                     *       "available": "100.00",
+                     *       "held": "50.00",
+                     *       "overdraft_limit": "250.00",
+                     *       "entry_count": 7,
+                     *       "created_at": "2026-11-21T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Error: `invalid_request`, `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_request",
+                     *         "message": "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+                     *         "details": [
+                     *           {
+                     *             "path": "amount",
+                     *             "message": "must be a decimal string"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "send a valid API key as Authorization: Bearer <key>"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "forbidden",
+                     *         "message": "this operation needs an admin API key (ADMIN_API_KEYS)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "account not found"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "request body is larger than 16 KiB"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unsupported_media_type",
+                     *         "message": "send the body as Content-Type: application/json"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "too many requests; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unavailable",
+                     *         "message": "PostgreSQL is unavailable; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listEntries: {
         parameters: {
             query?: {
                 after?: number;
                 limit?: number;
+                from?: string;
+                to?: string;
             };
             header?: never;
             path: {
@@ -1573,6 +2003,135 @@ export interface operations {
             };
         };
     };
+    getBalanceAt: {
+        parameters: {
+            query: {
+                at: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The balances at `at` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "account_id": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+                     *       "at": "2026-11-21T10:00:00.000Z",
+                     *       "balance": "150.00",
+                     *       "available": "100.00",
+                     *       "held": "50.00",
+                     *       "seq": 7
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BalanceAt"];
+                };
+            };
+            /** @description Error: `invalid_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_request",
+                     *         "message": "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+                     *         "details": [
+                     *           {
+                     *             "path": "amount",
+                     *             "message": "must be a decimal string"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "send a valid API key as Authorization: Bearer <key>"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "account not found"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "too many requests; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unavailable",
+                     *         "message": "PostgreSQL is unavailable; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     freezeAccount: {
         parameters: {
             query?: never;
@@ -1603,6 +2162,7 @@ export interface operations {
                      *       "balance": "150.00",
                      *       "available": "100.00",
                      *       "held": "50.00",
+                     *       "overdraft_limit": "0.00",
                      *       "entry_count": 7,
                      *       "created_at": "2026-11-21T10:00:00.000Z"
                      *     }
@@ -1788,6 +2348,7 @@ export interface operations {
                      *       "balance": "150.00",
                      *       "available": "100.00",
                      *       "held": "50.00",
+                     *       "overdraft_limit": "0.00",
                      *       "entry_count": 7,
                      *       "created_at": "2026-11-21T10:00:00.000Z"
                      *     }
@@ -1947,8 +2508,8 @@ export interface operations {
         parameters: {
             query?: {
                 account_id?: string;
-                status?: "pending" | "completed" | "failed";
-                type?: "transfer" | "deposit" | "withdrawal";
+                status?: "pending" | "completed" | "failed" | "authorized" | "voided" | "expired";
+                type?: "transfer" | "deposit" | "withdrawal" | "refund";
                 created_from?: string;
                 created_to?: string;
                 limit?: number;
@@ -1981,7 +2542,13 @@ export interface operations {
                      *           "failure_reason": null,
                      *           "dispute_status": "none",
                      *           "created_at": "2026-11-21T10:00:00.000Z",
-                     *           "processed_at": "2026-11-21T10:00:00.000Z"
+                     *           "processed_at": "2026-11-21T10:00:00.000Z",
+                     *           "refund_of": null,
+                     *           "amount_refunded": "0.00",
+                     *           "capture": true,
+                     *           "amount_captured": null,
+                     *           "expires_at": null,
+                     *           "amount_disputed": null
                      *         }
                      *       ],
                      *       "next_after": null
@@ -2107,6 +2674,8 @@ export interface operations {
                      */
                     amount: string;
                     payment_description?: string | null;
+                    capture?: boolean;
+                    expires_in_seconds?: number;
                 };
             };
         };
@@ -2134,7 +2703,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": null
+                     *       "processed_at": null,
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -2331,6 +2906,8 @@ export interface operations {
                      */
                     amount: string;
                     payment_description?: string | null;
+                    capture?: boolean;
+                    expires_in_seconds?: number;
                 };
             };
         };
@@ -2358,7 +2935,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": null
+                     *       "processed_at": null,
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -2572,7 +3155,13 @@ export interface operations {
                      *             "failure_reason": null,
                      *             "dispute_status": "none",
                      *             "created_at": "2026-11-21T10:00:00.000Z",
-                     *             "processed_at": null
+                     *             "processed_at": null,
+                     *             "refund_of": null,
+                     *             "amount_refunded": "0.00",
+                     *             "capture": true,
+                     *             "amount_captured": null,
+                     *             "expires_at": null,
+                     *             "amount_disputed": null
                      *           }
                      *         },
                      *         {
@@ -2759,7 +3348,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": null
+                     *       "processed_at": null,
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -2977,7 +3572,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": null
+                     *       "processed_at": null,
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -3169,7 +3770,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": "2026-11-21T10:00:00.000Z"
+                     *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -3304,7 +3911,13 @@ export interface operations {
                      *       "failure_reason": null,
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
-                     *       "processed_at": "2026-11-21T10:00:00.000Z"
+                     *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
                      *     }
                      */
                     "application/json": components["schemas"]["Payment"];
@@ -3445,6 +4058,12 @@ export interface operations {
                      *       "dispute_status": "none",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
                      *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null,
                      *       "operation": {
                      *         "id": "0193a0f4-0000-7abc-8def-0123456789ab",
                      *         "kind": "dispute",
@@ -3659,6 +4278,12 @@ export interface operations {
                      *       "dispute_status": "open",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
                      *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null,
                      *       "operation": {
                      *         "id": "0193a0f4-0000-7abc-8def-0123456789ab",
                      *         "kind": "resolve",
@@ -3873,6 +4498,12 @@ export interface operations {
                      *       "dispute_status": "open",
                      *       "created_at": "2026-11-21T10:00:00.000Z",
                      *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null,
                      *       "operation": {
                      *         "id": "0193a0f4-0000-7abc-8def-0123456789ab",
                      *         "kind": "chargeback",
@@ -4049,12 +4680,643 @@ export interface operations {
             };
         };
     };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. A key belongs to the API key that sends it, not to the endpoint. The same key with the same body on the same endpoint returns the original response and creates nothing; with another body or on another endpoint, 409 `idempotency_conflict`. Kept 24 hours at least. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "amount": "10.00",
+                 *       "reason": "one item returned"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description A decimal string greater than 0, at most 2 fraction digits; never a JSON number
+                     * @example 99.01
+                     */
+                    amount?: string;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the payment is durably recorded and will be processed; poll its Location */
+            202: {
+                headers: {
+                    /** @description `/api/v1/payments/{id}` */
+                    Location?: string;
+                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a0f5-0000-7abc-8def-0123456789ab",
+                     *       "type": "refund",
+                     *       "status": "pending",
+                     *       "from_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b11",
+                     *       "to_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+                     *       "amount": "10.00",
+                     *       "currency": "USD",
+                     *       "payment_description": "one item returned",
+                     *       "failure_reason": null,
+                     *       "dispute_status": "none",
+                     *       "created_at": "2026-11-21T10:00:00.000Z",
+                     *       "processed_at": null,
+                     *       "refund_of": "0193a0f3-0000-7abc-8def-0123456789ab",
+                     *       "amount_refunded": "0.00",
+                     *       "capture": true,
+                     *       "amount_captured": null,
+                     *       "expires_at": null,
+                     *       "amount_disputed": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            /** @description Error: `invalid_request`, `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_request",
+                     *         "message": "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+                     *         "details": [
+                     *           {
+                     *             "path": "amount",
+                     *             "message": "must be a decimal string"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "send a valid API key as Authorization: Bearer <key>"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "payment not found"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `invalid_state`, `refund_exceeds_payment`, `idempotency_conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_state",
+                     *         "message": "payment is not a completed transfer or deposit without a dispute"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "request body is larger than 16 KiB"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unsupported_media_type",
+                     *         "message": "send the body as Content-Type: application/json"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "too many requests; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unavailable",
+                     *         "message": "PostgreSQL is unavailable; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    capturePayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "amount": "40.00"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description A decimal string greater than 0, at most 2 fraction digits; never a JSON number
+                     * @example 99.01
+                     */
+                    amount?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued) */
+            202: {
+                headers: {
+                    /** @description `/api/v1/payments/{id}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a0f3-0000-7abc-8def-0123456789ab",
+                     *       "type": "transfer",
+                     *       "status": "authorized",
+                     *       "from_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+                     *       "to_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b11",
+                     *       "amount": "99.01",
+                     *       "currency": "USD",
+                     *       "payment_description": "this is a payment desc.",
+                     *       "failure_reason": null,
+                     *       "dispute_status": "none",
+                     *       "created_at": "2026-11-21T10:00:00.000Z",
+                     *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": false,
+                     *       "amount_captured": null,
+                     *       "expires_at": "2026-11-28T10:00:00.000Z",
+                     *       "amount_disputed": null,
+                     *       "operation": {
+                     *         "id": "0193a0f4-0000-7abc-8def-0123456789ab",
+                     *         "kind": "capture",
+                     *         "status": "pending",
+                     *         "amount": "40.00",
+                     *         "created_at": "2026-11-21T10:00:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthorizationOperationAccepted"];
+                };
+            };
+            /** @description Error: `invalid_request`, `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_request",
+                     *         "message": "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+                     *         "details": [
+                     *           {
+                     *             "path": "amount",
+                     *             "message": "must be a decimal string"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "send a valid API key as Authorization: Bearer <key>"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "payment not found"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `invalid_state`, `capture_exceeds_authorization` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_state",
+                     *         "message": "payment is not a completed transfer or deposit without a dispute"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "request body is larger than 16 KiB"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unsupported_media_type",
+                     *         "message": "send the body as Content-Type: application/json"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "too many requests; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unavailable",
+                     *         "message": "PostgreSQL is unavailable; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    voidPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued) */
+            202: {
+                headers: {
+                    /** @description `/api/v1/payments/{id}` */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a0f3-0000-7abc-8def-0123456789ab",
+                     *       "type": "transfer",
+                     *       "status": "authorized",
+                     *       "from_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b10",
+                     *       "to_account": "0193a0f2-6c1e-7c3a-9a52-3f6f2a1d9b11",
+                     *       "amount": "99.01",
+                     *       "currency": "USD",
+                     *       "payment_description": "this is a payment desc.",
+                     *       "failure_reason": null,
+                     *       "dispute_status": "none",
+                     *       "created_at": "2026-11-21T10:00:00.000Z",
+                     *       "processed_at": "2026-11-21T10:00:00.000Z",
+                     *       "refund_of": null,
+                     *       "amount_refunded": "0.00",
+                     *       "capture": false,
+                     *       "amount_captured": null,
+                     *       "expires_at": "2026-11-28T10:00:00.000Z",
+                     *       "amount_disputed": null,
+                     *       "operation": {
+                     *         "id": "0193a0f4-0000-7abc-8def-0123456789ab",
+                     *         "kind": "void",
+                     *         "status": "pending",
+                     *         "created_at": "2026-11-21T10:00:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthorizationOperationAccepted"];
+                };
+            };
+            /** @description Error: `invalid_request`, `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_request",
+                     *         "message": "amount: must be a decimal string greater than 0 with at most 15 integer digits and 2 fraction digits",
+                     *         "details": [
+                     *           {
+                     *             "path": "amount",
+                     *             "message": "must be a decimal string"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unauthorized",
+                     *         "message": "send a valid API key as Authorization: Bearer <key>"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "payment not found"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `invalid_state` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "invalid_state",
+                     *         "message": "payment is not a completed transfer or deposit without a dispute"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "request body is larger than 16 KiB"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unsupported_media_type",
+                     *         "message": "send the body as Content-Type: application/json"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "rate_limited",
+                     *         "message": "too many requests; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "unavailable",
+                     *         "message": "PostgreSQL is unavailable; retry later"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listEvents: {
         parameters: {
             query?: {
                 after?: string;
                 limit?: number;
-                type?: "payment.completed" | "payment.failed" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen";
+                type?: "payment.completed" | "payment.failed" | "payment.authorized" | "payment.captured" | "payment.voided" | "payment.expired" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen" | "account.updated";
             };
             header?: never;
             path?: never;
@@ -4088,7 +5350,13 @@ export interface operations {
                      *               "failure_reason": null,
                      *               "dispute_status": "none",
                      *               "created_at": "2026-11-21T10:00:00.000Z",
-                     *               "processed_at": "2026-11-21T10:00:00.000Z"
+                     *               "processed_at": "2026-11-21T10:00:00.000Z",
+                     *               "refund_of": null,
+                     *               "amount_refunded": "0.00",
+                     *               "capture": true,
+                     *               "amount_captured": null,
+                     *               "expires_at": null,
+                     *               "amount_disputed": null
                      *             }
                      *           }
                      *         }
@@ -4322,7 +5590,7 @@ export interface operations {
                  */
                 "application/json": {
                     url: string;
-                    events: (("payment.completed" | "payment.failed" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen") | "*")[];
+                    events: (("payment.completed" | "payment.failed" | "payment.authorized" | "payment.captured" | "payment.voided" | "payment.expired" | "dispute.opened" | "dispute.resolved" | "dispute.charged_back" | "account.frozen" | "account.unfrozen" | "account.updated") | "*")[];
                     description?: string | null;
                 };
             };

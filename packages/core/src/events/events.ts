@@ -2,6 +2,7 @@ import type { PoolClient } from "pg";
 import { asUnavailable, type Pool } from "../db/pool";
 import { uuidv7 } from "../ids";
 import type { DisputeKind } from "../ledger/disputes";
+import type { AuthorizationKind } from "../ledger/operations";
 import type { AccountView, PaymentView } from "../ledger/ledger-repository";
 
 // Events: what changed, written in the transaction that changes it (the outbox of docs/ARCHITECTURE.md
@@ -11,11 +12,16 @@ import type { AccountView, PaymentView } from "../ledger/ledger-repository";
 export const EVENT_TYPES = [
   "payment.completed",
   "payment.failed",
+  "payment.authorized",
+  "payment.captured",
+  "payment.voided",
+  "payment.expired",
   "dispute.opened",
   "dispute.resolved",
   "dispute.charged_back",
   "account.frozen",
   "account.unfrozen",
+  "account.updated",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -38,10 +44,29 @@ export interface NewEvent {
 
 const DISPUTE_EVENT: Record<DisputeKind, EventType> = { dispute: "dispute.opened", resolve: "dispute.resolved", chargeback: "dispute.charged_back" };
 
-/** `payment.completed` or `payment.failed`, with the payment as settled. */
+const SETTLED_EVENT: Partial<Record<PaymentView["status"], EventType>> = {
+  completed: "payment.completed",
+  failed: "payment.failed",
+  authorized: "payment.authorized",
+};
+
+/** `payment.completed`, `payment.failed` or `payment.authorized`, with the payment as settled. */
 export function paymentSettledEvent(payment: PaymentView): NewEvent {
-  if (payment.status === "pending") throw new Error(`payment ${payment.id} is still pending: no event`);
-  return { id: uuidv7(), type: payment.status === "completed" ? "payment.completed" : "payment.failed", data: { payment } };
+  const type = SETTLED_EVENT[payment.status];
+  if (!type) throw new Error(`payment ${payment.id} is ${payment.status}: not a settlement`);
+  return { id: uuidv7(), type, data: { payment } };
+}
+
+const AUTHORIZATION_EVENT: Record<AuthorizationKind, EventType> = { capture: "payment.captured", void: "payment.voided", expire: "payment.expired" };
+
+/** The event of an authorization's applied capture, void or expiry, with the payment after it. */
+export function authorizationAppliedEvent(kind: AuthorizationKind, payment: PaymentView): NewEvent {
+  return { id: uuidv7(), type: AUTHORIZATION_EVENT[kind], data: { payment } };
+}
+
+/** `account.updated`: an account's overdraft limit changed. */
+export function accountUpdatedEvent(account: AccountView): NewEvent {
+  return { id: uuidv7(), type: "account.updated", data: { account } };
 }
 
 /** The event of an applied dispute operation, with the payment as the operation left it. */

@@ -24,6 +24,9 @@ export interface PaymentRequest {
   toAccount: string | null;
   amount: string;
   description: string | null;
+  /** False: an authorization, held for `expiresInSeconds` (docs/API.md "Authorize, then capture or void"). */
+  capture?: boolean;
+  expiresInSeconds?: number | null;
 }
 
 /** The account whose available funds a payment can decrease: its partition serialises it. */

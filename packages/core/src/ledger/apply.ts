@@ -3,10 +3,14 @@ import { entryHash, type HashedEntryFields } from "./journal-hash";
 
 // What every kind of operation settles against: accounts held under their row locks, and the
 // journal entries that move their money. The rules of each kind live in its own module
-// (payments.ts, disputes.ts); they only append entries through `appendEntry`.
+// (payments.ts, disputes.ts, authorizations.ts); they only append entries through `appendEntry`.
 
 export type AccountStatus = "active" | "frozen";
-export type EntryType = "credit" | "debit" | "hold" | "release" | "chargeback";
+/**
+ * `hold`/`release`/`chargeback`: a dispute's; `authorize`: an authorization's hold (checked against
+ * the overdraft floor like a debit); `capture`: a captured authorization leaves `held`.
+ */
+export type EntryType = "credit" | "debit" | "hold" | "release" | "chargeback" | "authorize" | "capture";
 
 /** An account as the settle transaction holds it under its row lock. */
 export interface AccountState {
@@ -14,6 +18,8 @@ export interface AccountState {
   status: AccountStatus;
   available: Money;
   held: Money;
+  /** `available` may go down to minus this through a payment (docs/API.md "Overdraft limits"). */
+  overdraftLimit: Money;
   entryCount: number;
   lastHash: string;
 }
@@ -21,6 +27,13 @@ export interface AccountState {
 export interface JournalEntry extends HashedEntryFields {
   prevHash: string;
   hash: string;
+  /** The limit in force when written (not hashed): the journal's CHECK holds debits to it. */
+  overdraftLimit: string;
+}
+
+/** Whether `account` may pay `amount` out of `available` (a debit or an authorization's hold) within its overdraft limit. */
+export function canPay(account: AccountState, amount: Money): boolean {
+  return account.available.minus(amount).greaterThanOrEqualTo(account.overdraftLimit.negated());
 }
 
 /** Appends one entry to an account's chain, moving its balances as the entry type says. */
@@ -33,6 +46,7 @@ export function appendEntry(account: AccountState, paymentId: string, type: Entr
       account.available = account.available.minus(amount);
       break;
     case "hold":
+    case "authorize":
       account.available = account.available.minus(amount);
       account.held = account.held.plus(amount);
       break;
@@ -41,6 +55,7 @@ export function appendEntry(account: AccountState, paymentId: string, type: Entr
       account.available = account.available.plus(amount);
       break;
     case "chargeback":
+    case "capture":
       account.held = account.held.minus(amount);
       break;
   }
@@ -59,7 +74,7 @@ export function appendEntry(account: AccountState, paymentId: string, type: Entr
   const hash = entryHash(prevHash, fields);
   account.entryCount = fields.seq;
   account.lastHash = hash;
-  return { ...fields, prevHash, hash };
+  return { ...fields, prevHash, hash, overdraftLimit: formatMoney(account.overdraftLimit) };
 }
 
 /** The locked state of account `id`; an account the transaction did not lock is a bug, thrown. */

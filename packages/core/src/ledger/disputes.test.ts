@@ -45,9 +45,11 @@ describe("applyDispute", () => {
     ] as const) {
       expect(applyDispute(accounts, op(kind, status), now)).toMatchObject({ outcome: "rejected", entries: [] });
     }
-    expect(disputeAllowed("dispute", { type: "withdrawal", status: "completed" }, "none")).toBe(false);
-    expect(disputeAllowed("dispute", { type: "deposit", status: "completed" }, "none")).toBe(true);
-    expect(disputeAllowed("dispute", { type: "transfer", status: "failed" }, "none")).toBe(false);
+    expect(disputeAllowed("dispute", { type: "withdrawal", status: "completed", amount: m("5") }, "none")).toBe(false);
+    expect(disputeAllowed("dispute", { type: "refund", status: "completed", amount: m("5") }, "none")).toBe(false);
+    expect(disputeAllowed("dispute", { type: "deposit", status: "completed", amount: m("5") }, "none")).toBe(true);
+    expect(disputeAllowed("dispute", { type: "transfer", status: "completed", amount: m("0") }, "none")).toBe(false);
+    expect(disputeAllowed("dispute", { type: "transfer", status: "failed", amount: m("5") }, "none")).toBe(false);
   });
 
   it("lists the entries a dispute status implies, as its steps wrote them", () => {

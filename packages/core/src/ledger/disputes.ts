@@ -1,19 +1,30 @@
-import type { PoolClient } from "pg";
 import { withTransaction } from "../db/pool";
 import { DomainError } from "../errors";
 import { uuidv7 } from "../ids";
-import { moneyFromDb, type Money } from "../money";
+import { formatMoney, moneyFromDb, ZERO, type Money } from "../money";
 import { partitionFor } from "../partition";
 import type { AcceptDeps } from "./accept";
 import { appendEntry, requireAccount, type AccountState, type EntryType, type JournalEntry } from "./apply";
 import { disputeAppliedEvent, type NewEvent } from "../events/events";
-import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow, type PaymentView } from "./ledger-repository";
+import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow, type PaymentStatus, type PaymentView } from "./ledger-repository";
+import {
+  insertOperation,
+  LOCK_PAYMENT_FOR_DECISION,
+  pendingOperationKinds,
+  type LockedOperationRow,
+  type OperationKind,
+  type OperationView,
+  type SettledOperation,
+  type TargetPaymentRow,
+} from "./operations";
+import { refundsTotal } from "./refunds";
 import type { PaymentType } from "./payments";
 
 // Everything about disputes, in the order an operation lives it: what a dispute, resolve or
 // chargeback is and which may follow which (rules), how the API accepts one (accept side), and
 // how a settle round applies it in its account's order (settle step). settle.ts only locks the
-// rows, calls `settleDispute` per operation in acceptance order and writes the results.
+// rows, calls `settleDispute` per operation in acceptance order and writes the results. What dispute
+// steps share with the other operations on a payment is in operations.ts.
 
 // ---- The concept and its rules ----
 
@@ -27,9 +38,10 @@ export interface DisputeToApply {
   payment: {
     id: string;
     type: PaymentType;
-    status: "pending" | "completed" | "failed";
+    status: PaymentStatus;
     fromAccount: string | null;
     toAccount: string | null;
+    /** What the dispute holds: for a dispute, the payment's settled amount less its completed refunds (`disputableAmount`); then `amount_disputed`. */
     amount: Money;
     disputeStatus: DisputeStatus;
   };
@@ -41,10 +53,19 @@ const DISPUTE_RESULT: Record<DisputeKind, DisputeStatus> = { dispute: "open", re
  * Whether `kind` may follow `status` (docs/API.md "Disputes"): a dispute opens on a completed transfer
  * or deposit not disputed before; resolve and chargeback close an open dispute.
  */
-export function disputeAllowed(kind: DisputeKind, payment: Pick<DisputeToApply["payment"], "type" | "status">, status: DisputeStatus): boolean {
-  if (kind === "dispute") return payment.status === "completed" && payment.type !== "withdrawal" && status === "none";
+export function disputeAllowed(kind: DisputeKind, payment: Pick<DisputeToApply["payment"], "type" | "status" | "amount">, status: DisputeStatus): boolean {
+  if (kind === "dispute")
+    return payment.status === "completed" && (payment.type === "transfer" || payment.type === "deposit") && status === "none" && payment.amount.greaterThan(0);
   return status === "open";
 }
+
+/** What a dispute of this payment holds: its settled amount (a captured authorization's `amount_captured`) less its completed refunds. */
+export function disputableAmount(payment: { amount: string; amount_captured: string | null; amount_refunded: string }): Money {
+  return moneyFromDb(payment.amount_captured ?? payment.amount).minus(moneyFromDb(payment.amount_refunded));
+}
+
+export const DISPUTE_KINDS: readonly DisputeKind[] = ["dispute", "resolve", "chargeback"];
+export const isDisputeKind = (kind: OperationKind): kind is DisputeKind => (DISPUTE_KINDS as readonly string[]).includes(kind);
 
 /** The dispute status a payment reaches after `kind` is applied. */
 export function disputeStatusAfter(kind: DisputeKind): DisputeStatus {
@@ -104,26 +125,16 @@ export function disputeEntries(payment: {
 
 // ---- Accept side ----
 
-// Holds the payment row while deciding, so two requests on one payment are decided one by one.
-const LOCK_PAYMENT = `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR NO KEY UPDATE`;
+const LOCK_PAYMENT = LOCK_PAYMENT_FOR_DECISION(PAYMENT_COLUMNS);
 
-// The newest operation still queued for this payment decides what may follow it.
-const LAST_PENDING_OPERATION = `
-  SELECT kind FROM dispute_operations WHERE payment_id = $1 AND status = 'pending' ORDER BY order_seq DESC LIMIT 1`;
-
-const INSERT_OPERATION = `
-  INSERT INTO dispute_operations (id, partition, payment_id, kind) VALUES ($1, $2, $3, $4) RETURNING created_at`;
-
-/** A dispute, resolve or chargeback as accepted: queued, applied later in the account's order. */
-export interface DisputeOperationView {
-  id: string;
-  kind: DisputeKind;
-  status: "pending";
-  created_at: string;
+/** A payment's dispute status once its queued dispute steps are applied: the newest decides. */
+export function effectiveDisputeStatus(current: DisputeStatus, pending: readonly OperationKind[]): DisputeStatus {
+  const last = pending.filter(isDisputeKind).at(-1);
+  return last ? disputeStatusAfter(last) : current;
 }
 
 const EXPECTED_STATE: Record<DisputeKind, string> = {
-  dispute: "a completed transfer or deposit with dispute_status none",
+  dispute: "a completed transfer or deposit with dispute_status none and something left after its refunds",
   resolve: "a payment whose dispute_status is open",
   chargeback: "a payment whose dispute_status is open",
 };
@@ -137,24 +148,23 @@ export async function requestDisputeOperation(
   deps: AcceptDeps,
   paymentId: string,
   kind: DisputeKind,
-): Promise<{ payment: PaymentView; operation: DisputeOperationView }> {
+): Promise<{ payment: PaymentView; operation: OperationView }> {
   const accepted = await withTransaction(deps.pool, async (client) => {
     const { rows } = await client.query<PaymentRow>(LOCK_PAYMENT, [paymentId]);
     const row = rows[0];
     if (!row) throw new DomainError("not_found", "payment not found");
     const payment = toPaymentView(row);
-    const { rows: pending } = await client.query<{ kind: DisputeKind }>(LAST_PENDING_OPERATION, [paymentId]);
-    const effective: DisputeStatus = pending[0] ? disputeStatusAfter(pending[0].kind) : payment.dispute_status;
-    if (!disputeAllowed(kind, payment, effective)) {
+    const effective = effectiveDisputeStatus(payment.dispute_status, await pendingOperationKinds(client, paymentId));
+    // Refunds still pending count as if they will complete: a dispute of what they return would hold nothing.
+    const left = kind === "dispute" ? disputableAmount(row).minus((await refundsTotal(client, paymentId, "pending")) ?? ZERO) : ZERO;
+    if (!disputeAllowed(kind, { ...payment, amount: left }, effective)) {
       throw new DomainError(
         "invalid_state",
         `${kind} applies to ${EXPECTED_STATE[kind]}; this ${payment.type} is ${payment.status} with dispute_status ${effective}`,
       );
     }
     const partition = partitionFor(payment.to_account!, deps.partitions);
-    const id = uuidv7();
-    const { rows: inserted } = await client.query<{ created_at: Date }>(INSERT_OPERATION, [id, partition, paymentId, kind]);
-    const operation: DisputeOperationView = { id, kind, status: "pending", created_at: inserted[0]!.created_at.toISOString() };
+    const operation = await insertOperation(client, { id: uuidv7(), partition, paymentId, kind });
     return { payment, operation, partition };
   });
   await deps.waker.wake(accepted.partition);
@@ -162,29 +172,6 @@ export async function requestDisputeOperation(
 }
 
 // ---- Settle step ----
-
-/** A dispute operation as a settle round reports it. */
-export interface SettledDispute {
-  id: string;
-  partition: number;
-  paymentId: string;
-  kind: DisputeKind;
-  orderSeq: bigint;
-  status: "applied" | "rejected";
-  disputeStatus: DisputeStatus;
-}
-
-/** A pending dispute operation as the settle transaction locks it (pg gives bigint as a string). */
-export interface LockedDisputeRow {
-  id: string;
-  partition: number;
-  kind: DisputeKind;
-  payment_id: string;
-  order_seq: string;
-}
-
-/** The payment a dispute operation targets, as the settle transaction locks it: its PAYMENT_COLUMNS. */
-export type DisputedPaymentRow = Omit<PaymentRow, "dispute_status"> & { dispute_status: DisputeStatus };
 
 /**
  * The settle step of one locked dispute operation: applied or rejected against its payment's
@@ -194,10 +181,10 @@ export type DisputedPaymentRow = Omit<PaymentRow, "dispute_status"> & { dispute_
  */
 export function settleDispute(
   accounts: Map<string, AccountState>,
-  op: LockedDisputeRow,
-  target: DisputedPaymentRow,
+  op: LockedOperationRow & { kind: DisputeKind },
+  target: TargetPaymentRow,
   now: Date,
-): { settled: SettledDispute; entries: JournalEntry[]; event: NewEvent | null } {
+): { settled: SettledOperation; entries: JournalEntry[]; event: NewEvent | null } {
   const result = applyDispute(
     accounts,
     {
@@ -209,12 +196,13 @@ export function settleDispute(
         status: target.status,
         fromAccount: target.from_account,
         toAccount: target.to_account,
-        amount: moneyFromDb(target.amount),
+        amount: op.kind === "dispute" || target.amount_disputed === null ? disputableAmount(target) : moneyFromDb(target.amount_disputed),
         disputeStatus: target.dispute_status,
       },
     },
     now,
   );
+  if (result.outcome === "applied" && op.kind === "dispute") target.amount_disputed = formatMoney(disputableAmount(target));
   target.dispute_status = result.disputeStatus;
   return {
     settled: {
@@ -224,37 +212,11 @@ export function settleDispute(
       kind: op.kind,
       orderSeq: BigInt(op.order_seq),
       status: result.outcome,
+      rejectionReason: result.outcome === "rejected" ? "invalid_state" : null,
+      paymentStatus: target.status,
       disputeStatus: result.disputeStatus,
     },
     entries: result.entries,
     event: result.outcome === "applied" ? disputeAppliedEvent(op.kind, toPaymentView(target)) : null,
-  };
-}
-
-/** A rejected operation's `rejection_reason`: it no longer fit its payment's dispute status. */
-export function rejectionReason(settled: SettledDispute): "invalid_state" | null {
-  return settled.status === "rejected" ? "invalid_state" : null;
-}
-
-/**
- * Records a locked dispute operation that cannot be applied at all as rejected with
- * `internal_error`; no money moves and the payment's dispute status stays as it is.
- */
-export async function rejectDisputeAsInternalError(
-  client: PoolClient,
-  row: { id: string; payment_id: string; kind: DisputeKind; order_seq: string },
-  partition: number,
-  now: Date,
-): Promise<SettledDispute> {
-  await client.query("UPDATE dispute_operations SET status = 'rejected', rejection_reason = 'internal_error', processed_at = $2 WHERE id = $1", [row.id, now]);
-  const { rows: target } = await client.query<{ dispute_status: DisputeStatus }>("SELECT dispute_status FROM payments WHERE id = $1", [row.payment_id]);
-  return {
-    id: String(row.id),
-    partition,
-    paymentId: String(row.payment_id),
-    kind: row.kind,
-    orderSeq: BigInt(row.order_seq),
-    status: "rejected",
-    disputeStatus: target[0]?.dispute_status ?? "none",
   };
 }

@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from "pg";
 import { DomainError } from "../errors";
 import { asUnavailable, withTransaction } from "../db/pool";
-import { accountStatusEvent, writeEvents } from "../events/events";
+import { accountStatusEvent, accountUpdatedEvent, writeEvents, type NewEvent } from "../events/events";
 import { formatMoney, moneyFromDb } from "../money";
 import type { AccountStatus, EntryType } from "./apply";
+import { entriesPageQuery, type EntryFilter } from "./balance-history";
 import type { FailureReason, PaymentType } from "./payments";
 
 // The API's SQL on accounts and payments (disputes.ts and ../idempotency.ts hold their own).
@@ -17,14 +18,17 @@ export interface AccountView {
   balance: string;
   available: string;
   held: string;
+  overdraft_limit: string;
   entry_count: number;
   created_at: string;
 }
 
+export type PaymentStatus = "pending" | "completed" | "failed" | "authorized" | "voided" | "expired";
+
 export interface PaymentView {
   id: string;
   type: PaymentType;
-  status: "pending" | "completed" | "failed";
+  status: PaymentStatus;
   from_account: string | null;
   to_account: string | null;
   amount: string;
@@ -34,6 +38,16 @@ export interface PaymentView {
   dispute_status: "none" | "open" | "resolved" | "charged_back";
   created_at: string;
   processed_at: string | null;
+  /** A refund's payment, else null. */
+  refund_of: string | null;
+  /** The total of its completed refunds. */
+  amount_refunded: string;
+  /** False for an authorization (docs/API.md "Authorize, then capture or void"). */
+  capture: boolean;
+  amount_captured: string | null;
+  expires_at: string | null;
+  /** What its dispute holds (or held): null while never disputed. */
+  amount_disputed: string | null;
 }
 
 export interface EntryView {
@@ -55,7 +69,7 @@ type Row = Record<string, unknown>;
 const money = (value: unknown): string => formatMoney(moneyFromDb(String(value)));
 const iso = (value: unknown): string => (value as Date).toISOString();
 
-export const ACCOUNT_COLUMNS = "id, currency, status, available, held, entry_count, created_at";
+export const ACCOUNT_COLUMNS = "id, currency, status, available, held, overdraft_limit, entry_count, created_at";
 
 export function toAccountView(row: Row): AccountView {
   const available = moneyFromDb(String(row.available));
@@ -67,13 +81,15 @@ export function toAccountView(row: Row): AccountView {
     balance: formatMoney(available.plus(held)),
     available: formatMoney(available),
     held: formatMoney(held),
+    overdraft_limit: money(row.overdraft_limit),
     entry_count: Number(row.entry_count),
     created_at: iso(row.created_at),
   };
 }
 
 export const PAYMENT_COLUMNS =
-  "id, type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at";
+  "id, type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at, " +
+  "refund_of, amount_refunded, capture, amount_captured, expires_at, amount_disputed";
 
 /** A payment's PAYMENT_COLUMNS as pg returns them (numeric as a string). */
 export interface PaymentRow {
@@ -89,6 +105,12 @@ export interface PaymentRow {
   dispute_status: string;
   created_at: Date;
   processed_at: Date | null;
+  refund_of: string | null;
+  amount_refunded: string;
+  capture: boolean;
+  amount_captured: string | null;
+  expires_at: Date | null;
+  amount_disputed: string | null;
 }
 
 export function toPaymentView(row: PaymentRow): PaymentView {
@@ -105,6 +127,12 @@ export function toPaymentView(row: PaymentRow): PaymentView {
     dispute_status: row.dispute_status as PaymentView["dispute_status"],
     created_at: iso(row.created_at),
     processed_at: row.processed_at ? iso(row.processed_at) : null,
+    refund_of: row.refund_of ?? null,
+    amount_refunded: money(row.amount_refunded),
+    capture: row.capture,
+    amount_captured: row.amount_captured === null ? null : money(row.amount_captured),
+    expires_at: row.expires_at ? iso(row.expires_at) : null,
+    amount_disputed: row.amount_disputed === null ? null : money(row.amount_disputed),
   };
 }
 
@@ -139,9 +167,13 @@ export function toEntryView(row: Omit<JournalEntryRow, "account_id">): EntryView
 }
 
 /** Creates an account; an id that exists already is a 409. */
-export async function createAccount(db: Queryable, input: { id: string; currency: string }): Promise<AccountView> {
+export async function createAccount(db: Queryable, input: { id: string; currency: string; overdraftLimit?: string }): Promise<AccountView> {
   try {
-    const { rows } = await db.query<Row>(`INSERT INTO accounts (id, currency) VALUES ($1, $2) RETURNING ${ACCOUNT_COLUMNS}`, [input.id, input.currency]);
+    const { rows } = await db.query<Row>(`INSERT INTO accounts (id, currency, overdraft_limit) VALUES ($1, $2, $3) RETURNING ${ACCOUNT_COLUMNS}`, [
+      input.id,
+      input.currency,
+      input.overdraftLimit ?? "0",
+    ]);
     return toAccountView(rows[0]!);
   } catch (error) {
     if ((error as { code?: string }).code === "23505") throw new DomainError("account_exists", `account ${input.id} already exists`);
@@ -160,37 +192,51 @@ const ACCOUNT_COLUMNS_OF_A = ACCOUNT_COLUMNS.split(", ")
   .join(", ");
 
 /**
- * Freezes or unfreezes an account at once (an admin action), with its event; freezing a frozen
- * account changes nothing and writes none. The row lock orders it with the settle transactions:
- * every operation settled after this returns sees the new status, including those accepted before
- * it and still pending.
+ * Sets one column of an account at once (an admin action), under its row lock, and writes `event`
+ * when the value really changed. The row lock orders it with the settle transactions: every
+ * operation settled after this returns sees the new value, including those accepted before it
+ * and still pending.
  */
-export async function setAccountStatus(pool: Pool, id: string, status: AccountStatus): Promise<AccountView | null> {
+async function updateAccountAtOnce(
+  pool: Pool,
+  id: string,
+  column: "status" | "overdraft_limit",
+  value: string,
+  event: (account: AccountView) => NewEvent,
+): Promise<AccountView | null> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<Row & { previous: AccountStatus }>(
-      `UPDATE accounts a SET status = $2
-         FROM (SELECT status AS previous FROM accounts WHERE id = $1 FOR NO KEY UPDATE) p
+    const { rows } = await client.query<Row & { changed: boolean }>(
+      `UPDATE accounts a SET ${column} = $2
+         FROM (SELECT ${column} AS previous FROM accounts WHERE id = $1 FOR NO KEY UPDATE) p
         WHERE a.id = $1
-       RETURNING ${ACCOUNT_COLUMNS_OF_A}, p.previous`,
-      [id, status],
+       RETURNING ${ACCOUNT_COLUMNS_OF_A}, p.previous IS DISTINCT FROM a.${column} AS changed`,
+      [id, value],
     );
     const row = rows[0];
     if (!row) return null;
     const account = toAccountView(row);
-    if (row.previous !== status) await writeEvents(client, [accountStatusEvent(account)]);
+    if (row.changed) await writeEvents(client, [event(account)]);
     return account;
   }).catch(asUnavailable);
 }
 
-/** One page of an account's journal, oldest first, after the cursor `after` (a seq). */
-export async function listEntries(db: Queryable, accountId: string, after: number, limit: number): Promise<EntryView[]> {
-  const { rows } = await db
-    .query<Omit<JournalEntryRow, "account_id">>(
-      `SELECT seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
-         FROM journal_entries WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [accountId, after, limit],
-    )
-    .catch(asUnavailable);
+/** Freezes or unfreezes an account at once, with its event; freezing a frozen account changes nothing and writes none. */
+export function setAccountStatus(pool: Pool, id: string, status: AccountStatus): Promise<AccountView | null> {
+  return updateAccountAtOnce(pool, id, "status", status, accountStatusEvent);
+}
+
+/** Sets an account's overdraft limit at once, with an `account.updated` event when it changes (docs/API.md "Overdraft limits"). */
+export function setOverdraftLimit(pool: Pool, id: string, limit: string): Promise<AccountView | null> {
+  return updateAccountAtOnce(pool, id, "overdraft_limit", limit, accountUpdatedEvent);
+}
+
+/**
+ * One page of an account's journal, oldest first, after the cursor `after` (a seq), optionally
+ * within a created_at window (`from`, `to`, both inclusive; see ./balance-history.ts).
+ */
+export async function listEntries(db: Queryable, accountId: string, after: number, limit: number, filter: EntryFilter = {}): Promise<EntryView[]> {
+  const { text, values } = entriesPageQuery(accountId, after, limit, filter);
+  const { rows } = await db.query<Omit<JournalEntryRow, "account_id">>(text, values).catch(asUnavailable);
   return rows.map(toEntryView);
 }
 
@@ -264,6 +310,11 @@ export interface NewPayment {
   description: string | null;
   /** The accepting request's id, for tracing (logs only). */
   requestId?: string | null;
+  /** An authorization (capture false) and its lifetime from acceptance; a plain payment omits both. */
+  capture?: boolean;
+  expiresInSeconds?: number | null;
+  /** A refund's payment. */
+  refundOf?: string | null;
 }
 
 // Inserts pending payments in one statement (one round trip, one commit for the batch): each row
@@ -271,11 +322,12 @@ export interface NewPayment {
 // simply not returned.
 const INSERT_PAYMENTS = `
   WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[], $8::text[])
-           WITH ORDINALITY AS t(id, partition, type, from_account, to_account, amount, description, request_id, n)
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[], $8::text[], $9::bool[], $10::int[], $11::uuid[])
+           WITH ORDINALITY AS t(id, partition, type, from_account, to_account, amount, description, request_id, capture, expires_in, refund_of, n)
   )
-  INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, request_id, currency)
-  SELECT i.id, i.partition, i.type, i.from_account, i.to_account, i.amount, i.description, i.request_id, coalesce(f.currency, t.currency)
+  INSERT INTO payments (id, partition, type, from_account, to_account, amount, description, request_id, currency, capture, expires_at, refund_of)
+  SELECT i.id, i.partition, i.type, i.from_account, i.to_account, i.amount, i.description, i.request_id, coalesce(f.currency, t.currency),
+         i.capture, now() + make_interval(secs => i.expires_in), i.refund_of
     FROM input i
     LEFT JOIN accounts f ON f.id = i.from_account
     LEFT JOIN accounts t ON t.id = i.to_account
@@ -286,6 +338,9 @@ const INSERT_PAYMENTS = `
   RETURNING ${PAYMENT_COLUMNS}`;
 
 export type InsertedPayment = PaymentView;
+
+/** How long an authorization holds its funds when the request does not say: 7 days. */
+export const DEFAULT_AUTHORIZATION_SECONDS = 7 * 24 * 3600;
 
 /** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
 export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
@@ -302,6 +357,9 @@ export async function insertPayments(db: Queryable, payments: NewPayment[]): Pro
       column((p) => p.amount),
       column((p) => p.description),
       column((p) => p.requestId ?? null),
+      column((p) => p.capture ?? true),
+      column((p) => (p.capture === false ? (p.expiresInSeconds ?? DEFAULT_AUTHORIZATION_SECONDS) : null)),
+      column((p) => p.refundOf ?? null),
     ],
   });
   return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
@@ -339,7 +397,7 @@ export async function explainRefusedPayment(db: Queryable, p: NewPayment): Promi
 /** True while a dispute, resolve or chargeback of this payment is queued and not yet applied. */
 export async function hasPendingDisputeOperation(db: Queryable, paymentId: string): Promise<boolean> {
   const { rows } = await db
-    .query<{ pending: boolean }>("SELECT EXISTS (SELECT 1 FROM dispute_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
+    .query<{ pending: boolean }>("SELECT EXISTS (SELECT 1 FROM payment_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
     .catch(asUnavailable);
   return rows[0]?.pending === true;
 }

@@ -12,7 +12,11 @@ describe("applyPayment", () => {
       ["a", accountState("a", "100")],
       ["b", accountState("b")],
     ]);
-    const { outcome, entries } = applyPayment(accounts, { id: "p1", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("40.5") }, now);
+    const { outcome, entries } = applyPayment(
+      accounts,
+      { id: "p1", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("40.5"), capture: true },
+      now,
+    );
     expect(outcome).toEqual({ status: "completed", failureReason: null });
     expect(entries.map((e) => [e.accountId, e.type, e.amount, e.availableAfter, e.seq])).toEqual([
       ["a", "debit", "40.50", "59.50", 1],
@@ -29,12 +33,12 @@ describe("applyPayment", () => {
       ["a", accountState("a", "10")],
       ["b", accountState("b")],
     ]);
-    expect(applyPayment(accounts, { id: "p", type: "withdrawal", fromAccount: "a", toAccount: null, amount: m("10.01") }, now)).toEqual({
+    expect(applyPayment(accounts, { id: "p", type: "withdrawal", fromAccount: "a", toAccount: null, amount: m("10.01"), capture: true }, now)).toEqual({
       outcome: { status: "failed", failureReason: "insufficient_funds" },
       entries: [],
     });
     accounts.get("a")!.status = "frozen";
-    expect(applyPayment(accounts, { id: "p", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("1") }, now).outcome).toEqual({
+    expect(applyPayment(accounts, { id: "p", type: "transfer", fromAccount: "a", toAccount: "b", amount: m("1"), capture: true }, now).outcome).toEqual({
       status: "failed",
       failureReason: "account_frozen",
     });
@@ -44,6 +48,8 @@ describe("applyPayment", () => {
 
   it("lets a frozen account receive", () => {
     const accounts = new Map([["b", { ...accountState("b"), status: "frozen" as const }]]);
-    expect(applyPayment(accounts, { id: "p", type: "deposit", fromAccount: null, toAccount: "b", amount: m("5") }, now).outcome.status).toBe("completed");
+    expect(applyPayment(accounts, { id: "p", type: "deposit", fromAccount: null, toAccount: "b", amount: m("5"), capture: true }, now).outcome.status).toBe(
+      "completed",
+    );
   });
 });

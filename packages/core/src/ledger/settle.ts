@@ -3,19 +3,13 @@ import { isTransientDbError, withTransaction } from "../db/pool";
 import { accountStatusEvent, eventColumns, insertEventsSql, type NewEvent } from "../events/events";
 import { moneyFromDb } from "../money";
 import type { AccountState, AccountStatus, JournalEntry } from "./apply";
-import {
-  rejectDisputeAsInternalError,
-  rejectionReason,
-  settleDispute,
-  type DisputedPaymentRow,
-  type DisputeKind,
-  type LockedDisputeRow,
-  type SettledDispute,
-} from "./disputes";
+import { isAuthorizationKind, settleAuthorizationOperation } from "./authorizations";
+import { isDisputeKind, settleDispute } from "./disputes";
 import { toAccountView } from "./ledger-repository";
+import { rejectOperationAsInternalError, type LockedOperationRow, type OperationKind, type SettledOperation, type TargetPaymentRow } from "./operations";
 import { failPaymentAsInternalError, settlePayment, type LockedPaymentRow, type PaymentType, type SettledPayment } from "./payments";
 
-/** The channel on which every settled payment and applied dispute is announced (ids, comma-separated). */
+/** The channel on which every settled payment and applied operation is announced (ids, comma-separated). */
 export const SETTLE_EVENTS_CHANNEL = "settle_events";
 
 /** Ids per notification: 200 × 37 bytes stays under PostgreSQL's 8,000-byte payload limit. */
@@ -23,71 +17,110 @@ const NOTIFY_IDS_PER_PAYLOAD = 200;
 
 export interface SettleResult {
   payments: SettledPayment[];
-  disputes: SettledDispute[];
+  /** Operations on payments: dispute steps, captures, voids and expiries. */
+  operations: SettledOperation[];
+}
+
+// The payment columns a settle round reads, for the payments it settles and those it targets.
+const PAYMENT_FIELDS =
+  "type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at, " +
+  "refund_of, amount_refunded, capture, amount_captured, expires_at, amount_disputed";
+
+// One result set for four kinds of row: every column of every kind, each kind filling its own and
+// leaving the others NULL (typed, so that UNION ALL agrees on each column's type). Money stays
+// numeric all the way: pg returns it as a string.
+const LOCKED_COLUMNS: [string, string][] = [
+  ["id", "uuid"],
+  ["partition", "int"],
+  ["order_seq", "bigint"],
+  ["request_id", "text"],
+  ["type", "text"],
+  ["status", "text"],
+  ["from_account", "uuid"],
+  ["to_account", "uuid"],
+  ["amount", "numeric"],
+  ["currency", "text"],
+  ["description", "text"],
+  ["failure_reason", "text"],
+  ["dispute_status", "text"],
+  ["created_at", "timestamptz"],
+  ["processed_at", "timestamptz"],
+  ["refund_of", "uuid"],
+  ["amount_refunded", "numeric"],
+  ["capture", "boolean"],
+  ["amount_captured", "numeric"],
+  ["expires_at", "timestamptz"],
+  ["amount_disputed", "numeric"],
+  ["kind", "text"],
+  ["payment_id", "uuid"],
+  ["available", "numeric"],
+  ["held", "numeric"],
+  ["overdraft_limit", "numeric"],
+  ["entry_count", "bigint"],
+  ["last_hash", "text"],
+];
+const PAYMENT_FIELD_LIST = PAYMENT_FIELDS.split(", ");
+const LOCKED_KINDS: [string, string, string[]][] = [
+  ["payment", "payments_due", ["id", "partition", "order_seq", "request_id", ...PAYMENT_FIELD_LIST]],
+  ["operation", "operations_due", ["id", "partition", "kind", "payment_id", "order_seq", "amount"]],
+  ["target", "targets", ["id", ...PAYMENT_FIELD_LIST]],
+  ["account", "accounts_locked", ["id", "status", "available", "held", "overdraft_limit", "entry_count", "last_hash", "currency", "created_at"]],
+];
+function lockedRowsSql(): string {
+  return LOCKED_KINDS.map(
+    ([kind, from, has]) =>
+      `SELECT '${kind}' AS row_kind, ${LOCKED_COLUMNS.map(([c, t]) => (has.includes(c) ? `${c}::${t} AS ${c}` : `NULL::${t} AS ${c}`)).join(", ")} FROM ${from}`,
+  ).join("\n  UNION ALL\n  ");
 }
 
 // Locks everything one batch needs, in one round trip and in a fixed order: the oldest pending
-// payments of the partitions (acceptance order), their oldest pending dispute operations, the
-// payments those target (id order), then every account involved, in ascending id order (the sort
-// runs below the row locks), so two settle transactions never wait on each other in a cycle.
+// payments of the partitions (acceptance order), their oldest pending operations, the payments
+// those target and the payments the refunds among them refund (id order), then every account
+// involved, in ascending id order (the sort runs below the row locks), so two settle transactions
+// never wait on each other in a cycle.
 // The row locks and the `pending` re-check are the fence that makes a duplicate job, or a second
 // worker on the partition after a lost lease, a no-op: what is settled is no longer selected.
 // NO KEY UPDATE leaves the FOR KEY SHARE lock of a concurrent payment insert unblocked.
 const LOCK_BATCH = `
   WITH payments_due AS (
-    SELECT id, partition, type, from_account, to_account, amount, order_seq, created_at, request_id, currency, description, dispute_status
+    SELECT id, partition, order_seq, request_id, ${PAYMENT_FIELDS}
       FROM payments
      WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
      LIMIT $2
        FOR NO KEY UPDATE
-  ), disputes_due AS (
-    SELECT id, partition, kind, payment_id, order_seq
-      FROM dispute_operations
+  ), operations_due AS (
+    SELECT id, partition, kind, payment_id, order_seq, amount
+      FROM payment_operations
      WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
      LIMIT $2
        FOR NO KEY UPDATE
-  ), disputed AS (
-    SELECT id, type, status, from_account, to_account, amount, dispute_status, currency, description, failure_reason, created_at, processed_at
+  ), targets AS (
+    SELECT id, ${PAYMENT_FIELDS}
       FROM payments
-     WHERE id IN (SELECT payment_id FROM disputes_due)
+     WHERE id IN (SELECT payment_id FROM operations_due UNION SELECT refund_of FROM payments_due WHERE refund_of IS NOT NULL)
      ORDER BY id
        FOR NO KEY UPDATE
   ), accounts_locked AS (
-    SELECT id, status, available, held, entry_count, last_hash, currency, created_at
+    SELECT id, status, available, held, overdraft_limit, entry_count, last_hash, currency, created_at
       FROM accounts
      WHERE id IN (SELECT from_account FROM payments_due UNION SELECT to_account FROM payments_due
-                  UNION SELECT from_account FROM disputed UNION SELECT to_account FROM disputed)
+                  UNION SELECT from_account FROM targets UNION SELECT to_account FROM targets)
      ORDER BY id
        FOR NO KEY UPDATE
   )
-  SELECT 'payment' AS row_kind, id, partition, type, NULL AS status, from_account, to_account, amount, order_seq, created_at, request_id,
-         NULL AS kind, NULL::uuid AS payment_id, dispute_status, NULL::numeric AS available, NULL::numeric AS held,
-         NULL::bigint AS entry_count, NULL AS last_hash, currency, description, NULL AS failure_reason, NULL::timestamptz AS processed_at
-    FROM payments_due
-  UNION ALL
-  SELECT 'dispute', id, partition, NULL, NULL, NULL, NULL, NULL, order_seq, NULL, NULL, kind, payment_id, NULL, NULL, NULL, NULL, NULL,
-         NULL, NULL, NULL, NULL
-    FROM disputes_due
-  UNION ALL
-  SELECT 'disputed', id, NULL, type, status, from_account, to_account, amount, NULL, created_at, NULL, NULL, NULL, dispute_status, NULL, NULL, NULL, NULL,
-         currency, description, failure_reason, processed_at
-    FROM disputed
-  UNION ALL
-  SELECT 'account', id, NULL, NULL, status, NULL, NULL, NULL, NULL, created_at, NULL, NULL, NULL, NULL, available, held, entry_count, last_hash,
-         currency, NULL, NULL, NULL
-    FROM accounts_locked`;
+  ${lockedRowsSql()}`;
 
 // Writes the whole batch in one round trip: journal entries, new account heads, payment results,
-// dispute results, the events reporting them; then announces the touched payments (delivered at
-// COMMIT) for long polls.
+// the targeted payments' new state, operation results, the events reporting them; then announces
+// the touched payments (delivered at COMMIT) for long polls.
 const WRITE_BATCH = `
   WITH entries AS (
     INSERT INTO journal_entries
-      (account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at)
+      (account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at, overdraft_limit)
     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[], $5::numeric[], $6::numeric[],
-                         $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::timestamptz[])
+                         $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::timestamptz[], $30::numeric[])
   ), heads AS (
     UPDATE accounts a
        SET available = v.available, held = v.held, entry_count = v.entry_count, last_hash = v.last_hash, status = v.status
@@ -100,13 +133,15 @@ const WRITE_BATCH = `
       FROM unnest($19::uuid[], $20::text[], $21::text[]) AS v(id, status, failure_reason)
      WHERE p.id = v.id
     RETURNING p.id
-  ), disputed AS (
+  ), targeted AS (
     UPDATE payments p
-       SET dispute_status = v.dispute_status
-      FROM unnest($22::uuid[], $23::text[]) AS v(id, dispute_status)
+       SET dispute_status = v.dispute_status, status = v.status, amount_captured = v.amount_captured, amount_refunded = v.amount_refunded,
+           amount_disputed = v.amount_disputed
+      FROM unnest($22::uuid[], $23::text[], $31::text[], $32::numeric[], $33::numeric[], $34::numeric[])
+           AS v(id, dispute_status, status, amount_captured, amount_refunded, amount_disputed)
      WHERE p.id = v.id
   ), operations AS (
-    UPDATE dispute_operations d
+    UPDATE payment_operations d
        SET status = v.status, rejection_reason = v.rejection_reason, processed_at = $18
       FROM unnest($24::uuid[], $25::text[], $26::text[]) AS v(id, status, rejection_reason)
      WHERE d.id = v.id
@@ -121,12 +156,13 @@ const WRITE_BATCH = `
    GROUP BY chunk`;
 
 // The rows LOCK_BATCH returns, one shape per `row_kind` (pg gives bigint and numeric as strings);
-// payments.ts and disputes.ts own the shapes their settle steps read.
+// payments.ts and operations.ts own the shapes their settle steps read.
 interface LockedAccountRow {
   id: string;
   status: AccountStatus;
   available: string;
   held: string;
+  overdraft_limit: string;
   entry_count: string;
   last_hash: string;
   currency: string;
@@ -134,11 +170,11 @@ interface LockedAccountRow {
 }
 type LockedRow =
   | ({ row_kind: "payment" } & LockedPaymentRow)
-  | ({ row_kind: "dispute" } & LockedDisputeRow)
-  | ({ row_kind: "disputed" } & DisputedPaymentRow)
+  | ({ row_kind: "operation" } & LockedOperationRow)
+  | ({ row_kind: "target" } & TargetPaymentRow)
   | ({ row_kind: "account" } & LockedAccountRow);
 
-type Work = { kind: "payment"; row: LockedPaymentRow; orderSeq: bigint } | { kind: "dispute"; row: LockedDisputeRow; orderSeq: bigint };
+type Work = { kind: "payment"; row: LockedPaymentRow; orderSeq: bigint } | { kind: "operation"; row: LockedOperationRow; orderSeq: bigint };
 
 function toAccountState(r: LockedAccountRow): AccountState {
   return {
@@ -146,28 +182,29 @@ function toAccountState(r: LockedAccountRow): AccountState {
     status: r.status,
     available: moneyFromDb(r.available),
     held: moneyFromDb(r.held),
+    overdraftLimit: moneyFromDb(r.overdraft_limit),
     entryCount: Number(r.entry_count),
     lastHash: String(r.last_hash),
   };
 }
 
 /**
- * Settles up to `limit` of the oldest pending operations (payments and dispute operations) of the
- * given partitions, in acceptance order, in one PostgreSQL transaction: balances, journal entries
- * and statuses commit together or not at all. Each account's operations come from one partition,
- * so settling several partitions together keeps every account's order.
+ * Settles up to `limit` of the oldest pending operations (payments and operations on payments) of
+ * the given partitions, in acceptance order, in one PostgreSQL transaction: balances, journal
+ * entries and statuses commit together or not at all. Each account's operations come from one
+ * partition, so settling several partitions together keeps every account's order.
  */
 export async function settleBatch(pool: Pool, partitions: readonly number[], limit: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<LockedRow>({ name: "settle-lock-batch", text: LOCK_BATCH, values: [partitions, limit] });
     const work: Work[] = [];
-    const disputed = new Map<string, DisputedPaymentRow>();
+    const targets = new Map<string, TargetPaymentRow>();
     const accounts = new Map<string, AccountState>();
     const accountRows = new Map<string, LockedAccountRow>();
     for (const row of rows) {
       if (row.row_kind === "payment") work.push({ kind: "payment", row, orderSeq: BigInt(row.order_seq) });
-      else if (row.row_kind === "dispute") work.push({ kind: "dispute", row, orderSeq: BigInt(row.order_seq) });
-      else if (row.row_kind === "disputed") disputed.set(String(row.id), row);
+      else if (row.row_kind === "operation") work.push({ kind: "operation", row, orderSeq: BigInt(row.order_seq) });
+      else if (row.row_kind === "target") targets.set(String(row.id), row);
       else {
         accounts.set(String(row.id), toAccountState(row));
         accountRows.set(String(row.id), row);
@@ -175,32 +212,34 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
     }
     work.sort((a, b) => (a.orderSeq < b.orderSeq ? -1 : 1));
     work.splice(limit);
-    if (work.length === 0) return { payments: [], disputes: [] };
-    const disputedIds = [...new Set(work.flatMap((w) => (w.kind === "dispute" ? [String(w.row.payment_id)] : [])))].sort();
+    if (work.length === 0) return { payments: [], operations: [] };
+    const targetIds = [
+      ...new Set(work.flatMap((w) => (w.kind === "operation" ? [String(w.row.payment_id)] : w.row.refund_of !== null ? [String(w.row.refund_of)] : []))),
+    ].sort();
     const before = new Map([...accounts].map(([id, a]) => [id, { entryCount: a.entryCount, status: a.status }]));
 
     const now = new Date();
     const entries: JournalEntry[] = [];
     const payments: SettledPayment[] = [];
-    const disputes: SettledDispute[] = [];
+    const operations: SettledOperation[] = [];
     const events: NewEvent[] = [];
     // Decide: each operation in acceptance order, by the rules of its kind, against the account
-    // states (and dispute statuses) the earlier ones of this round left.
+    // states (and targeted payments) the earlier ones of this round left.
     for (const w of work) {
       if (w.kind === "payment") {
-        const step = settlePayment(accounts, w.row, now);
+        const step = settlePayment(accounts, w.row, targets, now);
         entries.push(...step.entries);
         payments.push(step.settled);
         events.push(step.event);
       } else {
-        const step = settleDispute(accounts, w.row, disputed.get(String(w.row.payment_id))!, now);
+        const step = settleOperation(accounts, w.row, targets.get(String(w.row.payment_id))!, now);
         entries.push(...step.entries);
-        disputes.push(step.settled);
+        operations.push(step.settled);
         if (step.event) events.push(step.event);
       }
     }
     const changed = [...accounts.values()].filter((a) => a.entryCount !== before.get(a.id)?.entryCount || a.status !== before.get(a.id)?.status);
-    const disputedChanged = disputedIds.map((id) => disputed.get(id)!);
+    const targetsChanged = targetIds.map((id) => targets.get(id)!);
     // A chargeback freezes the receiving account: that is a change of its own, with its event.
     for (const a of changed) {
       if (a.status === before.get(a.id)?.status) continue;
@@ -211,7 +250,7 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
         ),
       );
     }
-    // Named: prepared once per connection, so the 29-parameter statement is not planned anew each time.
+    // Named: prepared once per connection, so the 34-parameter statement is not planned anew each time.
     await client.query({
       name: "settle-write-batch",
       text: WRITE_BATCH,
@@ -237,37 +276,49 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
         payments.map((s) => s.id),
         payments.map((s) => s.status),
         payments.map((s) => s.failureReason),
-        disputedChanged.map((p) => String(p.id)),
-        disputedChanged.map((p) => String(p.dispute_status)),
-        disputes.map((d) => d.id),
-        disputes.map((d) => d.status),
-        disputes.map(rejectionReason),
+        targetsChanged.map((p) => String(p.id)),
+        targetsChanged.map((p) => String(p.dispute_status)),
+        operations.map((d) => d.id),
+        operations.map((d) => d.status),
+        operations.map((d) => d.rejectionReason),
         ...eventColumns(events),
+        entries.map((e) => e.overdraftLimit),
+        targetsChanged.map((p) => p.status),
+        targetsChanged.map((p) => p.amount_captured),
+        targetsChanged.map((p) => p.amount_refunded),
+        targetsChanged.map((p) => p.amount_disputed),
       ],
     });
-    return { payments, disputes };
+    return { payments, operations };
   });
+}
+
+/** The settle step of one locked operation on a payment, by its kind. */
+function settleOperation(accounts: Map<string, AccountState>, op: LockedOperationRow, target: TargetPaymentRow, now: Date) {
+  if (isDisputeKind(op.kind)) return settleDispute(accounts, { ...op, kind: op.kind }, target, now);
+  if (isAuthorizationKind(op.kind)) return settleAuthorizationOperation(accounts, { ...op, kind: op.kind }, target, now);
+  throw new Error(`operation ${op.id} has an unknown kind ${String(op.kind)}`);
 }
 
 const OLDEST_PENDING = `
   SELECT 'payment' AS kind, id, id AS payment_id, type, order_seq, created_at, request_id FROM (
     SELECT * FROM payments WHERE partition = $1 AND status = 'pending' ORDER BY order_seq LIMIT 1 FOR NO KEY UPDATE) p
   UNION ALL
-  SELECT 'dispute', id, payment_id, kind, order_seq, created_at, NULL FROM (
-    SELECT * FROM dispute_operations WHERE partition = $1 AND status = 'pending' ORDER BY order_seq LIMIT 1 FOR NO KEY UPDATE) d
+  SELECT 'operation', id, payment_id, kind, order_seq, created_at, NULL FROM (
+    SELECT * FROM payment_operations WHERE partition = $1 AND status = 'pending' ORDER BY order_seq LIMIT 1 FOR NO KEY UPDATE) d
   ORDER BY order_seq
   LIMIT 1`;
 
 /**
  * Records the oldest pending operation of a partition as one that cannot be settled: a payment
- * fails with `internal_error`, a dispute operation is rejected with it. No money moves and no
+ * fails with `internal_error`, an operation on a payment is rejected with it. No money moves and no
  * entry is written; the partition's later operations can then go on.
  */
 export async function failOldestPending(pool: Pool, partition: number): Promise<SettleResult> {
   return withTransaction(pool, async (client) => {
-    // `type` carries a payment's type, or a dispute operation's kind.
+    // `type` carries a payment's type, or an operation's kind.
     const { rows } = await client.query<{
-      kind: "payment" | "dispute";
+      kind: "payment" | "operation";
       id: string;
       payment_id: string;
       type: string;
@@ -276,12 +327,12 @@ export async function failOldestPending(pool: Pool, partition: number): Promise<
       request_id: string | null;
     }>(OLDEST_PENDING, [partition]);
     const row = rows[0];
-    if (!row) return { payments: [], disputes: [] };
+    if (!row) return { payments: [], operations: [] };
     const now = new Date();
     const result: SettleResult =
       row.kind === "payment"
-        ? { payments: [await failPaymentAsInternalError(client, { ...row, type: row.type as PaymentType }, partition, now)], disputes: [] }
-        : { payments: [], disputes: [await rejectDisputeAsInternalError(client, { ...row, kind: row.type as DisputeKind }, partition, now)] };
+        ? { payments: [await failPaymentAsInternalError(client, { ...row, type: row.type as PaymentType }, partition, now)], operations: [] }
+        : { payments: [], operations: [await rejectOperationAsInternalError(client, { ...row, kind: row.type as OperationKind }, partition, now)] };
     await client.query(`SELECT pg_notify('${SETTLE_EVENTS_CHANNEL}', $1)`, [String(row.payment_id)]);
     return result;
   });
@@ -296,9 +347,9 @@ export async function settleIsolatingFailure(
   pool: Pool,
   partition: number,
   limit: number,
-  onIsolated: (operation: { id: string; kind: "payment" | "dispute" }, error: unknown) => void,
+  onIsolated: (operation: { id: string; kind: "payment" | "operation" }, error: unknown) => void,
 ): Promise<SettleResult> {
-  const all: SettleResult = { payments: [], disputes: [] };
+  const all: SettleResult = { payments: [], operations: [] };
   for (let i = 0; i < limit; i++) {
     let one: SettleResult;
     try {
@@ -306,15 +357,15 @@ export async function settleIsolatingFailure(
     } catch (error) {
       if (isTransientDbError(error)) throw error;
       one = await failOldestPending(pool, partition);
-      const failed = one.payments[0] ?? one.disputes[0];
-      if (failed) onIsolated({ id: failed.id, kind: one.payments[0] ? "payment" : "dispute" }, error);
+      const failed = one.payments[0] ?? one.operations[0];
+      if (failed) onIsolated({ id: failed.id, kind: one.payments[0] ? "payment" : "operation" }, error);
       all.payments.push(...one.payments);
-      all.disputes.push(...one.disputes);
+      all.operations.push(...one.operations);
       return all;
     }
-    if (one.payments.length + one.disputes.length === 0) return all;
+    if (one.payments.length + one.operations.length === 0) return all;
     all.payments.push(...one.payments);
-    all.disputes.push(...one.disputes);
+    all.operations.push(...one.operations);
   }
   return all;
 }

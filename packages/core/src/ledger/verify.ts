@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from "pg";
 import { formatMoney, moneyFromDb, ZERO, type Money } from "../money";
 import { appendEntry, type AccountState, type EntryType } from "./apply";
+import { authorizationEntries } from "./authorizations";
 import { disputeEntries } from "./disputes";
 import { GENESIS_HASH } from "./journal-hash";
-import type { JournalEntryRow } from "./ledger-repository";
+import type { JournalEntryRow, PaymentStatus } from "./ledger-repository";
 
 /** The ledger's invariants (docs/ARCHITECTURE.md "Invariants"), as `verifyLedger` checks them. */
 export type Invariant =
@@ -23,8 +24,8 @@ export interface Finding {
 export interface VerificationReport {
   accounts: number;
   entries: number;
-  payments: { completed: number; failed: number; pending: number };
-  /** Dispute operations queued and not yet applied. */
+  payments: Record<PaymentStatus, number>;
+  /** Operations on payments (dispute steps, captures, voids, expiries) queued and not yet applied. */
   pendingOperations: number;
   totalBalance: string;
   externalNet: string;
@@ -57,12 +58,15 @@ interface AccountRow {
 }
 interface PaymentRow {
   id: string;
-  type: "transfer" | "deposit" | "withdrawal";
-  status: "pending" | "completed" | "failed";
+  type: "transfer" | "deposit" | "withdrawal" | "refund";
+  status: PaymentStatus;
   from_account: string | null;
   to_account: string | null;
   amount: string;
   dispute_status: "none" | "open" | "resolved" | "charged_back";
+  capture: boolean;
+  amount_captured: string | null;
+  amount_disputed: string | null;
 }
 
 /**
@@ -93,10 +97,13 @@ export async function verifyLedger(pool: Pool, options: VerifyOptions = {}): Pro
 // credit back to the payer of a transfer: a `credit` whose payment was settled at another time.
 const UNJUSTIFIED_FAILURES = `
   WITH failed AS (
-    SELECT id, from_account AS account, amount, processed_at, order_seq
-      FROM payments WHERE status = 'failed' AND failure_reason = 'insufficient_funds'
+    SELECT p.id, p.from_account AS account, p.amount, p.processed_at, p.order_seq, a.overdraft_limit
+      FROM payments p JOIN accounts a ON a.id = p.from_account
+     WHERE p.status = 'failed' AND p.failure_reason = 'insufficient_funds'
+       -- the overdraft limit in force at the failure is known only while it never changed
+       AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.type = 'account.updated' AND (ev.data->'account'->>'id')::uuid = p.from_account)
   ), replayed AS (
-    SELECT f.id, f.amount,
+    SELECT f.id, f.amount, f.overdraft_limit,
            coalesce((SELECT e.available_after
                        FROM journal_entries e
                        LEFT JOIN payments p ON p.id = e.payment_id
@@ -106,10 +113,10 @@ const UNJUSTIFIED_FAILURES = `
       FROM failed f
      WHERE NOT EXISTS (SELECT 1 FROM journal_entries d JOIN payments dp ON dp.id = d.payment_id
                         WHERE d.account_id = f.account AND d.created_at = f.processed_at
-                          AND (d.type IN ('hold', 'release', 'chargeback') OR dp.processed_at <> d.created_at))
+                          AND (d.type IN ('hold', 'release', 'chargeback', 'capture') OR dp.processed_at <> d.created_at))
   )
   SELECT id, amount::text AS amount, available_before::text AS available_before
-    FROM replayed WHERE available_before >= amount`;
+    FROM replayed WHERE available_before + overdraft_limit >= amount`;
 
 // order_seq is drawn when the INSERT runs, not when it commits: of two accepts of one account in
 // flight together, the later-numbered may commit first and be settled first. That is a valid
@@ -123,9 +130,10 @@ const DEBITS_OUT_OF_SEQUENCE = `
    WHERE out_of_order`;
 
 // Every change since events began (migration 0007 records when) has its event, and every event
-// its change: one payment.<status> event per settled payment, as many dispute.* events on a
-// payment as dispute operations applied to it. Changes older than the oldest event kept are left
-// out: retention (EVENT_RETENTION_DAYS) deleted theirs.
+// its change: one payment.<status> event per settled payment — for an authorization,
+// payment.authorized and then one of payment.captured, .voided or .expired — and as many dispute.*
+// events on a payment as dispute operations applied to it. Changes older than the oldest event
+// kept are left out: retention (EVENT_RETENTION_DAYS) deleted theirs.
 const EVENT_MISMATCHES = `
   WITH since AS (
     SELECT greatest((SELECT value::timestamptz FROM settle_settings WHERE key = 'events_since'),
@@ -135,18 +143,27 @@ const EVENT_MISMATCHES = `
   ), dispute_events AS (
     SELECT (data->'payment'->>'id')::uuid AS payment_id, count(*) AS n FROM events WHERE type LIKE 'dispute.%' GROUP BY 1
   ), applied AS (
-    SELECT payment_id, count(*) AS n FROM dispute_operations, since
-     WHERE status = 'applied' AND processed_at >= since.at GROUP BY payment_id
+    SELECT payment_id, count(*) AS n FROM payment_operations, since
+     WHERE status = 'applied' AND kind IN ('dispute', 'resolve', 'chargeback') AND processed_at >= since.at GROUP BY payment_id
+  ), expected AS (
+    SELECT p.id, p.status, CASE
+             WHEN p.capture OR p.status = 'failed' THEN ARRAY['payment.' || p.status]
+             WHEN p.status = 'authorized' THEN ARRAY['payment.authorized']
+             WHEN p.status = 'completed' THEN ARRAY['payment.authorized', 'payment.captured']
+             ELSE ARRAY['payment.authorized', 'payment.' || p.status]
+           END AS types
+      FROM payments p
   )
-  SELECT 'payment ' || p.id || ' (' || p.status || '): ' || count(e.type) || ' payment events [' || coalesce(string_agg(e.type, ', '), '') || ']' AS problem
-    FROM payments p CROSS JOIN since LEFT JOIN payment_events e ON e.payment_id = p.id
-   WHERE p.status <> 'pending' AND p.processed_at >= since.at
-   GROUP BY p.id, p.status
-  HAVING count(e.type) <> 1 OR bool_or(e.type <> 'payment.' || p.status)
+  SELECT 'payment ' || x.id || ' (' || x.status || '): payment events [' || coalesce(string_agg(e.type, ', ' ORDER BY e.type), '') || '], expected ['
+         || array_to_string(x.types, ', ') || ']' AS problem
+    FROM expected x JOIN payments p ON p.id = x.id CROSS JOIN since LEFT JOIN payment_events e ON e.payment_id = x.id
+   WHERE x.status <> 'pending' AND p.processed_at >= since.at
+   GROUP BY x.id, x.status, x.types
+  HAVING coalesce(array_agg(e.type ORDER BY e.type) FILTER (WHERE e.type IS NOT NULL), '{}') <> (SELECT array_agg(t ORDER BY t) FROM unnest(x.types) t)
   UNION ALL
-  SELECT 'event ' || e.type || ' names payment ' || e.payment_id || ', which is ' || coalesce(p.status, 'missing')
-    FROM payment_events e LEFT JOIN payments p ON p.id = e.payment_id
-   WHERE p.id IS NULL OR e.type <> 'payment.' || p.status
+  SELECT 'event ' || e.type || ' names payment ' || e.payment_id || ', which is ' || coalesce(x.status, 'missing')
+    FROM payment_events e LEFT JOIN expected x ON x.id = e.payment_id
+   WHERE x.id IS NULL OR NOT (e.type = ANY (x.types))
   UNION ALL
   SELECT 'payment ' || coalesce(a.payment_id, d.payment_id) || ': ' || coalesce(a.n, 0) || ' dispute operations applied, ' || coalesce(d.n, 0) || ' dispute events'
     FROM applied a FULL JOIN dispute_events d ON d.payment_id = a.payment_id
@@ -176,6 +193,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   let negativeDebits = 0;
 
   const { rows: accountRows } = await db.query<AccountRow>("SELECT id, status, available, held, entry_count, last_hash FROM accounts ORDER BY id");
+  let belowOverdraft = 0;
   const rowsById = new Map(accountRows.map((r) => [String(r.id), r]));
   const replay = new Map<string, AccountState>();
   let entryCount = 0;
@@ -183,8 +201,8 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   const entriesByPayment = new Map<string, { account: string; type: EntryType; amount: string }[]>();
 
   for (;;) {
-    const { rows } = await db.query<JournalEntryRow>(
-      `SELECT account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at
+    const { rows } = await db.query<JournalEntryRow & { overdraft_limit: string }>(
+      `SELECT account_id, seq, payment_id, type, amount, balance_after, available_after, held_after, prev_hash, hash, created_at, overdraft_limit
          FROM journal_entries WHERE (account_id, seq) > ($1::uuid, $2::bigint) ORDER BY account_id, seq LIMIT $3`,
       [cursor.account, cursor.seq, ENTRIES_PAGE],
     );
@@ -193,7 +211,7 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
       const accountId = String(e.account_id);
       let state = replay.get(accountId);
       if (!state) {
-        state = { id: accountId, status: "active", available: ZERO, held: ZERO, entryCount: 0, lastHash: GENESIS_HASH };
+        state = { id: accountId, status: "active", available: ZERO, held: ZERO, overdraftLimit: ZERO, entryCount: 0, lastHash: GENESIS_HASH };
         replay.set(accountId, state);
       }
       const where = `account ${accountId} entry ${e.seq}`;
@@ -213,10 +231,12 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
       state.available = moneyFromDb(e.available_after);
       state.held = moneyFromDb(e.held_after);
       if (expected.hash !== e.hash) report(`${where}: hash does not match sha256(prev_hash || entry)`);
-      if (e.type === "debit" && state.available.isNegative()) {
+      // A debit (or an authorization's hold) may go below zero only within the overdraft limit it was written under.
+      const floor = moneyFromDb(e.overdraft_limit).negated();
+      if ((e.type === "debit" || e.type === "authorize") && state.available.lessThan(floor)) {
         negativeDebits++;
-        report(`${where}: a debit left available at ${formatMoney(state.available)}`, "no debit below zero");
-      }
+        report(`${where}: a ${e.type} left available at ${formatMoney(state.available)}, below ${formatMoney(floor)}`, "no debit below zero");
+      } else if (e.type === "debit" && state.available.isNegative()) belowOverdraft++;
       state.lastHash = String(e.hash);
       const list = entriesByPayment.get(String(e.payment_id)) ?? [];
       list.push({ account: accountId, type: e.type, amount: formatMoney(moneyFromDb(e.amount)) });
@@ -244,31 +264,50 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
   }
   for (const id of replay.keys()) if (!rowsById.has(id)) report(`journal entries for unknown account ${id}`);
 
-  const counts = { completed: 0, failed: 0, pending: 0 };
+  const counts: Record<PaymentStatus, number> = { completed: 0, failed: 0, pending: 0, authorized: 0, voided: 0, expired: 0 };
   let externalNet: Money = ZERO;
-  const { rows: payments } = await db.query<PaymentRow>("SELECT id, type, status, from_account, to_account, amount, dispute_status FROM payments");
+  const { rows: payments } = await db.query<PaymentRow>(
+    "SELECT id, type, status, from_account, to_account, amount, dispute_status, capture, amount_captured, amount_disputed FROM payments",
+  );
   for (const p of payments) {
     counts[p.status]++;
     const amount = formatMoney(moneyFromDb(p.amount));
     const got = (entriesByPayment.get(String(p.id)) ?? []).map((e) => `${e.type}:${e.account}:${e.amount}`).sort();
     let want: string[] = [];
-    if (p.status === "completed") {
-      if (p.type !== "deposit") want.push(`debit:${p.from_account}:${amount}`);
-      if (p.type !== "withdrawal") want.push(`credit:${p.to_account}:${amount}`);
-      if (p.type === "deposit") externalNet = externalNet.plus(p.amount);
-      if (p.type === "withdrawal") externalNet = externalNet.minus(p.amount);
+    if (!p.capture) {
+      // An authorization: its hold, then a capture (with the release of the rest) or a release.
+      for (const e of authorizationEntries({
+        status: p.status,
+        fromAccount: p.from_account!,
+        toAccount: p.to_account!,
+        amount: moneyFromDb(p.amount),
+        amountCaptured: p.amount_captured === null ? null : moneyFromDb(p.amount_captured),
+      })) {
+        want.push(`${e.type}:${e.account}:${formatMoney(e.amount)}`);
+      }
+    } else if (p.status === "completed") {
+      // A payment, or a refund (from the original's receiver back to its payer, or out to the world).
+      if (p.from_account !== null) want.push(`debit:${p.from_account}:${amount}`);
+      if (p.to_account !== null) want.push(`credit:${p.to_account}:${amount}`);
+      if (p.from_account === null) externalNet = externalNet.plus(p.amount);
+      if (p.to_account === null) externalNet = externalNet.minus(p.amount);
     }
-    // A dispute's steps are entries of the disputed payment: hold, then release or chargeback.
+    // A dispute's steps are entries of the disputed payment: hold, then release or chargeback, of
+    // what it held (amount_disputed).
+    const disputed = formatMoney(moneyFromDb(p.amount_disputed ?? p.amount));
     for (const e of disputeEntries({ type: p.type, fromAccount: p.from_account, toAccount: p.to_account, disputeStatus: p.dispute_status })) {
-      want.push(`${e.type}:${e.account}:${amount}`);
+      want.push(`${e.type}:${e.account}:${disputed}`);
     }
     // A charged-back deposit's money goes back to the outside world.
-    if (p.dispute_status === "charged_back" && p.type !== "transfer") externalNet = externalNet.minus(p.amount);
+    if (p.dispute_status === "charged_back" && p.type !== "transfer") externalNet = externalNet.minus(disputed);
     want = want.sort();
     if (got.join() !== want.join()) report(`payment ${p.id} (${p.type}, ${p.status}): entries [${got.join(", ")}] but expected [${want.join(", ")}]`);
   }
   if (!total.equals(externalNet))
-    report(`accounts hold ${formatMoney(total)} but completed deposits − withdrawals − charged-back deposits = ${formatMoney(externalNet)}`, "conservation");
+    report(
+      `accounts hold ${formatMoney(total)} but completed deposits − withdrawals − refunds of deposits − charged-back deposits = ${formatMoney(externalNet)}`,
+      "conservation",
+    );
 
   const { rows: unjustified } = await db.query<{ id: string; amount: string; available_before: string }>(UNJUSTIFIED_FAILURES);
   for (const r of unjustified)
@@ -276,22 +315,22 @@ async function verifySnapshot(db: PoolClient, maxProblems: number, quiescent: bo
       `payment ${r.id} failed insufficient_funds for ${formatMoney(moneyFromDb(r.amount))} with ${formatMoney(moneyFromDb(r.available_before))} available before it`,
       "failures justified",
     );
-  const { rows: operations } = await db.query<{ n: string }>("SELECT count(*) AS n FROM dispute_operations WHERE status = 'pending'");
+  const { rows: operations } = await db.query<{ n: string }>("SELECT count(*) AS n FROM payment_operations WHERE status = 'pending'");
   const pendingOperations = Number(operations[0]!.n);
   if (quiescent && counts.pending + pendingOperations > 0)
-    report(`${counts.pending} payments and ${pendingOperations} dispute operations still pending`, "nothing pending");
+    report(`${counts.pending} payments and ${pendingOperations} operations on payments still pending`, "nothing pending");
   const { rows: eventMismatches } = await db.query<{ problem: string }>(EVENT_MISMATCHES);
   for (const r of eventMismatches) report(r.problem, "events match changes");
   const { rows: sequence } = await db.query<{ n: string }>(DEBITS_OUT_OF_SEQUENCE);
   const outOfSequence = Number(sequence[0]!.n);
 
   const details: Record<Invariant, string> = {
-    conservation: `accounts hold ${formatMoney(total)}; completed deposits − withdrawals − charged-back deposits = ${formatMoney(externalNet)}`,
-    "no debit below zero": `${negativeDebits} of the journal's debits left available below zero (a dispute hold may; a debit never)`,
+    conservation: `accounts hold ${formatMoney(total)}; completed deposits − withdrawals − refunds of deposits − charged-back deposits = ${formatMoney(externalNet)}`,
+    "no debit below zero": `${negativeDebits} of the journal's debits and authorizations left available below zero beyond the overdraft limit they were written under (a dispute hold may; a debit never); ${belowOverdraft} debits went below zero within an overdraft limit`,
     "journals verify": `${rowsById.size} accounts, ${entryCount} entries: seq without gaps, hash chains, *_after columns, account heads, each payment's entries`,
     "failures justified": `${counts.failed} failed payments; each insufficient_funds replayed against its payer's journal`,
-    "nothing pending": `${counts.pending} payments and ${pendingOperations} dispute operations pending${quiescent ? "" : " (counted, not checked: the system may be running)"}`,
-    "events match changes": `${eventMismatches.length} mismatches: each settled payment has one payment event of its status, each applied dispute operation its dispute event, each payment event its payment`,
+    "nothing pending": `${counts.pending} payments and ${pendingOperations} operations on payments pending${quiescent ? "" : " (counted, not checked: the system may be running)"}`,
+    "events match changes": `${eventMismatches.length} mismatches: each settled payment has one payment event of its status, an authorization payment.authorized and its capture, void or expiry event, each applied dispute operation its dispute event, each payment event its payment`,
     "debits in acceptance order": `${outOfSequence} debits journaled after a later-numbered debit of the same account (accepts in flight together may commit out of sequence order: reported, not failed)`,
   };
   const result: Finding[] = [...findings].map(([invariant, problems]) => ({
