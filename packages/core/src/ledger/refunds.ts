@@ -86,14 +86,8 @@ export async function requestRefund(
     });
   };
   const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, (db) =>
-    "release" in db ? decide(db) : withTransaction(deps.pool, decide).catch(rethrowDomain),
+    "release" in db ? decide(db) : withTransaction(deps.pool, decide).catch(asUnavailable),
   );
   if (!response.replayed) await deps.waker.wake(partition);
   return response;
-}
-
-/** A refusal stays itself; a database failure is a 503. */
-function rethrowDomain(error: unknown): never {
-  if (error instanceof DomainError) throw error;
-  return asUnavailable(error);
 }
