@@ -14,6 +14,7 @@ import { runNaive, type NaiveRunResult } from "./lib/naive-run";
 import { HelpRequested, parseOptions, specLabel, UsageError } from "./lib/options";
 import { PgbenchBaseline } from "./lib/pgbench";
 import { runSpanProfile } from "./lib/profile";
+import { scenarioCatalog } from "./lib/scenarios";
 import { evaluateTargets, htmlReport, markdownSummary, publishCharts, ratiosFor, textSummary, type BenchResult } from "./lib/report";
 import { deleteStaleBenchPrefixes, runSettle } from "./lib/settle-run";
 
@@ -114,8 +115,9 @@ async function main(): Promise<void> {
       process.stderr.write(
         `  settle: ${settle.acceptedPerS} accepted/s, ${settle.settledPerS} settled/s, accept p99 ${settle.acceptLatency.p99} ms, settled p99 ${Math.round(settle.settleLatency.p99)} ms, ${settle.broken ? "BROKEN" : "invariants hold"}\n`,
       );
-      // The synchronous peers run closed loop only (at 1,000/s they would only queue).
-      if (firstOfEntry && spec.rate === "max") {
+      // The synchronous peers run closed loop only (at 1,000/s they would only queue), and only
+      // the scenarios they can serve (mixed's refunds, captures and disputes they have not).
+      if (firstOfEntry && spec.rate === "max" && !scenarioCatalog[spec.scenario].settleOnly) {
         if (opts.naive) {
           peers.naive = await runNaive(opts, spec, index, logs);
           process.stderr.write(`  naive: ${peers.naive.processedPerS}/s, broke ${peers.naive.brokenCount} of ${peers.naive.invariants.length} invariants\n`);

@@ -20,7 +20,15 @@ export async function seedFundedAccounts(pool: Pool, count: number, funding: str
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
       const now = new Date();
-      const states: AccountState[] = chunk.map((id) => ({ id, status: "active", available: ZERO, held: ZERO, entryCount: 0, lastHash: GENESIS_HASH }));
+      const states: AccountState[] = chunk.map((id) => ({
+        id,
+        status: "active",
+        available: ZERO,
+        held: ZERO,
+        overdraftLimit: ZERO,
+        entryCount: 0,
+        lastHash: GENESIS_HASH,
+      }));
       const payIds = chunk.map(() => uuidv7());
       depositIds.push(...payIds);
       const entries = states.map((s, i) => appendEntry(s, payIds[i]!, "credit", amount, now));

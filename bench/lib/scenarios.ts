@@ -10,7 +10,22 @@ export type Intent =
   | { type: "withdrawal"; account: number; amount: string }
   | { type: "dispute" }
   | { type: "resolve" }
-  | { type: "chargeback" };
+  | { type: "chargeback" }
+  /** A transfer with `"capture": false`: settled as a hold on the payer, captured or voided later. */
+  | { type: "authorize"; from: number; to: number; amount: string }
+  /** Of an authorization the run saw authorized: all of it, or `percent` % of it. */
+  | { type: "capture"; percent?: number }
+  | { type: "void" }
+  /** Of a payment the run saw completed: `percent` % of it, or (without) all that is left. */
+  | { type: "refund"; percent?: number };
+
+/** What the API under test offers beyond payments (mixed uses each it has; the peers have none). */
+export interface Features {
+  disputes: boolean;
+  refunds?: boolean;
+  authorizations?: boolean;
+  overdrafts?: boolean;
+}
 
 export interface Scenario {
   name: ScenarioName;
@@ -23,8 +38,16 @@ export interface Scenario {
    * careful servers have no batch endpoint: they get the same intents one payment per request.
    */
   batch?: boolean;
+  /**
+   * Accounts 0..accounts-1 get an overdraft limit (PATCH /api/v1/accounts/{id}, admin) and are
+   * then nearly emptied by a withdrawal, before the measured load, so that its debits from them
+   * go below zero (and some past the limit: insufficient_funds).
+   */
+  overdraft?: { accounts: number; limit: string; withdraw: string };
+  /** Why only Settle runs this scenario (the naive and careful servers have no such operations). */
+  settleOnly?: string;
   /** A fresh, seeded intent stream: accounts are indexes into the run's account list. */
-  intents(seed: number, options: { disputes: boolean }): () => Intent;
+  intents(seed: number, options: Features): () => Intent;
 }
 
 /** mulberry32: a small seeded PRNG, so every system under test sees the same operations. */
@@ -103,20 +126,34 @@ export const scenarioCatalog: Record<ScenarioName, Scenario> = {
   },
   mixed: {
     name: "mixed",
-    description: "10,000 accounts: 75 % transfers, 10 % deposits, 10 % withdrawals, 5 % disputes/resolves/chargebacks (when the API has them; else transfers)",
+    description:
+      "10,000 accounts (200 with an overdraft limit, nearly emptied): 63 % transfers, 8 % deposits, 8 % withdrawals, 8 % authorizations (capture: false), 6 % captures (full or partial) and voids, 5 % refunds (partial, and of the rest), 2 % disputes, resolves and chargebacks — each kind when the API has it, else a transfer",
     accounts: 10_000,
     funding: "100000.00",
-    intents(seed, { disputes }) {
+    overdraft: { accounts: 200, limit: "500.00", withdraw: "99950.00" },
+    settleOnly: "mixed runs Settle alone: the naive and careful servers have no authorizations, captures, voids, refunds or disputes",
+    intents(seed, { disputes, refunds, authorizations, overdrafts }) {
       const random = seededRandom(seed);
+      // A payer is one of the overdraft accounts (0..199) one time in ten.
+      const payer = () => (overdrafts && random() < 0.1 ? int(random, 200) : int(random, 10_000));
+      const payee = (from: number) => (from + 1 + int(random, 10_000 - 1)) % 10_000;
       return () => {
         const r = random();
-        if (r < 0.1) return { type: "deposit", account: int(random, 10_000), amount: amount(random, 499) };
-        if (r < 0.2) return { type: "withdrawal", account: int(random, 10_000), amount: amount(random, 99) };
-        if (disputes && r < 0.22) return { type: "dispute" };
-        if (disputes && r < 0.235) return { type: "resolve" };
-        if (disputes && r < 0.25) return { type: "chargeback" };
-        const [from, to] = pair(random, 10_000);
-        return { type: "transfer", from, to, amount: amount(random, 99) };
+        if (r < 0.08) return { type: "deposit", account: int(random, 10_000), amount: amount(random, 499) };
+        if (r < 0.16) return { type: "withdrawal", account: payer(), amount: amount(random, 99) };
+        if (authorizations && r < 0.24) {
+          const from = payer();
+          return { type: "authorize", from, to: payee(from), amount: amount(random, 99) };
+        }
+        if (authorizations && r < 0.285) return random() < 0.5 ? { type: "capture" } : { type: "capture", percent: 10 + int(random, 80) };
+        if (authorizations && r < 0.3) return { type: "void" };
+        if (refunds && r < 0.33) return { type: "refund", percent: 10 + int(random, 80) };
+        if (refunds && r < 0.35) return { type: "refund" };
+        if (disputes && r < 0.36) return { type: "dispute" };
+        if (disputes && r < 0.366) return { type: "resolve" };
+        if (disputes && r < 0.37) return { type: "chargeback" };
+        const from = payer();
+        return { type: "transfer", from, to: payee(from), amount: amount(random, 99) };
       };
     },
   },

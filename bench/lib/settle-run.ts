@@ -8,7 +8,7 @@ import { HttpClient } from "./http-client";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { redisCommandStats, redisSnapshot, redisStatsConnection } from "./redis-stats";
 import { scenarioCatalog } from "./scenarios";
-import { drain } from "./settle/drain";
+import { drain, operationsTable } from "./settle/drain";
 import { checkInvariants } from "./settle/invariants";
 import { applyLoad } from "./settle/load-phase";
 import { jobStats, memoryFigures, perSecondSeries, settledPayments, settleProfile, startMeasuring, writeCpuProfileWindows } from "./settle/measure";
@@ -16,6 +16,7 @@ import { settleOperations } from "./settle/operations";
 import { seed, warmUp } from "./settle/prepare";
 import { countPrefix, deletePrefix } from "./settle/redis-keys";
 import { startSystem } from "./settle/system";
+import { PaymentTracker } from "./settle/tracker";
 import { BenchWebhookReceiver } from "./settle/webhooks";
 import type { SettleRunResult } from "./settle/types";
 import { EMPTY_PERCENTILES, percentiles, round } from "./stats";
@@ -50,15 +51,18 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
   const client = new HttpClient(baseUrl, Math.max(opts.concurrency, opts.maxInFlight, 64));
   try {
     await receiver?.subscribe(baseUrl);
-    const { ids, disputes } = await seed(pool, client, opts, spec, scenario);
+    const { ids, disputes, features } = await seed(pool, client, opts, spec, scenario);
     await warmUp(pool, client, opts, spec, ids);
 
     const measurement = await startMeasuring(pool, dbName, opts.redis, measured);
-    // The operation stream: seeded, so the naive run of this scenario offers the same one.
-    const operations = settleOperations(scenario.intents(opts.seed + index, { disputes }), { scenario: spec.scenario, ids, disputes, batchItems });
+    // The operation stream: seeded, so the naive run of this scenario offers the same one. mixed
+    // tracks the payments its later operations (refunds, captures, voids, dispute steps) act on.
+    const tracker = spec.scenario === "mixed" ? new PaymentTracker(pool, await operationsTable(pool)) : undefined;
+    const operations = settleOperations(scenario.intents(opts.seed + index, features), { scenario: spec.scenario, ids, batchItems, tracker });
     const label = `settle ${specLabel(spec)}`;
     const redisBefore = await redisSnapshot(redisStats).catch(() => undefined);
-    const load = await applyLoad(pool, client, operations.next, opts, spec, label, batchItems);
+    tracker?.start();
+    const load = await applyLoad(pool, client, operations.next, opts, spec, label, batchItems).finally(() => tracker?.stop());
     const { drained, drainS } = await drain(pool, opts, label, load);
     const redisAfter = redisBefore ? await redisSnapshot(redisStats).catch(() => undefined) : undefined;
     process.stderr.write("\n");
@@ -81,7 +85,7 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
     const loadS = (load.endedAt - load.startedAt) / 1000;
     const accepted = Object.values(load.okByKind).reduce((a, n) => a + n, 0);
     const failures: Record<string, number> = { ...load.failures };
-    for (const [k, n] of Object.entries(payments.outcomes)) if (k.includes("failed")) failures[`settled as ${k}`] = n;
+    for (const [k, n] of Object.entries(payments.outcomes)) if (k.includes("failed") || k.includes("rejected")) failures[`settled as ${k}`] = n;
     const { perSecond: _ps, ...loadSummary } = load;
     return {
       system: "settle",
@@ -90,6 +94,8 @@ export async function runSettle(opts: BenchOptions, spec: RunSpec, index: number
       batchItems,
       broken: invariants.some((i) => !i.ok),
       disputes,
+      ...(spec.scenario === "mixed" ? { features: Object.keys(features).filter((k) => features[k as keyof typeof features]) } : {}),
+      ...(scenario.settleOnly ? { note: scenario.settleOnly } : {}),
       load: loadSummary,
       offered: load.offered,
       accepted,

@@ -36,7 +36,7 @@ const SHARED_PEERS =
   "in a worker curve the naive and careful servers (which have no workers) run once per scenario, with its first worker count, and stand beside every count";
 /** Notes on what the peers were offered, once each. */
 export const peerNotes = (r: BenchResult): string[] => {
-  const notes = new Set(r.runs.flatMap((run) => [run.naive?.note, run.careful?.note].filter((n): n is string => !!n)));
+  const notes = new Set(r.runs.flatMap((run) => [run.settle.note, run.naive?.note, run.careful?.note].filter((n): n is string => !!n)));
   if (r.runs.some((run) => run.settle.spec.workers !== undefined && (run.naive || run.careful))) notes.add(SHARED_PEERS);
   return [...notes];
 };
@@ -206,7 +206,8 @@ export const SCENARIO_WHAT: Record<string, string> = {
   "uniform-batch": "the same transfers sent to Settle in batch requests",
   "hot-merchant": "a fifth of all transfers paid to one merchant account",
   contended: "transfers among only 100 accounts",
-  mixed: "transfers, deposits, withdrawals and disputes",
+  mixed:
+    "transfers, deposits, withdrawals, authorizations later captured or voided, refunds and disputes, on accounts some with an overdraft limit; Settle alone, every operation counted as settled",
 };
 export const scenarioTitle = (scenario: string): string => SCENARIO_TITLES[scenario] ?? scenario;
 export const num = (n: number): string => n.toLocaleString("en-US", { maximumFractionDigits: 2 });

@@ -98,7 +98,14 @@ export function textSummary(r: BenchResult): string {
       .filter(([, v]) => v !== null)
       .map(([k, v]) => `${k} = ${v}`)
       .join("; ");
-    lines.push(`${specName(run.settle)}: ${ratios}`);
+    if (ratios) lines.push(`${specName(run.settle)}: ${ratios}`);
+    // mixed: what the settled operations were (payments by type and status, operations on payments).
+    if (run.settle.features)
+      lines.push(
+        `${specName(run.settle)} settled operations: ${Object.entries(run.settle.outcomes)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ")}`,
+      );
   }
   const summaries = summarise(r.runs);
   if (r.runs.length > summaries.length) {

@@ -4,8 +4,25 @@ import type { LoadResult } from "../load";
 import type { BenchOptions } from "../options";
 import { progressLine } from "../progress";
 
+/** The table of operations on a payment: payment_operations (dispute_operations before refunds and authorizations existed). */
+export async function operationsTable(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ exists: boolean }>("SELECT to_regclass('payment_operations') IS NOT NULL AS exists");
+  return rows[0]!.exists ? "payment_operations" : "dispute_operations";
+}
+
+const tables = new WeakMap<Pool, Promise<string>>();
+
+/** Payments pending, and operations on a payment (dispute steps, captures, voids) still queued. */
 export async function pendingCount(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE status = 'pending'");
+  let table = tables.get(pool);
+  if (!table) {
+    table = operationsTable(pool);
+    tables.set(pool, table);
+    table.catch(() => tables.delete(pool));
+  }
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM payments WHERE status = 'pending') + (SELECT count(*) FROM ${await table} WHERE status = 'pending') AS n`,
+  );
   return Number(rows[0]!.n);
 }
 

@@ -7,6 +7,7 @@ import { procStats, treeStats, type Child } from "../children";
 import type { LoadResult } from "../load";
 import type { BenchOptions } from "../options";
 import { percentiles, round } from "../stats";
+import { operationsTable } from "./drain";
 import { redisPids } from "./redis-keys";
 import type { SettleProfile, SettleRunResult } from "./types";
 
@@ -22,7 +23,7 @@ export interface ProcessUsage {
 }
 
 export interface Measurement {
-  /** The highest order_seq before the load: the run's payments are those above it. */
+  /** The highest order_seq before the load: the run's payments (and operations on payments, which share the sequence) are those above it. */
   boundary: string;
   /** Stops the meters (before the heavy verification reads, which would count as the run's work). */
   finish(): Promise<ProcessUsage>;
@@ -37,7 +38,9 @@ export async function startMeasuring(pool: Pool, dbName: string, redis: RedisTar
   // Backends report their statistics at most once a second: let the seeding's rows reach
   // pg_stat_database before the snapshot, or they would count as the run's writes.
   await new Promise((r) => setTimeout(r, 1500));
-  const { rows: b } = await pool.query<{ boundary: string }>("SELECT coalesce(max(order_seq), 0) AS boundary FROM payments");
+  const { rows: b } = await pool.query<{ boundary: string }>(
+    `SELECT greatest((SELECT coalesce(max(order_seq), 0) FROM payments), (SELECT coalesce(max(order_seq), 0) FROM ${await operationsTable(pool)})) AS boundary`,
+  );
   const boundary = String(b[0]!.boundary);
   const statsBefore = await pool.query<PgCounters>(PG_COUNTERS, [dbName]);
   const rPids = await redisPids(redis);
@@ -95,8 +98,9 @@ async function backendCpu(pool: Pool, dbName: string): Promise<Map<number, { app
 }
 
 export interface SettledPayments {
+  /** Payments by type, status and failure reason; operations on a payment ("capture applied", "void rejected (account_frozen)"). */
   outcomes: Record<string, number>;
-  /** Accept-to-settled latency of every settled payment (ms). */
+  /** Accept-to-settled latency of every settled payment and applied or rejected operation on a payment (ms). */
   settleLatencies: number[];
   /** Per second from the load's start: payments settled in it, and the latencies of those created in it. */
   settledBySecond: number[];
@@ -107,17 +111,26 @@ export interface SettledPayments {
   settledDuringLoad: number;
 }
 
-/** Outcomes and accept-to-settled latency of the payments of the load phase, from the database. */
+/**
+ * Outcomes and accept-to-settled latency of the payments of the load phase, from the database.
+ * Operations on a payment (dispute steps, captures, voids) count as settled operations beside
+ * the payments: each is accepted with a 202 and applied (or rejected) by a worker like a payment.
+ */
 export async function settledPayments(pool: Pool, boundary: string, load: LoadResult): Promise<SettledPayments> {
+  const ops = await operationsTable(pool);
   const { rows: outcomeRows } = await pool.query<{ type: string; status: string; reason: string; n: string }>(
-    `SELECT type, status, coalesce(failure_reason, '') AS reason, count(*) AS n FROM payments WHERE order_seq > $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    `SELECT type, status, coalesce(failure_reason, '') AS reason, count(*) AS n FROM payments WHERE order_seq > $1 GROUP BY 1, 2, 3
+     UNION ALL
+     SELECT kind, status, coalesce(rejection_reason, ''), count(*) FROM ${ops} WHERE order_seq > $1 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [boundary],
   );
   const outcomes: Record<string, number> = {};
   for (const r of outcomeRows) outcomes[`${r.type} ${r.status}${r.reason ? ` (${r.reason})` : ""}`] = Number(r.n);
   const { rows: lat } = await pool.query<{ created_ms: string; processed_ms: string }>(
     `SELECT extract(epoch FROM created_at) * 1000 AS created_ms, extract(epoch FROM processed_at) * 1000 AS processed_ms
-       FROM payments WHERE order_seq > $1 AND processed_at IS NOT NULL`,
+       FROM payments WHERE order_seq > $1 AND processed_at IS NOT NULL
+     UNION ALL
+     SELECT extract(epoch FROM created_at) * 1000, extract(epoch FROM processed_at) * 1000 FROM ${ops} WHERE order_seq > $1 AND processed_at IS NOT NULL`,
     [boundary],
   );
   const settleLatencies: number[] = [];

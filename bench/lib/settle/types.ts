@@ -20,10 +20,14 @@ export interface SettleRunResult {
   batchItems?: number;
   broken: boolean;
   disputes: boolean;
+  /** mixed: what the API offered beyond payments, each used by the load (disputes, refunds, authorizations, overdrafts). */
+  features?: string[];
+  /** Why the naive and careful servers did not run this scenario (mixed: they have none of its operations on payments). */
+  note?: string;
   /** pgbench's transfer script, run just before this run (same clients), when measured. */
   adjacentTransferTps?: number;
   load: Omit<LoadResult, "perSecond">;
-  /** Payments offered (open loop: scheduled by the clock, sent or not) and accepted (202). */
+  /** Requests offered (open loop: scheduled by the clock, sent or not) and accepted (202): payments, and in mixed operations on payments too. */
   offered: number;
   accepted: number;
   acceptedPerS: number;
