@@ -139,6 +139,30 @@ it("refuses capture and void of what is not an authorized payment, a capture bey
   expect((await api.post(`/api/v1/payments/${auth.id}/void`, { amount: "5.00" })).status).toBe(400);
 });
 
+it("replays a capture or a void sent again with its Idempotency-Key, and queues nothing more", async () => {
+  const [payer, merchant] = [await funded("20.00"), await newAccount(api)];
+  const [a, b] = [await authorized(payer, merchant, "5.00"), await authorized(payer, merchant, "5.00")];
+  const key = { "Idempotency-Key": `capture-${a.id}` };
+  const first = await api.post(`/api/v1/payments/${a.id}/capture`, { amount: "4.00" }, key);
+  const again = await api.post(`/api/v1/payments/${a.id}/capture`, { amount: "4.00" }, key);
+  expect([again.status, again.headers.get("idempotent-replayed"), again.body.operation]).toEqual([202, "true", first.body.operation]);
+  // The same key with another amount, or on another payment's capture: a conflict.
+  expect((await api.post(`/api/v1/payments/${a.id}/capture`, { amount: "3.00" }, key)).body.error.code).toBe("idempotency_conflict");
+  expect((await api.post(`/api/v1/payments/${b.id}/capture`, { amount: "4.00" }, key)).body.error.code).toBe("idempotency_conflict");
+  const voidKey = { "Idempotency-Key": `void-${b.id}` };
+  const voided = await api.post(`/api/v1/payments/${b.id}/void`, undefined, voidKey);
+  expect((await api.post(`/api/v1/payments/${b.id}/void`, undefined, voidKey)).body.operation).toEqual(voided.body.operation);
+  const { rows } = await system.db.pool.query("SELECT payment_id, kind FROM payment_operations WHERE payment_id = ANY($1::uuid[]) ORDER BY kind", [
+    [a.id, b.id],
+  ]);
+  expect(rows).toEqual([
+    { payment_id: a.id, kind: "capture" },
+    { payment_id: b.id, kind: "void" },
+  ]);
+  expect((await until(a.id, "authorized")).amount_captured).toBe("4.00");
+  expect((await until(b.id, "authorized")).status).toBe("voided");
+});
+
 it("takes authorizations in a batch", async () => {
   const [payer, merchant] = [await funded("10.00"), await newAccount(api)];
   const res = await api.post("/api/v1/payments/batch", {

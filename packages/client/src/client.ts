@@ -106,9 +106,9 @@ export interface SettleClient {
   /** A refund: a new payment from the original's receiver back to its payer; `amount` left out refunds what is left. */
   refundPayment(id: string, body?: RefundRequest, options?: CreateOptions): Promise<AcceptedPayment>;
   /** Captures an authorization (`capture: false`), all of it or `amount`; `waitForPayment` then shows it `completed`. */
-  capturePayment(id: string, amount?: string): Promise<AuthorizationOperationAccepted>;
+  capturePayment(id: string, amount?: string, options?: CreateOptions): Promise<AuthorizationOperationAccepted>;
   /** Releases an authorization's hold; `waitForPayment` then shows it `voided`. */
-  voidPayment(id: string): Promise<AuthorizationOperationAccepted>;
+  voidPayment(id: string, options?: CreateOptions): Promise<AuthorizationOperationAccepted>;
   listEvents(query?: ListEventsQuery): Promise<EventPage>;
   /** Subscribes a URL to events; the answer's `secret` (shown only here) verifies each delivery's signature. */
   createWebhookEndpoint(body: CreateWebhookEndpointRequest, options?: CreateOptions): Promise<WebhookEndpointWithSecret>;
@@ -227,11 +227,12 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
       const { data, response } = await ok(raw.POST("/api/v1/payments/{id}/refunds", { params: { ...path(id), ...keyed(create) }, body }));
       return { payment: data, ...replay(response) };
     },
-    async capturePayment(id, amount) {
-      return (await ok(raw.POST("/api/v1/payments/{id}/capture", { params: path(id), body: amount === undefined ? {} : { amount } }))).data;
+    async capturePayment(id, amount, create) {
+      const body = amount === undefined ? {} : { amount };
+      return (await ok(raw.POST("/api/v1/payments/{id}/capture", { params: { ...path(id), ...keyed(create) }, body }))).data;
     },
-    async voidPayment(id) {
-      return (await ok(raw.POST("/api/v1/payments/{id}/void", { params: path(id) }))).data;
+    async voidPayment(id, create) {
+      return (await ok(raw.POST("/api/v1/payments/{id}/void", { params: { ...path(id), ...keyed(create) } }))).data;
     },
     async listEvents(query = {}) {
       return (await ok(raw.GET("/api/v1/events", { params: { query } }))).data;

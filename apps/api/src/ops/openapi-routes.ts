@@ -296,9 +296,10 @@ function authorizationOperation(kind: "capture" | "void", summary: string): Rout
     operationId: `${kind}Payment`,
     summary,
     description:
-      "Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.",
+      "Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. With an Idempotency-Key, a retry replays the first answer (a repeat without one is refused by the state).",
     tag: "payments",
     params: IdParam,
+    headers: [IDEMPOTENCY_KEY],
     ...(kind === "capture" ? { body: schemas.CaptureRequest, bodyOptional: true, bodyExample: { amount: "40.00" } } : NO_BODY),
     accepts: kind,
     responses: {
@@ -315,9 +316,9 @@ function authorizationOperation(kind: "capture" | "void", summary: string): Rout
         }),
         description: "Accepted: the operation is durably queued; poll the payment (`?wait=` answers once no operation of it is queued)",
         schema: AuthorizationOperationAccepted,
-        headers: { Location: { description: "`/api/v1/payments/{id}`" } },
+        headers: { Location: { description: "`/api/v1/payments/{id}`" }, "Idempotent-Replayed": REPLAYED },
       },
-      ...errors("not_found", "invalid_state", ...(kind === "capture" ? (["capture_exceeds_authorization"] as ErrorCode[]) : []), ...BODY_ERRORS),
+      ...errors("not_found", "invalid_state", ...(kind === "capture" ? (["capture_exceeds_authorization"] as ErrorCode[]) : []), ...IDEMPOTENT_ERRORS),
     },
   };
 }

@@ -218,9 +218,11 @@ export const authorizationOperation =
   async (req, res, { deps }) => {
     const id = uuidParam(req.params.id, "payment");
     const amount = kind === "capture" ? parseOr400(schemas.CaptureRequest, req.body ?? {}).amount : (parseOr400(schemas.EmptyRequest, req.body), undefined);
-    const { payment, operation } = await requestAuthorizationOperation(acceptDeps(deps, req), id, kind, amount);
+    // The key's endpoint names the payment: the same key on a capture of another one is a conflict.
+    const response = await requestAuthorizationOperation(acceptDeps(deps, req), id, kind, amount, idempotencyOf(req, `${kind}:${id}`));
+    if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
     res
       .status(202)
-      .location(`/api/v1/payments/${payment.id}`)
-      .json({ ...payment, operation });
+      .location(`/api/v1/payments/${id}`)
+      .json({ ...response.body.payment, operation: response.body.operation });
   };

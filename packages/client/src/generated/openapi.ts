@@ -460,7 +460,7 @@ export interface paths {
         put?: never;
         /**
          * Capture an authorization, in full or in part: the captured amount moves to the receiver, the rest is released
-         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.
+         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. With an Idempotency-Key, a retry replays the first answer (a repeat without one is refused by the state).
          *
          *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
          */
@@ -482,7 +482,7 @@ export interface paths {
         put?: never;
         /**
          * Void an authorization: its hold is released
-         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. Takes no Idempotency-Key: a repeat is refused by the state.
+         * @description Only for an `authorized` payment before its `expires_at`, with no capture or void queued (else 409 `invalid_state`): of a capture and a void sent at once exactly one is accepted. Queued and applied in the payer's order; `GET /api/v1/payments/{id}?wait=` answers once it is applied. With an Idempotency-Key, a retry replays the first answer (a repeat without one is refused by the state).
          *
          *     Role: `client` — any API key (`API_KEYS` or `ADMIN_API_KEYS`), when keys are configured.
          */
@@ -4897,7 +4897,10 @@ export interface operations {
     capturePayment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. A key belongs to the API key that sends it, not to the endpoint. The same key with the same body on the same endpoint returns the original response and creates nothing; with another body or on another endpoint, 409 `idempotency_conflict`. Kept 24 hours at least. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4925,6 +4928,8 @@ export interface operations {
                 headers: {
                     /** @description `/api/v1/payments/{id}` */
                     Location?: string;
+                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5017,7 +5022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `invalid_state`, `capture_exceeds_authorization` */
+            /** @description Error: `invalid_state`, `capture_exceeds_authorization`, `idempotency_conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5111,7 +5116,10 @@ export interface operations {
     voidPayment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. A key belongs to the API key that sends it, not to the endpoint. The same key with the same body on the same endpoint returns the original response and creates nothing; with another body or on another endpoint, 409 `idempotency_conflict`. Kept 24 hours at least. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -5129,6 +5137,8 @@ export interface operations {
                 headers: {
                     /** @description `/api/v1/payments/{id}` */
                     Location?: string;
+                    /** @description `true` when the answer is the replay of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5220,7 +5230,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `invalid_state` */
+            /** @description Error: `invalid_state`, `idempotency_conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { withTransaction } from "../db/pool";
+import { runIdempotent, type IdempotencyKey, type IdempotentResult } from "../idempotency";
 import { DomainError } from "../errors";
 import { authorizationAppliedEvent, type NewEvent } from "../events/events";
 import { uuidv7 } from "../ids";
@@ -102,8 +103,10 @@ export async function requestAuthorizationOperation(
   paymentId: string,
   kind: "capture" | "void",
   amount?: string,
-): Promise<{ payment: PaymentView; operation: OperationView }> {
-  const accepted = await withTransaction(deps.pool, async (client) => {
+  idempotency?: IdempotencyKey,
+): Promise<IdempotentResult<{ payment: PaymentView; operation: OperationView }>> {
+  let partition = -1;
+  const decide = async (client: PoolClient) => {
     const { rows } = await client.query<PaymentRow & { expired: boolean | null }>(LOCK_AUTHORIZATION, [paymentId]);
     const row = rows[0];
     if (!row) throw new DomainError("not_found", "payment not found");
@@ -133,12 +136,14 @@ export async function requestAuthorizationOperation(
       }
       captured = formatMoney(wanted);
     }
-    const partition = partitionFor(payment.from_account!, deps.partitions);
+    partition = partitionFor(payment.from_account!, deps.partitions);
     const operation = await insertOperation(client, { id: uuidv7(), partition, paymentId, kind, amount: captured });
-    return { payment, operation, partition };
-  });
-  await deps.waker.wake(accepted.partition);
-  return { payment: accepted.payment, operation: accepted.operation };
+    return { payment, operation };
+  };
+  // With a key, inside its transaction (the key is stored with the operation); else in one of its own.
+  const response = await runIdempotent(deps.pool, idempotency, (db) => ("release" in db ? decide(db) : withTransaction(deps.pool, decide)));
+  if (!response.replayed) await deps.waker.wake(partition);
+  return response;
 }
 
 // ---- Expiry ----
