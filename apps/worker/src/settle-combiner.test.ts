@@ -126,6 +126,25 @@ describe("SettleCombiner", () => {
     expect(calls).toHaveLength(3);
   });
 
+  it("keeps a partition that goes on finding work: it lets go lingerMs after the last round that found some", async () => {
+    const { calls, settle } = scripted();
+    const { clock, options } = clocked({ batchSize: 10, lingerMs: 100 });
+    const combiner = new SettleCombiner(settle, options);
+    let done = false;
+    const waiter = combiner.drain(2).then((r) => ((done = true), r));
+    await tick();
+    // Rounds every pause, each finding one payment: past lingerMs (100) after the wake-up began, still held.
+    for (let i = 0; i < 3; i++) {
+      calls[i]!.answer(result(payment(2, i + 1)));
+      await tick();
+    }
+    expect(clock.t).toBe(750); // rounds began at 0, 250, 500 (the longest pause after small rounds); one at 750 in flight
+    expect(done).toBe(false);
+    // An empty round that began 250 after the last one with work (began 500 + 100 ≤ 750): let go.
+    calls[3]!.answer(result());
+    await expect(waiter).resolves.toEqual(drained(result(payment(2, 1), payment(2, 2), payment(2, 3))));
+  });
+
   it("lets a released partition go when the round in flight ends, or at once between rounds", async () => {
     const { calls, settle } = scripted();
     const { options } = clocked({ batchSize: 10, lingerMs: 1000 });

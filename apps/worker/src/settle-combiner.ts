@@ -11,8 +11,10 @@ export interface SettleCombinerOptions {
   /** Operations per round (one transaction), at most. */
   batchSize: number;
   /**
-   * How long a wake-up keeps its partition after it began: it lets go only after a round that
-   * began this late found the partition empty. Producers rely on it (see `PartitionWaker`).
+   * How long a wake-up keeps its partition after it began, and after the last round that found work
+   * there: it lets go only after a round that began this late found the partition empty. Producers
+   * rely on the first (see `PartitionWaker`); the second keeps a busy partition's wake-up, instead of
+   * handing it to a follow-up job every `lingerMs` (each hand-off costs Redis about 40 commands).
    */
   lingerMs: number;
   /** How long a wake-up may hold a partition that never empties before a follow-up takes over. */
@@ -47,9 +49,10 @@ interface Waiter {
  * job, is shared by many payments.
  *
  * A wake-up lingers: it lets go of its partition only after a round that began at least
- * `lingerMs` after the wake-up did found nothing more pending there. So everything committed to
- * the partition before that moment is settled by this wake-up, which is what lets a producer skip
- * adding wake-ups for a while after one (`PartitionWaker`). A partition that never empties is let
+ * `lingerMs` after the wake-up did, and after the last round that found work there, found nothing
+ * more pending there. So everything committed to the partition before that moment is settled by
+ * this wake-up, which is what lets a producer skip adding wake-ups for a while after one
+ * (`PartitionWaker`), and a partition with steady traffic keeps one wake-up. A partition that never empties is let
  * go after `maxHoldMs` with `more: true`, as is every partition when the worker stops or gives it
  * up; the caller then adds a follow-up wake-up. One round runs at a time per process. A round that
  * fails is split into one round per partition, so a failure stays with its partition.
@@ -148,6 +151,9 @@ export class SettleCombiner {
     for (const d of batch.operations) byPartition.get(d.partition)?.settled.operations.push(d);
     const found = batch.payments.length + batch.operations.length;
     const ended = this.now();
+    // A partition that had work in this round lingers on from this round.
+    const busy = new Set([...batch.payments, ...batch.operations].map((x) => x.partition));
+    for (const w of round) if (busy.has(w.partition)) w.lingerUntil = Math.max(w.lingerUntil, began + this.options.lingerMs);
     if (found > 0) this.options.onRound?.(batch, (ended - began) / 1000);
     // Not full: this round took everything pending in its partitions when it began.
     const emptied = found < this.options.batchSize;
