@@ -120,6 +120,42 @@ it("frees a deduplication key left on a wake-up that can no longer run, then set
   expect(await redis.get(dedupKey)).not.toBe(dead.id);
 });
 
+it("under steady traffic, one wake-up keeps its partition past the linger, and the API adds none after the first", async () => {
+  // Linger 2 s (the API skips adds for 1 s after a confirmed add, and 1 s after each payment it
+  // skipped for): a payment every 600 ms for more than twice the linger.
+  const steady = await startInProcess("wake-ups-steady", { workers: 1, env: { PARTITIONS: String(PARTITIONS), SETTLE_LINGER_MS: "2000" } });
+  try {
+    const sapi = client(steady.api.url);
+    const [payer, payee] = [await newAccount(sapi), await newAccount(sapi)];
+    const queue = steady.api.deps.queues.queue(partitionFor(payer, PARTITIONS));
+    const added = () => queue.getJobCountByTypes("active", "waiting", "completed", "delayed", "failed");
+    const before = await added();
+    const partition = partitionFor(payer, PARTITIONS);
+    // Counts the API's adds for this partition (the real add still goes to Redis).
+    const queues = steady.api.deps.queues;
+    const add = queues.wake.bind(queues);
+    let adds = 0;
+    queues.wake = (p, reason) => ((adds += p === partition ? 1 : 0), add(p, reason));
+    const deposit = await sapi.post("/api/v1/deposits", { account_id: payer, amount: "100.00" });
+    expect((await settled(sapi, deposit.body.id)).status).toBe("completed");
+    expect(adds).toBe(1);
+    const started = Date.now();
+    for (let i = 0; Date.now() - started < 5000; i++) {
+      const sent = Date.now();
+      const res = await sapi.post("/api/v1/payments", { from_account: payer, to_account: payee, amount: "1.00" });
+      expect((await settled(sapi, res.body.id)).status).toBe("completed");
+      await new Promise((r) => setTimeout(r, Math.max(0, 600 - (Date.now() - sent))));
+    }
+    // The deposit's add is the only one: the wake-up it started is still the one settling, and
+    // each payment, within the window of the one before, needed no add.
+    expect(adds).toBe(1);
+    expect(await added()).toBe(before + 1);
+    expect((await queue.getJobCounts("active")).active).toBe(1);
+  } finally {
+    await steady.stop();
+  }
+});
+
 it("with a linger, one wake-up settles what its partition accepts meanwhile, and the API adds no more", async () => {
   const lingering = await startInProcess("wake-ups-linger", { workers: 1, env: { PARTITIONS: String(PARTITIONS), SETTLE_LINGER_MS: "3000" } });
   try {

@@ -24,12 +24,17 @@ interface NextWake {
  * Wakes partitions with as few BullMQ adds as correctness allows.
  *
  * The wake-up that an add creates or joins begins after the add was sent, and a worker holds a
- * woken partition for `lingerMs` from then on, settling whatever commits to it until a scan that
- * began that late finds it empty (`SettleCombiner`). So work committed before `sent + lingerMs`
- * is settled by that wake-up and needs no add of its own: for half that window (the other half is
- * margin) a partition's callers are answered at once. Otherwise one add goes per partition for
- * all the callers of one moment (every payment of an accept batch asks; one add goes). A lost add
- * or a lost job only delays work until the sweeper: PostgreSQL holds it.
+ * woken partition for `lingerMs` from then on, and for `lingerMs` after each round that found work
+ * there, settling whatever commits to it until a scan that began that late finds it empty
+ * (`SettleCombiner`). So work committed before `sent + lingerMs` is settled by that wake-up and
+ * needs no add of its own; and work that this process commits within `lingerMs` of its previous
+ * work there is found by the wake-up that found (or will find) that previous work, which then
+ * lingers on. For half those windows (the other half is margin) a partition's callers are
+ * answered at once, and each such caller extends the window: under steady traffic a partition
+ * costs one add, not one per half-linger. A wake-up that lets go early (its hold limit, its lease
+ * given up) adds its own follow-up. Otherwise one add goes per partition for all the callers of
+ * one moment (every payment of an accept batch asks; one add goes). A lost add or a lost job only
+ * delays work until the sweeper: PostgreSQL holds it.
  */
 export class PartitionWaker {
   private readonly next = new Map<number, NextWake>();
@@ -50,7 +55,12 @@ export class PartitionWaker {
   wake(partition: number, reason: SettleJob["reason"] = "accept"): Promise<boolean> {
     const now = performance.now();
     if (reason === "accept") {
-      if (now < (this.coveredUntil.get(partition) ?? -Infinity)) return Promise.resolve(true);
+      const covered = this.coveredUntil.get(partition) ?? -Infinity;
+      if (now < covered) {
+        // This work keeps the covering wake-up lingering: what follows soon after is covered too.
+        this.coveredUntil.set(partition, Math.max(covered, now + this.cover));
+        return Promise.resolve(true);
+      }
       // An add in flight covers this work too, once Redis confirms it.
       const flying = this.inFlight.get(partition);
       if (flying && now < flying.sentAt + this.cover) return flying.promise;
