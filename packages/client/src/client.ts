@@ -192,7 +192,9 @@ export function createSettleClient(options: SettleClientOptions): SettleClient {
       if (!(timeoutSeconds >= 0)) throw new TypeError("waitForPayment: timeoutSeconds must be a number of seconds, 0 or more");
       const deadline = Date.now() + timeoutSeconds * 1000;
       for (;;) {
-        const wait = Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.floor((deadline - Date.now()) / 1000)));
+        // Whole seconds, as the API takes them, to the nearest: rounding down would turn a timeout of
+        // 1 s into no wait at all once a millisecond has passed since the deadline was set.
+        const wait = Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.round((deadline - Date.now()) / 1000)));
         const asked = Date.now();
         let payment: Payment;
         try {
