@@ -9,9 +9,9 @@ describe("waitForPayment", () => {
     const waits: (string | null)[] = [];
     const settle = createSettleClient({
       baseUrl: "http://settle.test",
-      fetch: async (request) => {
+      fetch: (request) => {
         waits.push(new URL(request.url).searchParams.get("wait"));
-        return new Response(JSON.stringify(pending), { status: 200, headers: { "content-type": "application/json" } });
+        return Promise.resolve(new Response(JSON.stringify(pending), { status: 200, headers: { "content-type": "application/json" } }));
       },
     });
     const realNow = Date.now;
