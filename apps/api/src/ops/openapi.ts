@@ -129,8 +129,8 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): JsonSchema {
       description: "Queue-backed asynchronous payment processor. Money is a decimal string with at most 2 fraction digits, never a JSON number.",
     },
     tags: [
-      { name: "accounts", description: "Accounts and their journals" },
-      { name: "payments", description: "Transfers, deposits and withdrawals: accepted at once, settled by the workers" },
+      { name: "accounts", description: "Accounts, their journals and balances at a moment, overdraft limits, freezes" },
+      { name: "payments", description: "Transfers, deposits, withdrawals, refunds, authorizations and disputes: accepted at once, settled by the workers" },
       { name: "events", description: "What changed, as a feed and as signed webhooks" },
       { name: "operations", description: "Health, readiness, metrics, this document" },
     ],
