@@ -5,7 +5,7 @@ import { moneyFromDb } from "../money";
 import type { AccountState, AccountStatus, JournalEntry } from "./apply";
 import { isAuthorizationKind, settleAuthorizationOperation } from "./authorizations";
 import { isDisputeKind, settleDispute } from "./disputes";
-import { toAccountView } from "./ledger-repository";
+import { PAYMENT_COLUMNS, toAccountView } from "./ledger-repository";
 import { rejectOperationAsInternalError, type LockedOperationRow, type OperationKind, type SettledOperation, type TargetPaymentRow } from "./operations";
 import { failPaymentAsInternalError, settlePayment, type LockedPaymentRow, type PaymentType, type SettledPayment } from "./payments";
 
@@ -20,11 +20,6 @@ export interface SettleResult {
   /** Operations on payments: dispute steps, captures, voids and expiries. */
   operations: SettledOperation[];
 }
-
-// The payment columns a settle round reads, for the payments it settles and those it targets.
-const PAYMENT_FIELDS =
-  "type, status, from_account, to_account, amount, currency, description, failure_reason, dispute_status, created_at, processed_at, " +
-  "refund_of, amount_refunded, capture, amount_captured, expires_at, amount_disputed";
 
 // One result set for four kinds of row: every column of every kind, each kind filling its own and
 // leaving the others NULL (typed, so that UNION ALL agrees on each column's type). Money stays
@@ -59,11 +54,11 @@ const LOCKED_COLUMNS: [string, string][] = [
   ["entry_count", "bigint"],
   ["last_hash", "text"],
 ];
-const PAYMENT_FIELD_LIST = PAYMENT_FIELDS.split(", ");
+const PAYMENT_COLUMN_LIST = PAYMENT_COLUMNS.split(", ");
 const LOCKED_KINDS: [string, string, string[]][] = [
-  ["payment", "payments_due", ["id", "partition", "order_seq", "request_id", ...PAYMENT_FIELD_LIST]],
+  ["payment", "payments_due", ["partition", "order_seq", "request_id", ...PAYMENT_COLUMN_LIST]],
   ["operation", "operations_due", ["id", "partition", "kind", "payment_id", "order_seq", "amount"]],
-  ["target", "targets", ["id", ...PAYMENT_FIELD_LIST]],
+  ["target", "targets", PAYMENT_COLUMN_LIST],
   ["account", "accounts_locked", ["id", "status", "available", "held", "overdraft_limit", "entry_count", "last_hash", "currency", "created_at"]],
 ];
 function lockedRowsSql(): string {
@@ -83,7 +78,7 @@ function lockedRowsSql(): string {
 // NO KEY UPDATE leaves the FOR KEY SHARE lock of a concurrent payment insert unblocked.
 const LOCK_BATCH = `
   WITH payments_due AS (
-    SELECT id, partition, order_seq, request_id, ${PAYMENT_FIELDS}
+    SELECT partition, order_seq, request_id, ${PAYMENT_COLUMNS}
       FROM payments
      WHERE partition = ANY($1::int[]) AND status = 'pending'
      ORDER BY order_seq
@@ -97,7 +92,7 @@ const LOCK_BATCH = `
      LIMIT $2
        FOR NO KEY UPDATE
   ), targets AS (
-    SELECT id, ${PAYMENT_FIELDS}
+    SELECT ${PAYMENT_COLUMNS}
       FROM payments
      WHERE id IN (SELECT payment_id FROM operations_due UNION SELECT refund_of FROM payments_due WHERE refund_of IS NOT NULL)
      ORDER BY id
