@@ -129,6 +129,21 @@ export async function runIdempotent<B>(pool: Pool, key: IdempotencyKey | undefin
   }
 }
 
+/**
+ * As `runIdempotent`, for work that must run in one transaction whether or not a key comes with it
+ * (it locks a row to decide, then writes): with a key, in the transaction that stores the key;
+ * without, in one of its own.
+ */
+export async function runIdempotentInTransaction<B>(
+  pool: Pool,
+  key: IdempotencyKey | undefined,
+  work: (client: PoolClient) => Promise<B>,
+): Promise<IdempotentResult<B>> {
+  if (!key) return { body: await withTransaction(pool, work).catch(asUnavailable), replayed: false };
+  // With a key, runIdempotent hands `work` the client of its transaction.
+  return runIdempotent(pool, key, (db) => work(db as PoolClient));
+}
+
 /** A stored key: the endpoint and request it was first used for, and the response. */
 export interface StoredKey<B> {
   endpoint: string;

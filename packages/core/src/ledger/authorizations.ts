@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { withTransaction } from "../db/pool";
-import { runIdempotent, type IdempotencyKey, type IdempotentResult } from "../idempotency";
+import { runIdempotentInTransaction, type IdempotencyKey, type IdempotentResult } from "../idempotency";
 import { DomainError } from "../errors";
 import { authorizationAppliedEvent, type NewEvent } from "../events/events";
 import { uuidv7 } from "../ids";
@@ -12,6 +12,7 @@ import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow, type PaymentStatus, ty
 import {
   insertOperation,
   pendingOperationKinds,
+  settledOperation,
   type AuthorizationKind,
   type LockedOperationRow,
   type OperationKind,
@@ -140,8 +141,7 @@ export async function requestAuthorizationOperation(
     const operation = await insertOperation(client, { id: uuidv7(), partition, paymentId, kind, amount: captured });
     return { payment, operation };
   };
-  // With a key, inside its transaction (the key is stored with the operation); else in one of its own.
-  const response = await runIdempotent(deps.pool, idempotency, (db) => ("release" in db ? decide(db) : withTransaction(deps.pool, decide)));
+  const response = await runIdempotentInTransaction(deps.pool, idempotency, decide);
   if (!response.replayed) await deps.waker.wake(partition);
   return response;
 }
@@ -202,17 +202,7 @@ export function settleAuthorizationOperation(
     if (result.amountCaptured) target.amount_captured = formatMoney(result.amountCaptured);
   }
   return {
-    settled: {
-      id: String(op.id),
-      partition: Number(op.partition),
-      paymentId: String(target.id),
-      kind: op.kind,
-      orderSeq: BigInt(op.order_seq),
-      status: result.outcome,
-      rejectionReason: result.outcome === "rejected" ? result.rejectionReason : null,
-      paymentStatus: target.status,
-      disputeStatus: target.dispute_status,
-    },
+    settled: settledOperation(op, target, result.outcome === "rejected" ? result.rejectionReason : null),
     entries: result.entries,
     event: result.outcome === "applied" ? authorizationAppliedEvent(op.kind, toPaymentView(target)) : null,
   };

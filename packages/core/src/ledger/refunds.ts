@@ -1,9 +1,8 @@
 import type { Pool, PoolClient } from "pg";
-import { asUnavailable, withTransaction } from "../db/pool";
 import { DomainError } from "../errors";
-import { runIdempotent, type IdempotencyKey, type IdempotentResult } from "../idempotency";
+import { runIdempotentInTransaction, type IdempotencyKey, type IdempotentResult } from "../idempotency";
 import { uuidv7 } from "../ids";
-import { formatMoney, moneyFromDb, parseAmount, ZERO, type Money } from "../money";
+import { formatMoney, moneyFromDb, parseAmount, type Money } from "../money";
 import { partitionFor } from "../partition";
 import type { AcceptDeps } from "./accept";
 import { effectiveDisputeStatus, isDisputeKind, type DisputeStatus } from "./disputes";
@@ -17,14 +16,14 @@ import { LOCK_PAYMENT_FOR_DECISION, pendingOperationKinds } from "./operations";
 
 const LOCK_PAYMENT = LOCK_PAYMENT_FOR_DECISION(PAYMENT_COLUMNS);
 
-/** The total of a payment's refunds that are pending, or pending and completed; null when there are none. */
-export async function refundsTotal(db: Pool | PoolClient, paymentId: string, which: "pending" | "pending_and_completed"): Promise<Money | null> {
+/** The total of a payment's refunds that are pending, or pending and completed (0 when there are none). */
+export async function refundsTotal(db: Pool | PoolClient, paymentId: string, which: "pending" | "pending_and_completed"): Promise<Money> {
   const statuses = which === "pending" ? ["pending"] : ["pending", "completed"];
-  const { rows } = await db.query<{ total: string | null }>(
-    "SELECT sum(amount)::text AS total FROM payments WHERE refund_of = $1 AND status = ANY($2::text[])",
+  const { rows } = await db.query<{ total: string }>(
+    "SELECT coalesce(sum(amount), 0)::text AS total FROM payments WHERE refund_of = $1 AND status = ANY($2::text[])",
     [paymentId, statuses],
   );
-  return rows[0]?.total ? moneyFromDb(rows[0].total) : null;
+  return moneyFromDb(rows[0]!.total);
 }
 
 /** What a refund may take back at most: a captured authorization's `amount_captured`, else its amount. */
@@ -61,7 +60,7 @@ export async function requestRefund(
       );
     }
     const limit = refundable(original);
-    const used = (await refundsTotal(client, paymentId, "pending_and_completed")) ?? ZERO;
+    const used = await refundsTotal(client, paymentId, "pending_and_completed");
     const left = limit.minus(used);
     const amount = request.amount === undefined ? left : parseAmount(request.amount)!;
     if (left.lessThanOrEqualTo(0) || amount.greaterThan(left)) {
@@ -85,9 +84,7 @@ export async function requestRefund(
       refundOf: paymentId,
     });
   };
-  const response = await runIdempotent<PaymentView>(deps.pool, context.idempotency, (db) =>
-    "release" in db ? decide(db) : withTransaction(deps.pool, decide).catch(asUnavailable),
-  );
+  const response = await runIdempotentInTransaction(deps.pool, context.idempotency, decide);
   if (!response.replayed) await deps.waker.wake(partition);
   return response;
 }
