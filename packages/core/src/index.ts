@@ -30,7 +30,7 @@ export {
   createAccount,
   findAccount,
   findPayment,
-  hasPendingDisputeOperation,
+  hasPendingOperation,
   listEntries,
   listPayments,
   listAccounts,

@@ -5,7 +5,7 @@ import {
   DomainError,
   hashRequest,
   findPayment,
-  hasPendingDisputeOperation,
+  hasPendingOperation,
   listPayments,
   requestAuthorizationOperation,
   requestDisputeOperation,
@@ -84,7 +84,7 @@ function sendAccepted(res: Response, response: IdempotentResult<PaymentView>): v
 
 /** Whether a long poll has anything left to wait for: the payment is settled and no operation of it is queued. */
 async function settledForGood(deps: ApiDeps, payment: PaymentView): Promise<boolean> {
-  return payment.status !== "pending" && !(await hasPendingDisputeOperation(deps.pool, payment.id));
+  return payment.status !== "pending" && !(await hasPendingOperation(deps.pool, payment.id));
 }
 
 function acceptDeps(deps: ApiDeps, req: Request): AcceptDeps {

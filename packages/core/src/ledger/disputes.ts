@@ -10,6 +10,7 @@ import { PAYMENT_COLUMNS, toPaymentView, type PaymentRow, type PaymentStatus, ty
 import {
   insertOperation,
   LOCK_PAYMENT_FOR_DECISION,
+  settledOperation,
   pendingOperationKinds,
   type LockedOperationRow,
   type OperationKind,
@@ -156,7 +157,7 @@ export async function requestDisputeOperation(
     const payment = toPaymentView(row);
     const effective = effectiveDisputeStatus(payment.dispute_status, await pendingOperationKinds(client, paymentId));
     // Refunds still pending count as if they will complete: a dispute of what they return would hold nothing.
-    const left = kind === "dispute" ? disputableAmount(row).minus((await refundsTotal(client, paymentId, "pending")) ?? ZERO) : ZERO;
+    const left = kind === "dispute" ? disputableAmount(row).minus(await refundsTotal(client, paymentId, "pending")) : ZERO;
     if (!disputeAllowed(kind, { ...payment, amount: left }, effective)) {
       throw new DomainError(
         "invalid_state",
@@ -205,17 +206,7 @@ export function settleDispute(
   if (result.outcome === "applied" && op.kind === "dispute") target.amount_disputed = formatMoney(disputableAmount(target));
   target.dispute_status = result.disputeStatus;
   return {
-    settled: {
-      id: String(op.id),
-      partition: Number(op.partition),
-      paymentId: String(target.id),
-      kind: op.kind,
-      orderSeq: BigInt(op.order_seq),
-      status: result.outcome,
-      rejectionReason: result.outcome === "rejected" ? "invalid_state" : null,
-      paymentStatus: target.status,
-      disputeStatus: result.disputeStatus,
-    },
+    settled: settledOperation(op, target, result.outcome === "rejected" ? "invalid_state" : null),
     entries: result.entries,
     event: result.outcome === "applied" ? disputeAppliedEvent(op.kind, toPaymentView(target)) : null,
   };

@@ -394,8 +394,8 @@ export async function explainRefusedPayment(db: Queryable, p: NewPayment): Promi
   return new DomainError("currency_mismatch", "from_account and to_account hold different currencies");
 }
 
-/** True while a dispute, resolve or chargeback of this payment is queued and not yet applied. */
-export async function hasPendingDisputeOperation(db: Queryable, paymentId: string): Promise<boolean> {
+/** True while an operation on this payment (a dispute step, a capture, a void, an expiry) is queued and not yet applied. */
+export async function hasPendingOperation(db: Queryable, paymentId: string): Promise<boolean> {
   const { rows } = await db
     .query<{ pending: boolean }>("SELECT EXISTS (SELECT 1 FROM payment_operations WHERE payment_id = $1 AND status = 'pending') AS pending", [paymentId])
     .catch(asUnavailable);

@@ -40,6 +40,25 @@ export interface SettledOperation {
   disputeStatus: DisputeStatus;
 }
 
+/** How a settle round reports `op`: applied (no rejection reason) or rejected, with its payment's statuses as they now stand. */
+export function settledOperation(
+  op: { id: string; partition: number; kind: OperationKind; order_seq: string },
+  payment: { id: string; status: PaymentStatus; dispute_status: DisputeStatus },
+  rejectionReason: RejectionReason | null,
+): SettledOperation {
+  return {
+    id: String(op.id),
+    partition: Number(op.partition),
+    paymentId: String(payment.id),
+    kind: op.kind,
+    orderSeq: BigInt(op.order_seq),
+    status: rejectionReason === null ? "applied" : "rejected",
+    rejectionReason,
+    paymentStatus: payment.status,
+    disputeStatus: payment.dispute_status,
+  };
+}
+
 /** An operation as the API accepted it: queued, applied later in its account's order. */
 export interface OperationView {
   id: string;
@@ -91,15 +110,9 @@ export async function rejectOperationAsInternalError(
     "SELECT status, dispute_status FROM payments WHERE id = $1",
     [row.payment_id],
   );
-  return {
-    id: String(row.id),
-    partition,
-    paymentId: String(row.payment_id),
-    kind: row.kind,
-    orderSeq: BigInt(row.order_seq),
-    status: "rejected",
-    rejectionReason: "internal_error",
-    paymentStatus: target[0]?.status ?? "pending",
-    disputeStatus: target[0]?.dispute_status ?? "none",
-  };
+  return settledOperation(
+    { ...row, partition },
+    { id: row.payment_id, status: target[0]?.status ?? "pending", dispute_status: target[0]?.dispute_status ?? "none" },
+    "internal_error",
+  );
 }
