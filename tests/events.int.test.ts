@@ -352,6 +352,10 @@ it("counts attempts by outcome and reports the retry backlog and the oldest unde
 });
 
 it("purges events past their retention, with their retries and attempts, and keeps the rest", async () => {
+  // Attempts are written by the workers' webhook delivery (an earlier test's retries may still be
+  // due): with no worker running, the counts below cannot move under the purge.
+  await Promise.all(system.workers.map((w) => w.stop()));
+  system.workers.length = 0;
   const pool = system.db.pool;
   const count = async (table: string) => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
   const [events, retries, attempts] = [await count("events"), await count("webhook_deliveries"), await count("webhook_attempts")];
