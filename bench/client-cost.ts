@@ -1,5 +1,5 @@
 // What a request costs the load driver's CPU with each client: the bench's lean node:http client
-// (bench/lib/http-client.ts) and @settle/client (openapi-fetch over fetch). The driver shares the
+// (HttpClient of @settle/core/testing) and @settle/client (openapi-fetch over fetch). The driver shares the
 // machine's two cores with the system under test, so every microsecond it spends is taken from
 // Settle. A stub server in a child process answers POST /api/v1/payments with a payment (202);
 // this process's CPU (process.cpuUsage) is the client's alone. Alternating rounds.
@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createSettleClient } from "@settle/client";
 import { parseCommandLine } from "@settle/core";
+import { HttpClient } from "@settle/core/testing";
 import { freePort } from "./lib/children";
-import { HttpClient } from "./lib/http-client";
 
 const USAGE = `Usage: pnpm exec tsx --conditions=source bench/client-cost.ts [--requests n] [--concurrency n] [--rounds n]
 

@@ -1,4 +1,4 @@
-import { failureReason, type HttpClient, type HttpReply } from "./http-client";
+import { failureReason, paceRequests, type HttpClient, type HttpReply } from "@settle/core/testing";
 import { percentiles, SecondBuckets, type Percentiles } from "./stats";
 
 /** One request of a scenario. */
@@ -25,7 +25,7 @@ export interface LoadOptions {
   rate: number | "max";
   durationS: number;
   concurrency: number;
-  /** Open loop: requests in flight at most; later arrivals wait (and their wait counts). */
+  /** Open loop: requests in flight at most; later arrivals wait in a bounded backlog (and their wait counts), then are dropped. */
   maxInFlight: number;
   /** Hard bound on requests sent, whatever the clock says. */
   maxRequests: number;
@@ -61,111 +61,98 @@ export interface LoadResult {
 }
 
 /**
- * Drives operations against the API. Open loop: arrivals are scheduled by the clock, and a
- * request's latency is measured from its scheduled time, so a slow server cannot hide latency by
- * slowing the client down (no coordinated omission). "max": closed loop, `concurrency` clients.
+ * Drives operations against the API (on @settle/core/testing's paceRequests, as the tests' load).
+ * Open loop: arrivals are scheduled by the clock, and a request's latency is measured from its
+ * scheduled time, so a slow server cannot hide latency by slowing the client down (no coordinated
+ * omission); beyond `maxInFlight`, arrivals queue in a backlog of a couple of seconds' worth, and
+ * beyond that are dropped and counted ("drop"), bounding memory. "max": closed loop, `concurrency` clients.
  */
 export async function runLoad(client: HttpClient, next: () => Operation, options: LoadOptions): Promise<LoadResult> {
-  const startedAt = Date.now();
-  const endAt = startedAt + options.durationS * 1000;
   const okByKind: Record<string, number> = {};
   const failures: Record<string, number> = {};
   const latencies: number[] = [];
   const latencyByKindRaw: Record<string, number[]> = {};
   const buckets = new SecondBuckets();
-  let sent = 0;
   let offered = 0;
   let ok = 0;
   let failed = 0;
-  let inFlight = 0;
-  const backlog: { op: Operation; intended: number }[] = [];
   const fail = (reason: string, n = 1) => {
     failed += n;
     failures[reason] = (failures[reason] ?? 0) + n;
   };
 
-  const send = async (op: Operation, intended: number): Promise<void> => {
-    inFlight++;
-    sent++;
-    try {
-      const reply = await client.post(op.path, op.body, { wantBody: op.wantBody });
-      const done = Date.now();
-      const good = op.expected ? op.expected(reply.status) : reply.status >= 200 && reply.status < 300;
-      if (good) {
-        const counted = op.count ? op.count(reply) : { ok: 1, failures: {} };
-        ok += counted.ok;
-        okByKind[op.kind] = (okByKind[op.kind] ?? 0) + counted.ok;
-        for (const [reason, n] of Object.entries(counted.failures)) fail(`${op.kind}: ${reason}`, n);
-        const ms = done - intended;
-        latencies.push(ms);
-        (latencyByKindRaw[op.kind] ??= []).push(ms);
-        buckets.add((intended - startedAt) / 1000, ms, counted.ok);
-      } else fail(`${op.kind}: ${failureReason(reply)}`, op.items ?? 1);
-      op.onReply?.(reply);
-    } catch (error) {
-      fail(`${op.kind}: ${error instanceof Error ? error.message : String(error)}`, op.items ?? 1);
-    } finally {
-      inFlight--;
-    }
+  const record = (op: Operation, intended: number, reply: HttpReply) => {
+    const done = Date.now();
+    const good = op.expected ? op.expected(reply.status) : reply.status >= 200 && reply.status < 300;
+    if (good) {
+      const counted = op.count ? op.count(reply) : { ok: 1, failures: {} };
+      ok += counted.ok;
+      okByKind[op.kind] = (okByKind[op.kind] ?? 0) + counted.ok;
+      for (const [reason, n] of Object.entries(counted.failures)) fail(`${op.kind}: ${reason}`, n);
+      const ms = done - intended;
+      latencies.push(ms);
+      (latencyByKindRaw[op.kind] ??= []).push(ms);
+      buckets.add((intended - load.startedAt) / 1000, ms, counted.ok);
+    } else fail(`${op.kind}: ${failureReason(reply)}`, op.items ?? 1);
+    op.onReply?.(reply);
   };
 
-  const progress = options.onProgress
-    ? setInterval(() => options.onProgress!({ elapsedS: (Date.now() - startedAt) / 1000, sent, ok, failed, inFlight, backlog: backlog.length }), 1000)
-    : undefined;
-
-  try {
-    if (options.rate === "max") {
-      const loop = async () => {
-        while (Date.now() < endAt && sent < options.maxRequests) {
-          const op = next();
-          offered += op.items ?? 1;
-          await send(op, Date.now());
+  const load = paceRequests<Operation>({
+    ...(options.rate === "max"
+      ? { rate: "max", clients: options.concurrency }
+      : // A backlog of a couple of seconds' arrivals at most.
+        { rate: options.rate, maxInFlight: options.maxInFlight, whenSaturated: "drop", backlog: Math.max(1000, options.rate * 2) }),
+    client,
+    durationMs: options.durationS * 1000,
+    maxRequests: options.maxRequests,
+    next: () => {
+      const op = next();
+      offered += op.items ?? 1;
+      return op;
+    },
+    onOutcome: (outcome) => {
+      const op = outcome.request;
+      let cause = outcome.error;
+      if (outcome.reply) {
+        try {
+          record(op, outcome.intended, outcome.reply);
+          return;
+        } catch (thrown) {
+          cause = thrown; // a reply the operation could not read counts as its failure
         }
-      };
-      await Promise.all(Array.from({ length: options.concurrency }, loop));
-    } else {
-      const rate = options.rate;
-      const total = Math.min(options.maxRequests, Math.floor(rate * options.durationS));
-      // Arrivals that cannot be sent within a couple of seconds are dropped and counted, bounding memory.
-      const maxBacklog = Math.max(1000, rate * 2);
-      let scheduled = 0;
-      const pending = new Set<Promise<void>>();
-      const dispatch = (op: Operation, intended: number) => {
-        const p = send(op, intended).then(() => {
-          pending.delete(p);
-          const waiting = Date.now() < endAt ? backlog.shift() : undefined;
-          if (waiting) dispatch(waiting.op, waiting.intended);
-        });
-        pending.add(p);
-      };
-      await new Promise<void>((resolve) => {
-        const tick = () => {
-          const now = Date.now();
-          const due = Math.min(total, Math.floor(((now - startedAt) * rate) / 1000));
-          while (scheduled < due) {
-            const intended = startedAt + (scheduled * 1000) / rate;
-            scheduled++;
-            const op = next();
-            offered += op.items ?? 1;
-            if (inFlight < options.maxInFlight) dispatch(op, intended);
-            else if (backlog.length < maxBacklog) backlog.push({ op, intended });
-            else fail(`${op.kind}: driver backlog full (arrival dropped)`, op.items ?? 1);
-          }
-          if (scheduled >= total || now >= endAt) resolve();
-          else setTimeout(tick, 1);
-        };
-        tick();
-      });
-      // The run ends on time: arrivals still waiting for a free connection were never sent (the
-      // server could not keep up); they count as failures, and only requests in flight are awaited.
-      for (const waiting of backlog.splice(0)) fail(`${waiting.op.kind}: not sent before the end (server saturated)`, waiting.op.items ?? 1);
-      while (pending.size > 0) await Promise.race([...pending, new Promise((r) => setTimeout(r, 50))]);
-    }
+      }
+      fail(`${op.kind}: ${cause instanceof Error ? cause.message : String(cause)}`, op.items ?? 1);
+    },
+    onUnsent: (op, why) =>
+      fail(`${op.kind}: ${why === "backlog full" ? "driver backlog full (arrival dropped)" : "not sent before the end (server saturated)"}`, op.items ?? 1),
+  });
+
+  const snapshot = (): LoadSnapshot => ({
+    elapsedS: (Date.now() - load.startedAt) / 1000,
+    sent: load.sent,
+    ok,
+    failed,
+    inFlight: load.inFlight,
+    backlog: load.backlog,
+  });
+  const progress = options.onProgress ? setInterval(() => options.onProgress!(snapshot()), 1000) : undefined;
+  try {
+    await load.done;
   } finally {
     if (progress) clearInterval(progress);
   }
   // The interval's last tick comes up to a second before the end (or after it, and is cleared).
-  options.onProgress?.({ elapsedS: (Date.now() - startedAt) / 1000, sent, ok, failed, inFlight, backlog: backlog.length, done: true });
+  options.onProgress?.({ ...snapshot(), done: true });
   const latencyByKind = Object.fromEntries(Object.entries(latencyByKindRaw).map(([k, v]) => [k, percentiles(v)]));
-  return { startedAt, endedAt: Date.now(), sent, offered, okByKind, failures, latency: percentiles(latencies), latencyByKind, perSecond: buckets.series() };
+  return {
+    startedAt: load.startedAt,
+    endedAt: Date.now(),
+    sent: load.sent,
+    offered,
+    okByKind,
+    failures,
+    latency: percentiles(latencies),
+    latencyByKind,
+    perSecond: buckets.series(),
+  };
 }

@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createPool, type Pool } from "@settle/core";
+import { HttpClient } from "@settle/core/testing";
 import { freePort, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
-import { HttpClient } from "./http-client";
 import type { LoadOptions } from "./load";
 import { progressLine } from "./progress";
 import type { InvariantResult } from "./database";

@@ -11,10 +11,10 @@ import {
   type Pool,
   type PoolClient,
 } from "@settle/core";
+import { HttpClient } from "@settle/core/testing";
 import { freePort, onInterrupt, ROOT, startChild, stopChild, waitForHttp, type Child } from "./children";
 import { recreateDatabase } from "./database";
 import { seedFundedAccounts } from "./funding";
-import { HttpClient } from "./http-client";
 import type { BenchOptions } from "./options";
 import { deletePrefix } from "./settle-run";
 import { percentiles, round, type Percentiles } from "./stats";

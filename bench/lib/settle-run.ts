@@ -2,9 +2,9 @@
 // seed, warm up, measure the load, drain, collect the measurements, check the invariants.
 import path from "node:path";
 import { createPool } from "@settle/core";
+import { HttpClient } from "@settle/core/testing";
 import { onInterrupt, stopChild } from "./children";
 import { recreateDatabase } from "./database";
-import { HttpClient } from "./http-client";
 import { specLabel, type BenchOptions, type RunSpec } from "./options";
 import { redisCommandStats, redisSnapshot, redisStatsConnection } from "./redis-stats";
 import { scenarioCatalog } from "./scenarios";

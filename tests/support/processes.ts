@@ -1,6 +1,6 @@
 // Real API and worker processes for the multi-process and fault tests: spawn, wait until ready,
 // kill -9 / SIGTERM / restart one at a time (on @settle/core/testing's spawnApp, which the bench
-// uses too), a steady load through HTTP, and the ledger invariants.
+// uses too), a steady load through HTTP (on its paceRequests, as the bench's), and the ledger invariants.
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import os from "node:os";
@@ -11,7 +11,11 @@ import {
   AppProcess,
   clearRedisPrefix,
   createTestDatabase,
+  errorCode,
+  errorReason,
   freePort,
+  HttpClient,
+  paceRequests,
   spawnAppChild,
   TEST_REDIS_URL,
   TEST_SERVER_URL,
@@ -19,6 +23,7 @@ import {
   waitFor,
   waitUntilReady,
   type ExitStatus,
+  type LoadOutcome,
   type TestDatabase,
 } from "@settle/core/testing";
 import { client, type ApiClient } from "./http";
@@ -219,7 +224,7 @@ export async function readiness(cluster: ProcessCluster): Promise<{ status: numb
     const res = await fetch(`${cluster.apiUrl}/readyz`, { signal: AbortSignal.timeout(5000) });
     return { status: res.status, body: (await res.json()) as { postgres?: string; redis?: string } };
   } catch (error) {
-    return { status: failureReason(error) };
+    return { status: errorReason(error) };
   }
 }
 
@@ -311,77 +316,70 @@ export function countReasons(failed: LoadResult["failed"]): Record<string, numbe
   return counts;
 }
 
-function failureReason(error: unknown): string {
-  const e = error as { name?: string; cause?: { code?: string }; code?: string };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "timeout";
-  return e?.cause?.code ?? e?.code ?? e?.name ?? "error";
+/** A transfer request of the load, its accounts and amount kept to compare with what was stored. */
+interface TransferRequest {
+  path: string;
+  body: { from_account: string; to_account: string; amount: string };
+  wantBody: true;
 }
 
 /**
  * A steady load of random transfers among `accounts` through the HTTP API, bounded in rate, count
- * and time. Every 202's payment id is recorded; every other answer or error too, with its reason.
+ * and time (on @settle/core/testing's paceRequests and lean client, as the bench's load). Every
+ * 202's payment id is recorded; every other answer or error too, with its reason. When
+ * `concurrency` requests are in flight, it waits: a slow or dead API slows the load down instead
+ * of piling requests up, and no request is dropped.
  */
 export function startLoad(options: LoadOptions): Load {
   const accepted: string[] = [];
   const acceptances: Acceptance[] = [];
   const failed: LoadResult["failed"] = [];
   const concurrency = options.concurrency ?? 16;
-  const timeoutMs = options.requestTimeoutMs ?? 5000;
-  const baseUrl = typeof options.baseUrl === "string" ? () => options.baseUrl as string : options.baseUrl;
-  const started = Date.now();
-  let stopped = false;
-  let sent = 0;
-  const inFlight = new Set<Promise<void>>();
-
-  const sendOne = async (): Promise<void> => {
+  const client = new HttpClient(options.baseUrl, concurrency);
+  const next = (): TransferRequest => {
     const from = randomInt(options.accounts.length);
     const to = (from + 1 + randomInt(options.accounts.length - 1)) % options.accounts.length;
-    const sentAt = performance.now();
-    try {
-      const amount = randomAmount();
-      const res = await fetch(`${baseUrl()}/api/v1/payments`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ from_account: options.accounts[from], to_account: options.accounts[to], amount }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = (await res.json().catch(() => undefined)) as { id?: string; error?: { code?: string } } | undefined;
-      if (res.status === 202 && body?.id) {
-        accepted.push(body.id);
-        acceptances.push({ id: body.id, from: options.accounts[from]!, to: options.accounts[to]!, amount, sentAt, acceptedAt: performance.now() });
-      } else failed.push({ at: Date.now() - started, reason: `${res.status} ${body?.error?.code ?? ""}`.trim() });
-    } catch (error) {
-      failed.push({ at: Date.now() - started, reason: failureReason(error) });
+    return {
+      path: "/api/v1/payments",
+      body: { from_account: options.accounts[from]!, to_account: options.accounts[to]!, amount: randomAmount() },
+      wantBody: true,
+    };
+  };
+  const record = ({ request, sentAt, answeredAt, reply, error }: LoadOutcome<TransferRequest>) => {
+    const id = reply?.status === 202 ? acceptedId(reply.body) : undefined;
+    if (id) {
+      accepted.push(id);
+      acceptances.push({ id, from: request.body.from_account, to: request.body.to_account, amount: request.body.amount, sentAt, acceptedAt: answeredAt });
+    } else {
+      // "503 unavailable": the status and the contract's error code; or why there was no answer ("ECONNREFUSED", "timeout"…).
+      const reason = reply ? `${reply.status} ${errorCode(reply) ?? ""}`.trim() : errorReason(error);
+      failed.push({ at: Date.now() - load.startedAt, reason });
     }
   };
+  const load = paceRequests({
+    client,
+    next,
+    onOutcome: record,
+    rate: options.ratePerSecond,
+    maxInFlight: concurrency,
+    whenSaturated: "wait",
+    durationMs: options.durationMs,
+    maxRequests: options.maxPayments,
+    timeoutMs: options.requestTimeoutMs ?? 5000,
+  });
+  const done = load.done
+    .then(() => ({ accepted, acceptances, failed, sent: load.sent, seconds: (Date.now() - load.startedAt) / 1000 }))
+    .finally(() => client.close());
+  return { accepted, acceptances, failed, stop: () => load.stop(), done };
+}
 
-  const run = async (): Promise<LoadResult> => {
-    const interval = 1000 / options.ratePerSecond;
-    while (!stopped && sent < options.maxPayments && Date.now() - started < options.durationMs) {
-      const due = started + sent * interval;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      // Bounded in flight: a slow or dead API slows the load down instead of piling requests up.
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
-      if (stopped) break;
-      const request = sendOne().finally(() => inFlight.delete(request));
-      inFlight.add(request);
-      sent++;
-    }
-    await Promise.all(inFlight);
-    return { accepted, acceptances, failed, sent, seconds: (Date.now() - started) / 1000 };
-  };
-
-  const done = run();
-  return {
-    accepted,
-    acceptances,
-    failed,
-    stop: () => {
-      stopped = true;
-    },
-    done,
-  };
+/** The payment id of a 202's body, if it has one. */
+function acceptedId(body: string | undefined): string | undefined {
+  try {
+    return (JSON.parse(body ?? "") as { id?: string }).id;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every accepted payment is stored as its client sent it (including rows of one group-commit INSERT). */

@@ -1,6 +1,6 @@
 // The measured load of a Settle run.
 import type { Pool } from "@settle/core";
-import type { HttpClient } from "../http-client";
+import type { HttpClient } from "@settle/core/testing";
 import { runLoad, type LoadResult, type Operation } from "../load";
 import type { BenchOptions, RunSpec } from "../options";
 import { progressLine } from "../progress";

@@ -1,6 +1,6 @@
 // The operation stream of a Settle run: the scenario's seeded intents as requests, and every
 // debit the clients saw accepted (for the per-account order check).
-import type { HttpReply } from "../http-client";
+import type { HttpReply } from "@settle/core/testing";
 import type { Operation } from "../load";
 import type { Intent, ScenarioName } from "../scenarios";
 import { partOf, type PaymentTracker } from "./tracker";

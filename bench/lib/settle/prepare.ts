@@ -1,7 +1,7 @@
 // Before a Settle run measures: funded accounts, then (open loop only) a warm-up.
 import type { Pool } from "@settle/core";
+import type { HttpClient } from "@settle/core/testing";
 import { seedFundedAccounts } from "../funding";
-import type { HttpClient } from "../http-client";
 import { runLoad } from "../load";
 import { specLabel, type BenchOptions, type RunSpec } from "../options";
 import { progressLine } from "../progress";

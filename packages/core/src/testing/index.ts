@@ -94,5 +94,7 @@ export function freePort(): Promise<number> {
 export { acceptanceOrderViolations, type ObservedAcceptance } from "./acceptance-order";
 export { accountState } from "./ledger";
 export { findOnPath, findPostgresPrograms, POSTGRES_SEARCH } from "./binaries";
+export { errorCode, errorReason, failureReason, HttpClient, type HttpReply, type RequestOptions } from "./http-client";
+export { paceRequests, type LoadOutcome, type LoadRequest, type PacedLoad, type PaceOptions, type Pacing } from "./load";
 export { AppProcess, describeExit, liveApps, spawnApp, spawnAppChild, waitUntilReady, type ExitStatus, type SpawnAppOptions } from "./processes";
 export { PrivateRedisCluster, redisProgram } from "./redis-cluster";
