@@ -55,6 +55,17 @@ export function createRedis(target: string | RedisTarget, role: RedisRole): Redi
   return redis;
 }
 
+/**
+ * Options of every producer-side queue (API, sweeper, dashboard). BullMQ sets a queue's connection
+ * up once, with one INFO (its Redis version check), and a queue whose set-up failed stays failed
+ * for the life of the process. On a Redis Cluster it treats a client in status "connect" (its slot
+ * map still loading) as connected, and that INFO can then find no node: an API started just after a
+ * master restarted had its webhook queue, and so the dashboard, answer "Cluster isn't ready" for
+ * good. With the check skipped the set-up sends nothing, so a command fails only while Redis is
+ * away. The workers' consumers keep the check: their connection holds commands until Redis is ready.
+ */
+export const PRODUCER_QUEUE_OPTIONS = { skipVersionCheck: true } as const;
+
 /** The partition queues of one deployment, for producers (API, sweeper) and the dashboard. */
 export class PartitionQueues {
   readonly queues: Queue[];
@@ -65,7 +76,7 @@ export class PartitionQueues {
   ) {
     this.queues = Array.from(
       { length: options.partitions },
-      (_, p) => new Queue(partitionQueueName(p), { connection, prefix: partitionQueuePrefix(options.prefix, p) }),
+      (_, p) => new Queue(partitionQueueName(p), { ...PRODUCER_QUEUE_OPTIONS, connection, prefix: partitionQueuePrefix(options.prefix, p) }),
     );
     for (const queue of this.queues) queue.on("error", () => undefined);
   }

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import type { RedisClient } from "./partition-queues";
+import { PRODUCER_QUEUE_OPTIONS, type RedisClient } from "./partition-queues";
 
 /** The BullMQ queue of webhook wake-ups ("deliver what is due for endpoint e"), as Bull Board shows it. */
 export const WEBHOOK_QUEUE_NAME = "webhooks";
@@ -9,7 +9,7 @@ export const webhookQueuePrefix = (basePrefix: string): string => `${basePrefix}
 
 /** The webhook queue, for its producers (every worker's poller) and the dashboard. */
 export function createWebhookQueue(connection: RedisClient, basePrefix: string): Queue {
-  const queue = new Queue(WEBHOOK_QUEUE_NAME, { connection, prefix: webhookQueuePrefix(basePrefix) });
+  const queue = new Queue(WEBHOOK_QUEUE_NAME, { ...PRODUCER_QUEUE_OPTIONS, connection, prefix: webhookQueuePrefix(basePrefix) });
   queue.on("error", () => undefined);
   return queue;
 }
