@@ -247,6 +247,11 @@ it("settles every payment exactly once when a worker is killed between its settl
   );
   expect(recovered.stalledCounter).toBeGreaterThanOrEqual(1);
   expect(recovered.processedOn).toBeGreaterThan(killedAt);
+  // Found by the survivor's prompt checks on taking the partition over with that wake-up active,
+  // not by the periodic check (every STALLED_SAFETY_NET_MS, a safety net).
+  expect(
+    logLines(survivor).filter((l) => l.msg === "stalled wake-up check done" && l.partition === partition && (l.jobIds as string[]).includes(job!.id!)),
+  ).toEqual([expect.objectContaining({ outcome: "recovered" })]);
 
   const all = [...first, ...second];
   const { rows } = await cluster.db.pool.query("SELECT payment_id, count(*) AS n FROM journal_entries WHERE payment_id = ANY($1::uuid[]) GROUP BY payment_id", [

@@ -1,7 +1,7 @@
 // Redis reaches maxmemory under noeviction mid-load (a private server, filled by the test): it
 // still answers, but refuses every write that needs memory — wake-up adds, heartbeats, new leases,
 // BullMQ's job scripts. The API keeps accepting into PostgreSQL (docs/API.md "Unavailable
-// services") and /readyz says Redis is full; the workers keep their leases (PEXPIRE needs no
+// services") and /readyz says Redis is full; the workers keep their leases (GETEX needs no
 // memory) and go on settling the partitions they hold; once memory is freed, everything
 // recovers with no process restarted.
 import { createRedis, isRedisOutOfMemory } from "@settle/core";

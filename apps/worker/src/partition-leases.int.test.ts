@@ -47,3 +47,46 @@ it("counts a worker with a skewed clock as live and shares the partitions with i
   await Promise.all([slow.stop(), fast.stop()]);
   expect(await redis.zcard(`${prefix}:workers`)).toBe(0);
 });
+
+it("renews its leases, and gives up one found taken by another worker or gone", async () => {
+  const released: number[] = [];
+  const worker = new PartitionLeases(redis, {
+    prefix,
+    partitions: 2,
+    workerId: "renewing",
+    ttlMs: 5000,
+    onAcquire: () => Promise.resolve(),
+    onRelease: (partition) => {
+      released.push(partition);
+      return Promise.resolve();
+    },
+    logger,
+  });
+  await worker.tick();
+  expect(worker.ownedPartitions).toEqual([0, 1]);
+  const key = (partition: number) => `${prefix}:lease:${partition}`;
+
+  // A round extends what it holds.
+  await redis.pexpire(key(0), 1000);
+  await redis.pexpire(key(1), 1000);
+  await worker.tick();
+  expect(await redis.pttl(key(0))).toBeGreaterThan(4000);
+  expect(await redis.pttl(key(1))).toBeGreaterThan(4000);
+
+  // Partition 0's lease lapsed and another worker took it; partition 1's lapsed and nobody did.
+  // Both consumers are stopped: a lease found lost is given up, never extended back into being.
+  await redis.set(key(0), "other-worker", "PX", 5000);
+  await redis.del(key(1));
+  await redis.zadd(`${prefix}:workers`, Date.now() + 60_000, "other-worker");
+  await worker.tick();
+  expect(released.sort()).toEqual([0, 1]);
+  expect(await redis.get(key(0))).toBe("other-worker");
+  // With two live workers its fair share is one: the same round takes the free partition 1 anew.
+  expect(worker.ownedPartitions).toEqual([1]);
+  expect(await redis.get(key(1))).toBe("renewing");
+  await worker.stop();
+  // Stopping releases only its own leases: the other worker's stays.
+  expect(await redis.get(key(0))).toBe("other-worker");
+  await redis.del(key(0), key(1));
+  await redis.zrem(`${prefix}:workers`, "other-worker");
+});

@@ -1,8 +1,6 @@
 import type { RedisClient as Redis } from "@settle/core";
 import { isRedisOutOfMemory, type Logger } from "@settle/core";
 
-// Renews a lease only while this worker still holds it (a lease lost to expiry stays lost).
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 // Heartbeats a worker and counts the live ones by Redis's clock, never the workers' own: a worker
 // whose clock is skewed would otherwise drop the others from the count, or be dropped by them.
 // KEYS[1] members; ARGV[1] worker id, ARGV[2] ttl ms. Returns the number of live workers.
@@ -74,8 +72,8 @@ export class PartitionLeases {
   async tick(): Promise<void> {
     if (this.stopped) return;
     const { ttlMs, partitions, workerId } = this.options;
-    // A full Redis (maxmemory under noeviction) refuses the heartbeat's ZADD but not RENEW's
-    // PEXPIRE: the leases held are kept, so their partitions go on settling, and nothing is taken
+    // A full Redis (maxmemory under noeviction) refuses the heartbeat's ZADD but not the renewals'
+    // GETEX: the leases held are kept, so their partitions go on settling, and nothing is taken
     // or given up until Redis has room again. Any other error ends the round as before.
     let heartbeatRefused = false;
     const live = await this.redis.eval(HEARTBEAT, 1, this.membersKey, workerId, ttlMs).catch((err: unknown) => {
@@ -86,8 +84,14 @@ export class PartitionLeases {
     });
 
     for (const partition of [...this.owned]) {
-      const renewed = await this.redis.eval(RENEW, 1, this.leaseKey(partition), workerId, ttlMs);
-      if (renewed !== 1) {
+      // One GETEX per lease and round: it extends the lease and says who holds it. A lease lost to
+      // expiry stays lost: a key gone is not recreated, and one that another worker took is given
+      // up here. Extending that worker's lease once on the way is harmless (it renews its own
+      // anyway; were it dead, its partition would be taken over one TTL later). A conditional
+      // script did the same with three commands per lease (EVAL, GET, PEXPIRE), and leases were
+      // a tenth of Settle's Redis commands at 1,000 payments/s (BENCHMARKS.md "Targets").
+      const holder = await this.redis.getex(this.leaseKey(partition), "PX", ttlMs);
+      if (holder !== workerId) {
         this.options.logger.warn({ partition }, "partition lease lost; stopping its consumer");
         this.owned.delete(partition);
         await this.options.onRelease(partition);

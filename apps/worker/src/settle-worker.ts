@@ -26,6 +26,7 @@ import { WorkerMetrics } from "./ops/worker-metrics";
 import { PartitionLeases } from "./partition-leases";
 import { retryTransient } from "./retry-transient";
 import { SettleCombiner } from "./settle-combiner";
+import { recoverStalled, STALLED_SAFETY_NET_MS } from "./stalled-wake-ups";
 import { Sweeper } from "./sweeper";
 import { WebhookDelivery } from "./webhook-delivery";
 
@@ -45,6 +46,8 @@ export class SettleWorker {
   private readonly consumerConnection: Redis;
   private readonly queues: PartitionQueues;
   private readonly consumers = new Map<number, Worker>();
+  /** Partitions whose consumer is looking for a stalled wake-up. */
+  private readonly recovering = new Set<number>();
   private readonly leases: PartitionLeases;
   private readonly sweeper: Sweeper;
   private readonly webhooks: WebhookDelivery;
@@ -143,20 +146,45 @@ export class SettleWorker {
     if (this.consumers.has(partition) || this.stopping) return;
     // Set again on every start: a flushed Redis forgets it, and it is what keeps one job at a time.
     await this.queues.enforceGlobalConcurrency(partition);
+    // A wake-up still active before this consumer took anything was left by the partition's
+    // previous owner (dead, or released before it finished): it may have stalled.
+    const queue = this.queues.queue(partition);
+    const leftActive = await queue.getRanges(["active"]);
     const worker = new Worker(partitionQueueName(partition), (job: Job) => this.process(partition, job), {
       connection: this.consumerConnection,
       prefix: partitionQueuePrefix(this.config.queuePrefix, partition),
       concurrency: 1,
       lockDuration: this.config.jobLockMs,
-      stalledInterval: Math.max(1000, Math.floor(this.config.jobLockMs / 2)),
+      // Stalls are looked for when one can have happened (below); the periodic check is a safety net.
+      stalledInterval: Math.max(STALLED_SAFETY_NET_MS, this.config.jobLockMs),
       // A stalled wake-up (its worker died) is simply run again: it only says "settle partition p",
       // and one failed for stalling would keep the partition's deduplication key until the sweeper.
       maxStalledCount: 1000,
     });
     worker.on("error", (err) => this.logger.warn({ err, partition }, "partition consumer error"));
     worker.on("failed", (job, err) => this.logger.error({ err, partition, jobId: job?.id }, "settle job failed; the sweeper will retry its payments"));
+    // Its lock lapsed while it ran (the process paused, Redis lost it): the job in hand has stalled.
+    worker.on("lockRenewalFailed", (jobIds) => this.recoverStalled(partition, worker, jobIds, "lock renewal refused"));
     this.consumers.set(partition, worker);
     this.logger.debug({ partition }, "partition acquired");
+    if (leftActive.length > 0) this.recoverStalled(partition, worker, leftActive, "taken over with a wake-up active");
+  }
+
+  /** Runs the stalled-job check until `jobIds` are no longer active (see `recoverStalled`); one run per partition at a time. */
+  private recoverStalled(partition: number, worker: Worker, jobIds: string[], why: string): void {
+    if (this.recovering.has(partition)) return;
+    this.recovering.add(partition);
+    const everyMs = Math.max(1000, Math.floor(this.config.jobLockMs / 2));
+    this.logger.info({ partition, jobIds, why }, "looking for a stalled wake-up");
+    void recoverStalled(worker, this.queues.queue(partition), this.producer, jobIds, {
+      everyMs,
+      // The lock lapses at most JOB_LOCK_MS after its last renewal; two checks after that find it.
+      attempts: Math.ceil((2 * this.config.jobLockMs) / everyMs) + 2,
+      isCurrent: () => !this.stopping && this.consumers.get(partition) === worker,
+    })
+      .then((outcome) => this.logger.info({ partition, jobIds, outcome }, "stalled wake-up check done"))
+      .catch((err: unknown) => this.logger.warn({ err, partition }, "stalled wake-up check failed; the periodic check remains"))
+      .finally(() => this.recovering.delete(partition));
   }
 
   private async stopConsumer(partition: number): Promise<void> {
