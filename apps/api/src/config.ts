@@ -33,6 +33,7 @@ const ApiEnv = z
       .regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces")
       .optional(),
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
+    ACCEPT_GATHER_MS: z.coerce.number().int().min(0).max(50).default(1),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
     // API processes sharing the port under node:cluster; 0: one per core.
@@ -77,6 +78,8 @@ export interface ApiConfig {
   metricsToken: string | undefined;
   /** Most payments one group-commit INSERT carries; 1 inserts each payment alone. */
   acceptBatchMax: number;
+  /** Under steady traffic, how long a small accept batch waits for more before its insert (0: never). */
+  acceptGatherMs: number;
   /** How long workers hold a woken partition (SETTLE_LINGER_MS); wake-ups it covers are skipped. */
   lingerMs: number;
   /** Per-client token bucket; perSecond 0 turns it off. */
@@ -107,6 +110,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     longPollMax: e.LONG_POLL_MAX,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     acceptBatchMax: e.ACCEPT_BATCH_MAX,
+    acceptGatherMs: e.ACCEPT_GATHER_MS,
     lingerMs: e.SETTLE_LINGER_MS,
     webhookAllowInsecure: e.WEBHOOK_ALLOW_INSECURE === "true",
     processes: e.API_PROCESSES === 0 ? availableParallelism() : e.API_PROCESSES,

@@ -108,3 +108,33 @@ it("answers 503 for the payments that did not commit when the connection fails",
   const { rows } = await db.pool.query("SELECT count(*) AS n FROM payments WHERE from_account = $1", [a]);
   expect(rows[0].n).toBe("0");
 });
+
+it("lets a small batch wait for company under steady traffic, and inserts at once after a quiet moment", async () => {
+  const [a, b] = [uuidv7(), uuidv7()];
+  await createAccount(db.pool, { id: a, currency: "USD" });
+  await createAccount(db.pool, { id: b, currency: "USD" });
+  // A long gather, so that the test does not race it: "steady" means an insert ended < 800 ms ago.
+  const batcher = new AcceptBatcher(db.pool, { maxBatch: 64, maxInFlight: 1, gatherMs: 200 });
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const sent = Array.from({ length: 5 }, () => transfer(a, b));
+  const transactionOf = async (): Promise<string[]> => {
+    const { rows } = await db.pool.query("SELECT id, xmin::text AS tx FROM payments WHERE id = ANY($1::uuid[])", [sent.map((p) => p.id)]);
+    const byId = new Map(rows.map((r) => [String(r.id), String(r.tx)]));
+    return sent.map((p) => byId.get(p.id)!);
+  };
+
+  await batcher.insert(sent[0]!);
+  // An insert just ended: the next payment waits, and one sent 20 ms later joins it.
+  const together = [batcher.insert(sent[1]!), pause(20).then(() => batcher.insert(sent[2]!))];
+  await Promise.all(together);
+  // Quiet for longer than 4 × gatherMs: the next payment goes at once, alone; one sent 20 ms
+  // later finds that insert just ended, and waits for company of its own.
+  await pause(1000);
+  const first = batcher.insert(sent[3]!);
+  await pause(20);
+  await Promise.all([first, batcher.insert(sent[4]!)]);
+
+  const tx = await transactionOf();
+  expect(tx[1]).toBe(tx[2]);
+  expect(new Set([tx[0], tx[1], tx[3], tx[4]]).size).toBe(4);
+});
