@@ -109,7 +109,7 @@ it("answers 503 for the payments that did not commit when the connection fails",
   expect(rows[0].n).toBe("0");
 });
 
-it("lets a small batch wait for company under steady traffic, and inserts at once after a quiet moment", async () => {
+it("lets a payment that would go alone wait for company under steady traffic, and inserts at once after a quiet moment", async () => {
   const [a, b] = [uuidv7(), uuidv7()];
   await createAccount(db.pool, { id: a, currency: "USD" });
   await createAccount(db.pool, { id: b, currency: "USD" });
