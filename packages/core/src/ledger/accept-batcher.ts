@@ -26,7 +26,8 @@ function neverSent(error: unknown): boolean {
  * an insert found one or two waiting, and each commit costs PostgreSQL about a third of a
  * millisecond of CPU (BENCHMARKS.md "Targets"). A payment after a quiet moment goes at once, and
  * so does one that finds others waiting: a backlog is never held back. (Holding every batch
- * smaller than `maxBatch` saved a little more CPU and doubled the accept p99 in some runs.)
+ * smaller than `maxBatch` saved a little more CPU and doubled the accept p99 in some runs.) The
+ * API leaves it off unless ACCEPT_GATHER_MS is set: the tail is the accept side's promise.
  */
 export class AcceptBatcher {
   private readonly queue: Pending[] = [];
