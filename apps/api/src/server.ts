@@ -44,7 +44,8 @@ export async function startApi(config: ApiConfig, logger?: Logger): Promise<Runn
   // One group-commit insert at a time: everything that arrives meanwhile shares the next one, so a
   // commit (the unit of cost in PostgreSQL) carries as many payments as the load offers. Measured
   // against half the pool in flight: 1.4× settled/s and a third less CPU per payment (BENCHMARKS.md).
-  const batcher = config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: 1, gatherMs: config.acceptGatherMs }) : undefined;
+  const batcher =
+    config.acceptBatchMax > 1 ? new AcceptBatcher(pool, { maxBatch: config.acceptBatchMax, maxInFlight: 1, gatherMs: config.acceptGatherMs }) : undefined;
   const waker = new PartitionWaker(queues, { logger: log, lingerMs: config.lingerMs });
   // For the dashboard only: the workers add and consume its jobs.
   const webhookQueue = createWebhookQueue(redis, config.queuePrefix);
