@@ -10,9 +10,12 @@ const LOCK_MS = 1000;
 const prefix = uniquePrefix("stalled");
 const redis = createRedis(TEST_REDIS_URL, "worker");
 const open: (Worker | Queue)[] = [];
+// BullMQ never closes a connection it was given: each consumer's own is quit here.
+const connections: ReturnType<typeof createRedis>[] = [];
 
 afterAll(async () => {
   await Promise.all(open.map((w) => (w instanceof Worker ? w.close(true) : w.close())));
+  await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   await clearRedisPrefix(redis, prefix);
   await redis.quit();
 });
@@ -26,8 +29,10 @@ function partitionQueue(name: string): Queue {
 
 /** A consumer as a partition's owner runs it (the worker's settings but for the lock, shortened). */
 function consumer(queue: Queue, onJob: (job: Job) => Promise<void>): Worker {
+  const connection = createRedis(TEST_REDIS_URL, "worker");
+  connections.push(connection);
   const worker = new Worker(queue.name, onJob, {
-    connection: createRedis(TEST_REDIS_URL, "worker"),
+    connection,
     prefix,
     concurrency: 1,
     lockDuration: LOCK_MS,
