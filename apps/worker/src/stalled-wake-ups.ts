@@ -24,8 +24,9 @@ export type StalledRecovery = "recovered" | "gave-up" | "stopped";
  * its partition over (their worker died, or let go without finishing), and those whose lock
  * renewal was refused. BullMQ finds a stalled job in two passes of its check (one marks the active
  * jobs, a later one moves those whose lock has lapsed back to wait), so the check is run now and
- * every `everyMs` until each of `jobIds` has been moved back or is no longer active. Each check is throttled by a key that
- * the previous one set for the stalled interval; it is cleared first, so each runs when asked.
+ * every `everyMs` until each of `jobIds` has been moved back or is no longer active. Each check
+ * is throttled by a key that the previous one set for the stalled interval; it is cleared first,
+ * so each runs when asked.
  */
 export async function recoverStalled(
   worker: Worker,
