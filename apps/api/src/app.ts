@@ -26,9 +26,9 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
   // One line per request at info: the request id in it is what traces a payment.
-  app.use(requestLog(deps.logger));
   const metrics = new ApiMetrics(deps);
-  app.use(recordResponseFacts, metrics.middleware);
+  recordResponseFacts(app);
+  app.use(requestLog(app, deps.logger, metrics.observe));
   const ctx = { deps, metrics };
   // The open routes of the table (health, metrics, this API's document), then what it leaves out.
   app.use(
@@ -37,7 +37,6 @@ export function createApp(deps: ApiDeps): Express {
       ctx,
     ),
   );
-  app.use(opsRouter(deps));
   const guards: RequestHandler[] = [];
   const keys = [
     ...(deps.config.apiKeys ?? []).map((key) => ({ key, role: "client" as const })),
@@ -56,6 +55,9 @@ export function createApp(deps: ApiDeps): Express {
       API_PREFIX,
     ),
   );
+  // After the API's routes, which most requests are for: Express leaves each router that serves
+  // nothing through a setImmediate.
+  app.use(opsRouter(deps));
   app.use(notFound);
   app.use(errorHandler);
   return app;

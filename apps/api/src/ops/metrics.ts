@@ -1,4 +1,4 @@
-import type { RequestHandler } from "express";
+import type { Request, Response } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { clusterMetricsSource } from "../api-cluster";
 import { registerPoolGauge, withTimeout, type Logger, type PartitionQueues, type Pool } from "@settle/core";
@@ -23,8 +23,7 @@ export interface ApiMetricsDeps {
 }
 
 /** The route label of a request: its documented path template, never the raw URL (bounded cardinality). */
-export function routeLabel(method: string, path: string): string {
-  const route = findRoute(method, path);
+export function routeLabel(method: string, path: string, route = findRoute(method, path)): string {
   if (route) return route.path;
   const prefix = UNDOCUMENTED_PREFIXES.find((u) => path === u.prefix || path.startsWith(`${u.prefix}/`));
   return prefix ? `${prefix.prefix}/*` : "(unmatched)";
@@ -147,37 +146,33 @@ export class ApiMetrics {
     registerPoolGauge(deps.pool, this.registry);
   }
 
-  /** Times every request; counts accepted and refused payments by the route they came in on. */
-  readonly middleware: RequestHandler = (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.once("finish", () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const path = req.originalUrl.split("?")[0] ?? "/";
-      const status = res.statusCode;
-      this.httpDuration.observe({ method: req.method, route: routeLabel(req.method, path), status: String(status) }, seconds);
-      const type = findRoute(req.method, path)?.accepts;
-      if (!type) return;
-      const { batch } = responseFacts(res);
-      if (type === "batch" && batch) {
-        // Each item counts like a single request of its type; refused items carry no type.
-        for (const item of batch) {
-          if (item.replayed) this.replayed.inc({ type: item.type ?? type });
-          else if (item.status === 202) this.accepted.inc({ type: item.type ?? type });
-          else this.rejected.inc({ type, code: item.code ?? String(item.status) });
-        }
-        if (status === 202) this.acceptDuration.observe({ type }, seconds);
-        return;
+  /** Times a finished request; counts accepted and refused payments by the route they came in on. */
+  readonly observe = (req: Request, res: Response, seconds: number): void => {
+    const path = req.originalUrl.split("?")[0] ?? "/";
+    const status = res.statusCode;
+    const route = findRoute(req.method, path);
+    this.httpDuration.observe({ method: req.method, route: routeLabel(req.method, path, route), status: String(status) }, seconds);
+    const type = route?.accepts;
+    if (!type) return;
+    const { batch } = responseFacts(res);
+    if (type === "batch" && batch) {
+      // Each item counts like a single request of its type; refused items carry no type.
+      for (const item of batch) {
+        if (item.replayed) this.replayed.inc({ type: item.type ?? type });
+        else if (item.status === 202) this.accepted.inc({ type: item.type ?? type });
+        else this.rejected.inc({ type, code: item.code ?? String(item.status) });
       }
-      if (res.getHeader("Idempotent-Replayed") === "true") {
-        this.replayed.inc({ type });
-      } else if (status === 202) {
-        this.accepted.inc({ type });
-        this.acceptDuration.observe({ type }, seconds);
-      } else if (status >= 400) {
-        this.rejected.inc({ type, code: responseFacts(res).errorCode ?? String(status) });
-      }
-    });
-    next();
+      if (status === 202) this.acceptDuration.observe({ type }, seconds);
+      return;
+    }
+    if (res.getHeader("Idempotent-Replayed") === "true") {
+      this.replayed.inc({ type });
+    } else if (status === 202) {
+      this.accepted.inc({ type });
+      this.acceptDuration.observe({ type }, seconds);
+    } else if (status >= 400) {
+      this.rejected.inc({ type, code: responseFacts(res).errorCode ?? String(status) });
+    }
   };
 
   /** In an API process of a cluster (API_PROCESSES > 1): the whole API's metrics, summed by the primary. */

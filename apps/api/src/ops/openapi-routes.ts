@@ -7,6 +7,7 @@ import * as accounts from "../routes/accounts";
 import * as health from "../routes/health";
 import * as payments from "../routes/payments";
 import * as webhooks from "../routes/webhooks";
+import { RouteIndex } from "../routes/route-index";
 import type { RouteContext, RouteHandler } from "../routes/router";
 import { buildOpenApiDocument, OPENAPI_PATH } from "./openapi";
 import { metricsGuard, serveMetrics } from "./ops-router";
@@ -825,13 +826,9 @@ function serveOpenApi(_req: unknown, res: Response): void {
   res.type("application/json").send(servedDocument);
 }
 
-const matchers = ROUTES.map((route) => ({
-  route,
-  pattern: new RegExp(`^${route.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z0-9_]+/g, "[^/]+")}/?$`),
-}));
+const index = new RouteIndex(ROUTES);
 
 /** The documented route a request is for, or undefined (a 404, or an undocumented prefix). */
 export function findRoute(method: string, path: string): RouteSpec | undefined {
-  const m = method.toLowerCase();
-  return matchers.find((x) => x.route.method === m && x.pattern.test(path))?.route;
+  return index.match(method, path)?.route;
 }

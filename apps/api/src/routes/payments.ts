@@ -87,14 +87,14 @@ async function settledForGood(deps: ApiDeps, payment: PaymentView): Promise<bool
   return payment.status !== "pending" && !(await hasPendingOperation(deps.pool, payment.id));
 }
 
-function acceptDeps(deps: ApiDeps, req: Request): AcceptDeps {
-  return { pool: deps.pool, waker: deps.waker, partitions: deps.config.partitions, logger: req.log ?? deps.logger, batcher: deps.batcher };
+function acceptDeps(deps: ApiDeps): AcceptDeps {
+  return { pool: deps.pool, waker: deps.waker, partitions: deps.config.partitions, batcher: deps.batcher };
 }
 
 const requestId = (req: Request) => (req.id === undefined ? undefined : String(req.id));
 
 async function accept(deps: ApiDeps, req: Request, res: Response, endpoint: string, request: PaymentRequest): Promise<void> {
-  const response = await acceptPayment(acceptDeps(deps, req), request, { requestId: requestId(req), idempotency: idempotencyOf(req, endpoint) });
+  const response = await acceptPayment(acceptDeps(deps), request, { requestId: requestId(req), idempotency: idempotencyOf(req, endpoint) });
   sendAccepted(res, response);
 }
 
@@ -121,7 +121,7 @@ export const batch: RouteHandler = async (req, res, { deps }) => {
   }
   const { payments } = parseOr400(schemas.BatchRequest, req.body);
   const items = payments.map((raw) => batchItem(req, raw));
-  const results = await acceptPaymentBatch(acceptDeps(deps, req), items, { requestId: requestId(req) });
+  const results = await acceptPaymentBatch(acceptDeps(deps), items, { requestId: requestId(req) });
   res.status(202).json({ results: results.map(batchResultBody) });
 };
 
@@ -189,7 +189,7 @@ export const disputeOperation =
   async (req, res, { deps }) => {
     const id = uuidParam(req.params.id, "payment");
     parseOr400(schemas.EmptyRequest, req.body);
-    const { payment, operation } = await requestDisputeOperation(acceptDeps(deps, req), id, kind);
+    const { payment, operation } = await requestDisputeOperation(acceptDeps(deps), id, kind);
     // The payment as it stands, and what was accepted: the operation, applied later (poll the
     // payment with ?wait=, which answers once no operation of it is queued).
     res
@@ -203,7 +203,7 @@ export const refund: RouteHandler = async (req, res, { deps }) => {
   const id = uuidParam(req.params.id, "payment");
   const body = parseOr400(schemas.RefundRequest, req.body ?? {});
   const response = await requestRefund(
-    acceptDeps(deps, req),
+    acceptDeps(deps),
     id,
     { amount: body.amount, reason: body.reason ?? null },
     // The key's endpoint names the refunded payment: the same key on a refund of another payment is a conflict.
@@ -219,7 +219,7 @@ export const authorizationOperation =
     const id = uuidParam(req.params.id, "payment");
     const amount = kind === "capture" ? parseOr400(schemas.CaptureRequest, req.body ?? {}).amount : (parseOr400(schemas.EmptyRequest, req.body), undefined);
     // The key's endpoint names the payment: the same key on a capture of another one is a conflict.
-    const response = await requestAuthorizationOperation(acceptDeps(deps, req), id, kind, amount, idempotencyOf(req, `${kind}:${id}`));
+    const response = await requestAuthorizationOperation(acceptDeps(deps), id, kind, amount, idempotencyOf(req, `${kind}:${id}`));
     if (response.replayed) res.setHeader("Idempotent-Replayed", "true");
     res
       .status(202)

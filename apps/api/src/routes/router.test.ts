@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import type { ApiDeps } from "../deps";
-import { errorHandler } from "../http/errors";
+import { DomainError } from "@settle/core";
+import { errorHandler, notFound } from "../http/errors";
 import type { ApiMetrics } from "../ops/metrics";
 import type { RouteSpec } from "../ops/openapi-routes";
 import { routerFor } from "./router";
@@ -37,11 +38,21 @@ beforeAll(async () => {
         route({ body: {} as RouteSpec["body"], bodyLimitBytes: 64 }),
         route({ path: "/api/v1/admin/:id", role: "admin", body: {} as RouteSpec["body"] }),
         route({ method: "get", path: "/api/v1/things/:id" }),
+        route({
+          method: "get",
+          path: "/api/v1/fails/:how",
+          handler: (req) => {
+            const error = new DomainError("invalid_state", "refused");
+            if (req.params.how === "sync") throw error;
+            return Promise.reject(error);
+          },
+        }),
       ],
       ctx,
       "/api/v1",
     ),
   );
+  app.use(notFound);
   app.use(errorHandler);
   server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -67,4 +78,21 @@ it("parses a body at the entry's limit, and checks the entry's role", async () =
 
 it("refuses an entry outside its mount", () => {
   expect(() => routerFor([route({ path: "/healthz" })], ctx, "/api/v1")).toThrow(/not under \/api\/v1/);
+});
+
+it("answers OPTIONS with the methods served at a path, and passes on a path it does not serve", async () => {
+  const options = await fetch(`${url}/api/v1/things/7`, { method: "OPTIONS" });
+  expect({ status: options.status, allow: options.headers.get("allow"), body: await options.text() }).toEqual({
+    status: 200,
+    allow: "GET, HEAD, POST",
+    body: "GET, HEAD, POST",
+  });
+  const unknown = await fetch(`${url}/api/v1/nothing`, { method: "OPTIONS" });
+  expect(unknown.status).toBe(404);
+  expect((await call("GET", "/api/v1/nothing")).status).toBe(404);
+});
+
+it("hands an error a handler throws or rejects to the app's error handler", async () => {
+  expect((await call("GET", "/api/v1/fails/sync")).body.error?.code).toBe("invalid_state");
+  expect((await call("GET", "/api/v1/fails/async")).body.error?.code).toBe("invalid_state");
 });

@@ -1,5 +1,4 @@
 import type { Pool } from "pg";
-import type { Logger } from "pino";
 import { uuidv7 } from "../ids";
 import type { AcceptBatcher } from "./accept-batcher";
 import { partitionFor } from "../partition";
@@ -13,7 +12,6 @@ export interface AcceptDeps {
   /** Adds the wake-ups of partitions that have new work. */
   waker: PartitionWaker;
   partitions: number;
-  logger: Logger;
   /** Group commit for accepts without an idempotency key; without it each payment is inserted alone. */
   batcher?: AcceptBatcher;
 }
