@@ -26,8 +26,8 @@ export const ZERO: Money = new MoneyDecimal(0);
 
 /** Formats money with exactly 2 fraction digits ("5" → "5.00", "-0.1" → "-0.10"). */
 export function formatMoney(value: Money): string {
-  const rounded = value.toDecimalPlaces(2);
-  const negative = rounded.isNegative() && !rounded.isZero();
-  const [integer, fraction = ""] = rounded.abs().toString().split(".");
-  return `${negative ? "-" : ""}${integer}.${fraction.padEnd(2, "0")}`;
+  // toFixed rounds half-even (MoneyDecimal's mode) and never uses an exponent; only a value that
+  // rounds to zero from below keeps a sign it must not show.
+  const text = value.toFixed(2);
+  return text === "-0.00" ? "0.00" : text;
 }
