@@ -25,9 +25,9 @@ export function createApp(deps: ApiDeps): Express {
     if (req.url.length > MAX_URL_LENGTH) throw new DomainError("uri_too_long", `URL longer than ${MAX_URL_LENGTH} characters`);
     next();
   });
-  // One line per request at info: the request id in it is what traces a payment.
   const metrics = new ApiMetrics(deps);
   recordResponseFacts(app);
+  // One line per request at info: the request id in it is what traces a payment.
   app.use(requestLog(app, deps.logger, metrics.observe));
   const ctx = { deps, metrics };
   // The open routes of the table (health, metrics, this API's document), then what it leaves out.
