@@ -13,7 +13,7 @@ import { assertInvariants, fundAccounts, logScenario, ProcessCluster, startLoad 
 import { WebhookReceiver, type ReceivedDelivery } from "../support/webhook-receiver";
 
 // Real processes on a shared 2-core machine: generous, but bounded.
-jest.setTimeout(150_000);
+jest.setTimeout(200_000);
 
 // Seconds, not days: endpoints with work woken every 100 ms, retries 100 ms apart (doubling), an
 // attempt given up after 2 s without an answer (so a claim is locked for 2 + 5 = 7 s).
@@ -128,14 +128,17 @@ it("every settled payment of a multi-process run produces exactly its events, ea
   const { rows: allRows } = await pool.query<{ id: string }>("SELECT id::text AS id FROM events");
   expect(allRows.length).toBe(paymentEvents.length);
 
-  // The feed shows them all (once their transactions are older than any still running).
+  // The feed shows them all (once their transactions are older than any still running). "Any" is
+  // server-wide (docs/ARCHITECTURE.md, "A feed that never skips"): a suite running beside this one
+  // in its own database may hold a transaction open for many seconds (worker-pause freezes a worker
+  // inside one), and the feed waits for it; in CI that once took longer than 10 s.
   const eventIds = new Set(allRows.map((r) => r.id));
   const feed = await waitFor(
     async () => {
       const events = await allEvents();
       return events.length === eventIds.size && events;
     },
-    { timeoutMs: 10_000, intervalMs: 250, what: "GET /events to show every event" },
+    { timeoutMs: 60_000, intervalMs: 250, what: "GET /events to show every event" },
   );
   expect(feed.filter((e) => !eventIds.has(e.id))).toEqual([]);
   const feedById = new Map(feed.map((e) => [e.id, e]));
