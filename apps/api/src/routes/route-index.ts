@@ -26,7 +26,8 @@ interface ParamEntry<T> {
  * request that walk was a tenth of the API's CPU.
  */
 export class RouteIndex<T extends Routable> {
-  private readonly exact = new Map<string, T>();
+  /** Paths without parameters, in lower case, each with its entry per method. */
+  private readonly exact = new Map<string, Map<string, T>>();
   private readonly withParams: ParamEntry<T>[] = [];
 
   constructor(routes: readonly T[]) {
@@ -34,11 +35,12 @@ export class RouteIndex<T extends Routable> {
       const method = route.method.toLowerCase();
       const segments = normalise(route.path).split("/");
       if (!route.path.includes(":")) {
-        const key = `${method} ${segments.join("/").toLowerCase()}`;
+        const path = segments.join("/").toLowerCase();
+        const methods = this.exact.get(path) ?? new Map<string, T>();
         // In table order, as Express tries its layers: an earlier entry with parameters must not match it.
-        if (this.exact.has(key) || this.matchParams(method, segments) !== undefined)
+        if (methods.has(method) || this.matchParams(method, segments) !== undefined)
           throw new Error(`route ${route.method} ${route.path} is served by an earlier entry`);
-        this.exact.set(key, route);
+        this.exact.set(path, methods.set(method, route));
         continue;
       }
       this.withParams.push({
@@ -52,22 +54,15 @@ export class RouteIndex<T extends Routable> {
 
   /** The entry serving `method` at `path` (a path without its query string), if any. */
   match(method: string, path: string): RouteMatch<T> | undefined {
-    let m = method.toLowerCase();
-    const found = this.find(m, path);
-    if (found || m !== "head") return found;
-    m = "get";
-    return this.find(m, path);
+    const m = method.toLowerCase();
+    return this.find(m, path) ?? (m === "head" ? this.find("get", path) : undefined);
   }
 
   /** The methods served at `path`, for an OPTIONS answer's `Allow` (HEAD wherever GET is). */
   methodsAt(path: string): string[] {
-    const methods = new Set<string>();
-    const segments = normalise(path).split("/");
-    const lower = segments.join("/").toLowerCase();
-    for (const [key] of this.exact) {
-      const space = key.indexOf(" ");
-      if (key.slice(space + 1) === lower) methods.add(key.slice(0, space));
-    }
+    const normal = normalise(path);
+    const methods = new Set(this.exact.get(normal.toLowerCase())?.keys());
+    const segments = normal.split("/");
     for (const entry of this.withParams) if (paramsOf(entry, segments)) methods.add(entry.method);
     if (methods.has("get")) methods.add("head");
     return [...methods].map((x) => x.toUpperCase()).sort();
@@ -75,7 +70,7 @@ export class RouteIndex<T extends Routable> {
 
   private find(method: string, path: string): RouteMatch<T> | undefined {
     const normal = normalise(path);
-    const route = this.exact.get(`${method} ${normal.toLowerCase()}`);
+    const route = this.exact.get(normal.toLowerCase())?.get(method);
     if (route) return { route, params: {} };
     return this.matchParams(method, normal.split("/"));
   }
