@@ -2,7 +2,7 @@ import type { Request, Response } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { clusterMetricsSource } from "../api-cluster";
 import { registerPoolGauge, withTimeout, type Logger, type PartitionQueues, type Pool } from "@settle/core";
-import { findRoute, UNDOCUMENTED_PREFIXES } from "./openapi-routes";
+import { findRoute, UNDOCUMENTED_PREFIXES, type RouteSpec } from "./openapi-routes";
 import { QUEUE_STATES, QueueDepthSampler } from "./queue-depth";
 import { responseFacts } from "./response-facts";
 
@@ -22,8 +22,8 @@ export interface ApiMetricsDeps {
   logger: Logger;
 }
 
-/** The route label of a request: its documented path template, never the raw URL (bounded cardinality). */
-export function routeLabel(method: string, path: string, route = findRoute(method, path)): string {
+/** The route label of a request for `route` (its `findRoute`): the documented path template, never the raw URL (bounded cardinality). */
+export function routeLabel(path: string, route: RouteSpec | undefined): string {
   if (route) return route.path;
   const prefix = UNDOCUMENTED_PREFIXES.find((u) => path === u.prefix || path.startsWith(`${u.prefix}/`));
   return prefix ? `${prefix.prefix}/*` : "(unmatched)";
@@ -151,7 +151,7 @@ export class ApiMetrics {
     const path = req.originalUrl.split("?")[0] ?? "/";
     const status = res.statusCode;
     const route = findRoute(req.method, path);
-    this.httpDuration.observe({ method: req.method, route: routeLabel(req.method, path, route), status: String(status) }, seconds);
+    this.httpDuration.observe({ method: req.method, route: routeLabel(path, route), status: String(status) }, seconds);
     const type = route?.accepts;
     if (!type) return;
     const { batch } = responseFacts(res);
