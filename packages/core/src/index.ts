@@ -8,7 +8,17 @@ export { sharedEnv, parseEnv, ConfigError } from "./config";
 export { parseCommandLine, USAGE_EXIT_CODE, type CommandLine, type CommandOptions } from "./cli";
 export * as schemas from "./schemas";
 export { issuesToDetails } from "./schemas";
-export { createPool, ensureDatabase, withTransaction, isTransientDbError, asUnavailable, type Pool, type PoolClient, type DatabaseOptions } from "./db/pool";
+export {
+  createPool,
+  ensureDatabase,
+  withTransaction,
+  isTransientDbError,
+  asUnavailable,
+  type Pool,
+  type PoolClient,
+  type DatabaseOptions,
+  type TransactionEnd,
+} from "./db/pool";
 export { migrate, assertMigrated, DEFAULT_MIGRATIONS_DIR, type MigrationResult } from "./db/migrate";
 export { ensurePartitionCount } from "./db/settings";
 export { SettleJob, JOB_CATALOG, settleDeduplicationId, type JobName } from "./queue/jobs";
@@ -36,6 +46,7 @@ export {
   listAccounts,
   type PaymentFilter,
   insertPayment,
+  insertPayments,
   setAccountStatus,
   setOverdraftLimit,
   type AccountView,

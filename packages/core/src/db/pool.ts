@@ -1,4 +1,4 @@
-import { Pool, Client, type PoolClient, type PoolConfig } from "pg";
+import { Pool, Client, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
 import { UnavailableError } from "../errors";
 
 export type { Pool, PoolClient };
@@ -16,9 +16,15 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
-/** A pg pool whose connection attempts and statements are bounded in time. */
+/**
+ * A pg pool whose connection attempts and statements are bounded in time. Its clients pipeline: a
+ * statement is written at once, without waiting for the answer to the one before it, so that
+ * `withTransaction` sends its BEGIN with the first statement and its COMMIT with the last.
+ * PostgreSQL still runs a connection's statements one after another, in the order written.
+ */
 export function createPool(options: DatabaseOptions): Pool {
   const config: PoolConfig = {
+    pipeline: true,
     connectionString: options.url,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
@@ -68,27 +74,90 @@ export function asUnavailable(error: unknown): never {
   throw error;
 }
 
-/** Runs `work` in one transaction; rolls back and rethrows on any error. */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/** How `work` may end its transaction: its last statement and the COMMIT in one round trip. */
+export interface TransactionEnd {
+  /**
+   * Writes `last` and the COMMIT together, and resolves with `last`'s result once both are done. If
+   * `last` fails, PostgreSQL ends the aborted transaction with that COMMIT (as a ROLLBACK) and its
+   * error is thrown. Either way the transaction is over: `work` sends nothing after it.
+   */
+  commitWith<R extends QueryResultRow = QueryResultRow>(last: QueryConfig): Promise<QueryResult<R>>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Run the transaction's prepared (named) statements with their generic plan: planned once per
+   * connection instead of at every run. PostgreSQL otherwise keeps planning a statement for each
+   * set of values when it cannot tell that the values do not matter, as with arrays it unnests
+   * (it guesses 100 elements for the generic plan), and planning the settle round's write cost it
+   * more than running it. Only for statements whose best plan does not depend on their values.
+   */
+  genericPlans?: boolean;
+}
+
+/**
+ * Runs `work` in one transaction; rolls back and rethrows on any error. The BEGIN is written with
+ * `work`'s first statement, and `end.commitWith` writes the last one with the COMMIT, so a
+ * transaction of two statements is two round trips, not four (the pool's clients pipeline).
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient, end: TransactionEnd) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  let ended = false;
   // pg-pool drops its 'error' listener while a client is checked out: a server going away between
   // two statements would otherwise be an unhandled 'error' event that kills the process.
   const onError = () => (broken = true);
   client.on("error", onError);
+  const end: TransactionEnd = {
+    async commitWith<R extends QueryResultRow>(last: QueryConfig): Promise<QueryResult<R>> {
+      if (ended) throw new Error("withTransaction: the transaction has already ended");
+      ended = true;
+      const [statement, commit] = await Promise.allSettled(together(client, () => [client.query<R>(last), client.query("COMMIT")] as const));
+      if (statement.status === "rejected") throw statement.reason;
+      if (commit.status === "rejected") throw commit.reason;
+      return statement.value;
+    },
+  };
   try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
+    // Both settled before anything else happens: the client must never be released while `work`
+    // still has a statement on it.
+    const begin = options.genericPlans ? "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan" : "BEGIN";
+    const [begun, worked] = await Promise.allSettled(together(client, () => [client.query(begin), work(client, end)] as const));
+    if (begun.status === "rejected") throw begun.reason;
+    if (worked.status === "rejected") throw worked.reason;
+    if (!ended) {
+      ended = true;
+      await client.query("COMMIT");
+    }
+    return worked.value;
   } catch (error) {
     broken ||= isTransientDbError(error);
-    if (!broken) await client.query("ROLLBACK").catch(() => (broken = true));
+    if (!broken && !ended) await client.query("ROLLBACK").catch(() => (broken = true));
     throw error;
   } finally {
     // A client whose connection failed must not go back to the pool.
     client.off("error", onError);
     client.release(broken);
+  }
+}
+
+/**
+ * Runs `send` with the connection's socket corked: the statements it writes (pipelined, and
+ * `work`'s first one, written before its first await) leave in one system call and reach
+ * PostgreSQL together, instead of one write each.
+ */
+function together<T>(client: PoolClient, send: () => T): T {
+  // A pool's client is a pg Client, whose connection's stream @types/pg declares.
+  const socket = (client as unknown as Client).connection.stream;
+  socket.cork();
+  try {
+    return send();
+  } finally {
+    socket.uncork();
   }
 }
 
