@@ -82,6 +82,28 @@ it("settles several partitions in one transaction, oldest first, each account in
   expect((await verifyLedger(db.pool)).problems).toEqual([]);
 });
 
+it("takes the oldest `limit` across the partitions whatever their backlogs: all from one partition, or interleaved", async () => {
+  const busy = (await db.pool.query("SELECT DISTINCT partition FROM payments WHERE status = 'pending'")).rows.map((r) => Number(r.partition));
+  const a = await accountOutside(busy);
+  const b = await accountOutside([...busy, a.partition]);
+  // Twelve in a's partition, then twelve in b's: the first round takes ten of a's, none of b's.
+  const olderA = [];
+  for (let i = 0; i < 12; i++) olderA.push((await accept("deposit", null, a, "1.00")).id);
+  const laterB = [];
+  for (let i = 0; i < 12; i++) laterB.push((await accept("deposit", null, b, "1.00")).id);
+  expect((await settleBatch(db.pool, [b.partition, a.partition], 10)).payments.map((p) => p.id)).toEqual(olderA.slice(0, 10));
+  expect((await settleBatch(db.pool, [a.partition, b.partition], 10)).payments.map((p) => p.id)).toEqual([...olderA.slice(10), ...laterB.slice(0, 8)]);
+  // Interleaved: a round takes them in acceptance order, alternating.
+  const interleaved = [];
+  for (let i = 0; i < 6; i++) {
+    interleaved.push((await accept("deposit", null, a, "1.00")).id);
+    interleaved.push((await accept("deposit", null, b, "1.00")).id);
+  }
+  expect((await settleBatch(db.pool, [a.partition, b.partition], 10)).payments.map((p) => p.id)).toEqual([...laterB.slice(8), ...interleaved.slice(0, 6)]);
+  expect((await settleBatch(db.pool, [a.partition, b.partition], 10)).payments.map((p) => p.id)).toEqual(interleaved.slice(6));
+  expect((await verifyLedger(db.pool)).problems).toEqual([]);
+});
+
 /**
  * A payer funded with `amount` (settled), in a partition where earlier tests left nothing pending,
  * so the counts of a test are its own; and a payee.
