@@ -209,9 +209,10 @@ function toAccountState(r: LockedAccountRow): AccountState {
   };
 }
 
-// Both statements of a round find and update rows by key and unnest arrays: one plan serves any
-// values, and planning the write anew at each round cost PostgreSQL about 0.3 ms
-// (bench/settle-rounds.ts).
+// Neither statement of a round has a best plan that depends on its values (the lock reads each
+// partition's end of the pending index and locks by key; the write unnests arrays and updates by
+// key), and planning the write anew at each round cost PostgreSQL about 0.3 ms
+// (bench/settle-rounds.ts): one generic plan per connection serves every round.
 const SETTLE_TRANSACTION: TransactionOptions = { genericPlans: true };
 
 /**
@@ -278,8 +279,8 @@ export async function settleBatch(pool: Pool, partitions: readonly number[], lim
           ),
         );
       }
-      // Named: prepared once per connection, so the 34-parameter statement is not planned anew each
-      // time. Written with the COMMIT: the round's second and last round trip.
+      // Named, and run with its generic plan (SETTLE_TRANSACTION): the 34-parameter statement is
+      // planned once per connection. Written with the COMMIT: the round's second and last round trip.
       await end.commitWith({
         name: "settle-write-batch",
         text: WRITE_BATCH,
