@@ -8,7 +8,8 @@
 // of a change to the settle round. It first measures the accept path's insert the same way.
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { AcceptBatcher, createPool, insertPayments, partitionFor, settleBatch, uuidv7, type Pool } from "@settle/core";
+import { AcceptBatcher, createPool, insertPayments, partitionFor, settleBatch, uuidv7, type NewPayment, type Pool } from "@settle/core";
+import { procStats } from "./lib/children";
 import { dropDatabase, recreateDatabase } from "./lib/database";
 import { seedFundedAccounts } from "./lib/funding";
 
@@ -36,17 +37,50 @@ const batch = Number(o.batch);
 const partitions = Number(o.partitions);
 const NAME = "settle_bench_rounds";
 
-/** CPU ms (user + system) of a process, from /proc (clock ticks of 10 ms). */
-function procCpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Read and write system calls of this process so far. */
 function syscalls(): number {
   const io = fs.readFileSync("/proc/self/io", "utf8");
   const count = (key: string) => Number(new RegExp(`^${key}: (\\d+)`, "m").exec(io)![1]);
   return count("syscr") + count("syscw");
+}
+
+interface Costs {
+  nodeMs: number;
+  pgMs: number;
+  calls: number;
+  wallMs: number;
+}
+
+/**
+ * The costs of what runs between this call and a call of the function it returns: this process's
+ * CPU, that of the PostgreSQL backend `backend`, this process's system calls, wall time.
+ */
+function meter(backend: number): () => Costs {
+  const pgMs = () => procStats(backend)!.cpuS * 1000;
+  const cpu0 = process.cpuUsage();
+  const pg0 = pgMs();
+  const calls0 = syscalls();
+  const t0 = performance.now();
+  return () => {
+    const cpu = process.cpuUsage(cpu0);
+    return { nodeMs: (cpu.user + cpu.system) / 1000, pgMs: pgMs() - pg0, calls: syscalls() - calls0, wallMs: performance.now() - t0 };
+  };
+}
+
+const backendPid = async (pool: Pool) => (await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+
+/** The `i`th transfer of a run: between two of the funded accounts `ids`. */
+function transfer(ids: string[], i: number, description: string): NewPayment {
+  const from = ids[i % ids.length]!;
+  return {
+    id: uuidv7(),
+    partition: partitionFor(from, partitions),
+    type: "transfer",
+    fromAccount: from,
+    toAccount: ids[(i * 7 + 1) % ids.length]!,
+    amount: "1.00",
+    description,
+  };
 }
 
 async function main(): Promise<void> {
@@ -62,15 +96,12 @@ async function main(): Promise<void> {
       [Number(o.history), partitions, ids[0], ids[1]],
     );
     await pool.query("VACUUM ANALYZE");
-    const backend = (await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const backend = await backendPid(pool);
     // Accepts go through a connection of their own, between rounds: only the rounds are measured.
     const accepts = createPool({ url, max: 1, applicationName: "settle-bench-rounds-accept" });
     await measureAccepts(accepts, ids);
     const all = Array.from({ length: partitions }, (_, p) => p);
-    let nodeMs = 0;
-    let pgMs = 0;
-    let calls = 0;
-    let wallMs = 0;
+    const total: Costs = { nodeMs: 0, pgMs: 0, calls: 0, wallMs: 0 };
     let settled = 0;
     let rounds = 0;
     let sent = 0;
@@ -83,39 +114,22 @@ async function main(): Promise<void> {
         if (n > 0) {
           await insertPayments(
             accepts,
-            Array.from({ length: n }, (_, i) => {
-              const from = ids[(sent + i) % ids.length]!;
-              const to = ids[(sent + i * 7 + 1) % ids.length]!;
-              return {
-                id: uuidv7(),
-                partition: partitionFor(from, partitions),
-                type: "transfer" as const,
-                fromAccount: from,
-                toAccount: to,
-                amount: "1.00",
-                description: "round",
-              };
-            }),
+            Array.from({ length: n }, (_, i) => transfer(ids, sent + i, "round")),
           );
           sent += n;
         }
-        const cpu0 = process.cpuUsage();
-        const pg0 = procCpuMs(backend);
-        const sys0 = syscalls();
-        const t0 = performance.now();
+        const measured = meter(backend);
         for (let r = 0; r < 4 && settled < sent; r++) {
           settled += (await settleBatch(pool, all, batch)).payments.length;
           rounds++;
         }
-        wallMs += performance.now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        nodeMs += (cpu.user + cpu.system) / 1000;
-        pgMs += procCpuMs(backend) - pg0;
-        calls += syscalls() - sys0;
+        const costs = measured();
+        for (const key of Object.keys(total) as (keyof Costs)[]) total[key] += costs[key];
       }
     } finally {
       await accepts.end();
     }
+    const { nodeMs, pgMs, calls, wallMs } = total;
     const per = (x: number) => (x / settled).toFixed(3);
     console.log(
       `settled ${settled} payments in ${rounds} rounds of up to ${batch}, ${(wallMs / 1000).toFixed(1)} s (${Math.round(settled / (wallMs / 1000))}/s)`,
@@ -137,29 +151,12 @@ async function measureAccepts(accepts: Pool, ids: string[]): Promise<void> {
   const n = Number(o.accepts);
   if (n === 0) return;
   const batcher = new AcceptBatcher(accepts, { maxBatch: 100, maxInFlight: 1 });
-  const backend = (await accepts.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-  const cpu0 = process.cpuUsage();
-  const pg0 = procCpuMs(backend);
-  const sys0 = syscalls();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const from = ids[i % ids.length]!;
-    const to = ids[(i * 7 + 1) % ids.length]!;
-    await batcher.insert({
-      id: uuidv7(),
-      partition: partitionFor(from, partitions),
-      type: "transfer",
-      fromAccount: from,
-      toAccount: to,
-      amount: "1.00",
-      description: "accept",
-    });
-  }
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
+  const measured = meter(await backendPid(accepts));
+  for (let i = 0; i < n; i++) await batcher.insert(transfer(ids, i, "accept"));
+  const { nodeMs, pgMs, calls, wallMs } = measured();
   const per = (x: number) => (x / n).toFixed(3);
   console.log(
-    `accepted ${n} payments one at a time: per payment node ${per((cpu.user + cpu.system) / 1000)} ms CPU, its PostgreSQL backend ${per(procCpuMs(backend) - pg0)} ms CPU, ${per(syscalls() - sys0)} read/write system calls, ${per(wallMs)} ms`,
+    `accepted ${n} payments one at a time: per payment node ${per(nodeMs)} ms CPU, its PostgreSQL backend ${per(pgMs)} ms CPU, ${per(calls)} read/write system calls, ${per(wallMs)} ms`,
   );
   await accepts.query("DELETE FROM payments WHERE status = 'pending'");
 }

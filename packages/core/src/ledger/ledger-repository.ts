@@ -333,21 +333,23 @@ const insertPaymentsSql = (input: string) => `
      AND (f.currency IS NULL OR t.currency IS NULL OR f.currency = t.currency)
    ORDER BY i.n
   RETURNING ${PAYMENT_COLUMNS}`;
-const INPUT: [string, string][] = [
-  ["id", "uuid"],
-  ["partition", "int"],
-  ["type", "text"],
-  ["from_account", "uuid"],
-  ["to_account", "uuid"],
-  ["amount", "numeric"],
-  ["description", "text"],
-  ["request_id", "text"],
-  ["capture", "bool"],
-  ["expires_in", "int"],
-  ["refund_of", "uuid"],
+/** The insert's input columns: each one's name, SQL type and value for a payment, in parameter order. */
+const INPUT: { name: string; type: string; of: (p: NewPayment) => unknown }[] = [
+  { name: "id", type: "uuid", of: (p) => p.id },
+  { name: "partition", type: "int", of: (p) => p.partition },
+  { name: "type", type: "text", of: (p) => p.type },
+  { name: "from_account", type: "uuid", of: (p) => p.fromAccount },
+  { name: "to_account", type: "uuid", of: (p) => p.toAccount },
+  { name: "amount", type: "numeric", of: (p) => p.amount },
+  { name: "description", type: "text", of: (p) => p.description },
+  { name: "request_id", type: "text", of: (p) => p.requestId ?? null },
+  { name: "capture", type: "bool", of: (p) => p.capture ?? true },
+  { name: "expires_in", type: "int", of: (p) => (p.capture === false ? (p.expiresInSeconds ?? DEFAULT_AUTHORIZATION_SECONDS) : null) },
+  { name: "refund_of", type: "uuid", of: (p) => p.refundOf ?? null },
 ];
+const INPUT_NAMES = INPUT.map((c) => c.name).join(", ");
 const INSERT_PAYMENTS = insertPaymentsSql(
-  `SELECT * FROM unnest(${INPUT.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")}) WITH ORDINALITY AS t(${INPUT.map(([name]) => name).join(", ")}, n)`,
+  `SELECT * FROM unnest(${INPUT.map((c, i) => `$${i + 1}::${c.type}[]`).join(", ")}) WITH ORDINALITY AS t(${INPUT_NAMES}, n)`,
 );
 // Up to four payments, the common case (an insert carries what arrived while the one before it was
 // in flight), as rows of scalars: PostgreSQL then keeps one plan per statement after a few runs.
@@ -356,9 +358,9 @@ const INSERT_PAYMENTS = insertPaymentsSql(
 const SCALAR_ROWS_MAX = 4;
 /** [k - 1]: the statement for k payments. */
 const INSERT_PAYMENTS_AS_ROWS = Array.from({ length: SCALAR_ROWS_MAX }, (_, k) => {
-  const row = (r: number) => `(${INPUT.map(([, type], i) => `$${r * INPUT.length + i + 1}::${type}`).join(", ")}, ${r + 1})`;
+  const row = (r: number) => `(${INPUT.map((c, i) => `$${r * INPUT.length + i + 1}::${c.type}`).join(", ")}, ${r + 1})`;
   const values = Array.from({ length: k + 1 }, (_, r) => row(r)).join(", ");
-  return insertPaymentsSql(`SELECT * FROM (VALUES ${values}) AS t(${INPUT.map(([name]) => name).join(", ")}, n)`);
+  return insertPaymentsSql(`SELECT * FROM (VALUES ${values}) AS t(${INPUT_NAMES}, n)`);
 });
 
 export type InsertedPayment = PaymentView;
@@ -368,26 +370,12 @@ export const DEFAULT_AUTHORIZATION_SECONDS = 7 * 24 * 3600;
 
 /** Inserts pending payments together; returns the inserted ones by id (a missing id was refused). */
 export async function insertPayments(db: Queryable, payments: NewPayment[]): Promise<Map<string, InsertedPayment>> {
-  const fields = (p: NewPayment) => [
-    p.id,
-    p.partition,
-    p.type,
-    p.fromAccount,
-    p.toAccount,
-    p.amount,
-    p.description,
-    p.requestId ?? null,
-    p.capture ?? true,
-    p.capture === false ? (p.expiresInSeconds ?? DEFAULT_AUTHORIZATION_SECONDS) : null,
-    p.refundOf ?? null,
-  ];
   const n = payments.length;
   if (n === 0) return new Map();
-  const all = payments.map(fields);
   const query: QueryConfig =
     n <= SCALAR_ROWS_MAX
-      ? { name: `insert-payments-${n}`, text: INSERT_PAYMENTS_AS_ROWS[n - 1]!, values: all.flat() }
-      : { name: "insert-payments", text: INSERT_PAYMENTS, values: INPUT.map((_, i) => all.map((f) => f[i])) };
+      ? { name: `insert-payments-${n}`, text: INSERT_PAYMENTS_AS_ROWS[n - 1]!, values: payments.flatMap((p) => INPUT.map((c) => c.of(p))) }
+      : { name: "insert-payments", text: INSERT_PAYMENTS, values: INPUT.map((c) => payments.map(c.of)) };
   const { rows } = await db.query<PaymentRow>(query);
   return new Map(rows.map((r) => [String(r.id), toPaymentView(r)]));
 }
