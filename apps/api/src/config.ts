@@ -33,7 +33,7 @@ const ApiEnv = z
       .regex(/^[\x21-\x7e]{16,512}$/, "must be 16-512 printable characters without spaces")
       .optional(),
     ACCEPT_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(64),
-    ACCEPT_GATHER_MS: z.coerce.number().int().min(0).max(50).default(0),
+    ACCEPT_GATHER_MS: z.coerce.number().int().min(0).max(50).default(1),
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(2000),
     // API processes sharing the port under node:cluster; 0: one per core.

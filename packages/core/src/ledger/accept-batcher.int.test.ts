@@ -109,32 +109,54 @@ it("answers 503 for the payments that did not commit when the connection fails",
   expect(rows[0].n).toBe("0");
 });
 
-it("lets a payment that would go alone wait for company under steady traffic, and inserts at once after a quiet moment", async () => {
+it("lets a payment that would go alone wait for company under steady concurrent traffic, and inserts at once after a quiet moment", async () => {
   const [a, b] = [uuidv7(), uuidv7()];
   await createAccount(db.pool, { id: a, currency: "USD" });
   await createAccount(db.pool, { id: b, currency: "USD" });
   // A long gather, so that the test does not race it: "steady" means an insert ended < 800 ms ago.
   const batcher = new AcceptBatcher(db.pool, { maxBatch: 64, maxInFlight: 1, gatherMs: 200 });
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const sent = Array.from({ length: 5 }, () => transfer(a, b));
+  const sent = Array.from({ length: 6 }, () => transfer(a, b));
   const transactionOf = async (): Promise<string[]> => {
     const { rows } = await db.pool.query("SELECT id, xmin::text AS tx FROM payments WHERE id = ANY($1::uuid[])", [sent.map((p) => p.id)]);
     const byId = new Map(rows.map((r) => [String(r.id), String(r.tx)]));
     return sent.map((p) => byId.get(p.id)!);
   };
 
-  await batcher.insert(sent[0]!);
+  // Concurrent traffic: the second payment arrives while the first one's insert is in flight, and
+  // when that insert ends it is alone, so it waits for company (none comes: it goes alone).
+  await Promise.all([batcher.insert(sent[0]!), batcher.insert(sent[1]!)]);
+  expect(batcher.gathered).toBe(1);
   // An insert just ended: the next payment waits, and one sent 20 ms later joins it.
-  const together = [batcher.insert(sent[1]!), pause(20).then(() => batcher.insert(sent[2]!))];
-  await Promise.all(together);
+  await Promise.all([batcher.insert(sent[2]!), pause(20).then(() => batcher.insert(sent[3]!))]);
+  expect(batcher.gathered).toBe(2);
   // Quiet for longer than 4 × gatherMs: the next payment goes at once, alone; one sent 20 ms
   // later finds that insert just ended, and waits for company of its own.
   await pause(1000);
-  const first = batcher.insert(sent[3]!);
+  const first = batcher.insert(sent[4]!);
   await pause(20);
-  await Promise.all([first, batcher.insert(sent[4]!)]);
+  await Promise.all([first, batcher.insert(sent[5]!)]);
+  expect(batcher.gathered).toBe(3);
 
   const tx = await transactionOf();
-  expect(tx[1]).toBe(tx[2]);
-  expect(new Set([tx[0], tx[1], tx[3], tx[4]]).size).toBe(4);
+  expect(tx[2]).toBe(tx[3]);
+  expect(new Set([tx[0], tx[1], tx[2], tx[4], tx[5]]).size).toBe(5);
+});
+
+it("never holds back a client that sends one payment at a time, and stops waiting once traffic has been one at a time for eight inserts", async () => {
+  const [a, b] = [uuidv7(), uuidv7()];
+  await createAccount(db.pool, { id: a, currency: "USD" });
+  await createAccount(db.pool, { id: b, currency: "USD" });
+  const batcher = new AcceptBatcher(db.pool, { maxBatch: 64, maxInFlight: 1, gatherMs: 50 });
+  // One at a time from the start: nothing ever arrives while an insert is in flight.
+  for (let i = 0; i < 10; i++) await batcher.insert(transfer(a, b));
+  expect(batcher.gathered).toBe(0);
+  // Two at once (the second arrives while the first is in flight), then one at a time again: the
+  // second and the next seven wait for company (the first insert is among the last eight); after
+  // them, none does.
+  await Promise.all([batcher.insert(transfer(a, b)), batcher.insert(transfer(a, b))]);
+  for (let i = 0; i < 20; i++) await batcher.insert(transfer(a, b));
+  expect(batcher.gathered).toBe(8);
+  const { rows } = await db.pool.query("SELECT count(*) AS n FROM payments WHERE from_account = $1", [a]);
+  expect(rows[0].n).toBe("32");
 });

@@ -21,29 +21,43 @@ function neverSent(error: unknown): boolean {
  * under heavy load one statement and one commit carry many, which is what the database and the
  * system calls of a busy machine can afford. Each payment is still committed before its 202.
  *
- * Between the two, under steady traffic (an insert ended less than 4 × `gatherMs` ago), a payment
- * that would go alone waits `gatherMs` for company before its insert: at 1,000 payments a second
- * an insert found one or two waiting, and each commit costs PostgreSQL about a third of a
- * millisecond of CPU (BENCHMARKS.md "Targets"). A payment after a quiet moment goes at once, and
- * so does one that finds others waiting: a backlog is never held back. (Holding every batch
- * smaller than `maxBatch` saved a little more CPU and doubled the accept p99 in some runs.) The
- * API leaves it off unless ACCEPT_GATHER_MS is set: the tail is the accept side's promise.
+ * Between the two, under steady concurrent traffic, a payment that would go alone waits `gatherMs`
+ * for company before its insert: at 1,000 payments a second an insert found one or two waiting,
+ * and each commit costs PostgreSQL about a third of a millisecond of CPU (BENCHMARKS.md "Targets").
+ * "Steady" means an insert ended less than 4 × `gatherMs` ago; "concurrent" means that one of the
+ * last eight inserts carried more than one payment or saw one arrive while it was in flight. So a
+ * payment after a quiet moment goes at once, so does one that finds others waiting (a backlog is
+ * never held back), and so does every payment of a client that sends one at a time: nothing ever
+ * arrives while its insert is in flight, and its next payment would wait for company that cannot
+ * come. (Holding every batch smaller than `maxBatch` saved a little more CPU and doubled the
+ * accept p99 in some runs.)
  */
 export class AcceptBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private lastFlushEnded = -Infinity;
   private gathering: NodeJS.Timeout | undefined;
+  /** Bit i: the i-th latest insert carried more than one payment, or one arrived while it was in flight. */
+  private company = 0;
+  private arrivedInFlight = false;
+  private inserting = 0;
+  private waits = 0;
 
   constructor(
     private readonly pool: Pool,
     private readonly options: { maxBatch: number; maxInFlight: number; lookupAttempts?: number; /** @defaultValue 0 */ gatherMs?: number },
   ) {}
 
+  /** How many times a payment has waited for company. */
+  get gathered(): number {
+    return this.waits;
+  }
+
   /** Inserts one pending payment (possibly with others); rejects with the same errors as `insertPayment`. */
   insert(payment: NewPayment): Promise<InsertedPayment> {
     return new Promise<InsertedPayment>((resolve, reject) => {
       this.queue.push({ payment, resolve, reject });
+      if (this.inserting > 0) this.arrivedInFlight = true;
       this.pump();
     });
   }
@@ -56,8 +70,10 @@ export class AcceptBatcher {
         clearTimeout(this.gathering);
         this.gathering = undefined;
       }
-      // Steady traffic (an insert ended moments ago) and a payment alone: wait a little for company.
-      if (gatherMs > 0 && this.queue.length === 1 && performance.now() - this.lastFlushEnded < 4 * gatherMs) {
+      // Steady concurrent traffic (an insert ended moments ago, and recent ones had company) and a
+      // payment alone: wait a little for company.
+      if (gatherMs > 0 && this.queue.length === 1 && this.company !== 0 && performance.now() - this.lastFlushEnded < 4 * gatherMs) {
+        this.waits++;
         this.gathering = setTimeout(() => {
           this.gathering = undefined;
           this.lastFlushEnded = -Infinity;
@@ -88,13 +104,29 @@ export class AcceptBatcher {
     return undefined;
   }
 
-  private async flush(batch: Pending[]): Promise<void> {
-    let inserted: Map<string, InsertedPayment>;
+  /**
+   * The batch's INSERT. What arrives while it is in flight is concurrent traffic; it is noted
+   * before any of the batch's payments is answered (a client's next payment, sent after its
+   * answer, is not).
+   */
+  private async statement(batch: Pending[]): Promise<Map<string, InsertedPayment>> {
+    this.inserting++;
     try {
-      inserted = await insertPayments(
+      return await insertPayments(
         this.pool,
         batch.map((b) => b.payment),
       );
+    } finally {
+      this.inserting--;
+      this.company = ((this.company << 1) | (batch.length > 1 || this.arrivedInFlight ? 1 : 0)) & 0xff;
+      this.arrivedInFlight = false;
+    }
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    let inserted: Map<string, InsertedPayment>;
+    try {
+      inserted = await this.statement(batch);
     } catch (error) {
       if (isTransientDbError(error)) {
         // The connection failed, maybe after PostgreSQL committed: a 503 for a payment that exists
