@@ -89,7 +89,7 @@ export class PartitionLeases {
       // up here. Extending that worker's lease once on the way is harmless (it renews its own
       // anyway; were it dead, its partition would be taken over one TTL later). A conditional
       // script did the same with three commands per lease (EVAL, GET, PEXPIRE), and leases were
-      // a tenth of Settle's Redis commands at 1,000 payments/s (BENCHMARKS.md "Targets").
+      // a tenth of Settle's Redis commands at 1,000 payments/s (BENCHMARKS.md "History").
       const holder = await this.redis.getex(this.leaseKey(partition), "PX", ttlMs);
       if (holder !== workerId) {
         this.options.logger.warn({ partition }, "partition lease lost; stopping its consumer");

@@ -4,7 +4,7 @@ import type { RedisClient } from "@settle/core";
 /**
  * How often a partition's consumer runs BullMQ's stalled-job check when nothing suggests a stall:
  * a safety net only. Run every `JOB_LOCK_MS`/2 on each of 32 queues, that check was the largest
- * share of the Redis commands Settle sends whatever the load (BENCHMARKS.md "Targets").
+ * share of the Redis commands Settle sends whatever the load (BENCHMARKS.md "History").
  */
 export const STALLED_SAFETY_NET_MS = 30_000;
 

@@ -23,7 +23,7 @@ function neverSent(error: unknown): boolean {
  *
  * Between the two, under steady concurrent traffic, a payment that would go alone waits `gatherMs`
  * for company before its insert: at 1,000 payments a second an insert found one or two waiting,
- * and each commit costs PostgreSQL about a third of a millisecond of CPU (BENCHMARKS.md "Targets").
+ * and each commit costs PostgreSQL about a third of a millisecond of CPU (BENCHMARKS.md "History").
  * "Steady" means an insert ended less than 4 × `gatherMs` ago; "concurrent" means that one of the
  * last eight inserts carried more than one payment or saw one arrive while it was in flight. So a
  * payment after a quiet moment goes at once, so does one that finds others waiting (a backlog is
